@@ -1,0 +1,1 @@
+"""Everything that touches the world: the ledger writer and the notification dispatch."""

@@ -1,0 +1,1 @@
+"""Shared plumbing of the contingency engine: settings, logging, the Temporal connection."""

@@ -1,0 +1,92 @@
+"""Starting incidents and talking to them: the one client-side path used by the API, the CLI,
+the exercises and the tests, so every incident starts the same way."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from plans.model import Plan
+from workflows import search_attributes as sa
+from workflows.clock import PlanClock
+from workflows.incident import IncidentWorkflow
+from workflows.messages import IncidentInput, IncidentView, ViolationReport
+from workflows.names import workflow_id_for
+
+
+def slug(text: str, limit: int = 24) -> str:
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned[:limit].strip("-") or "x"
+
+
+def incident_id_for(report_id: str, sector: str, exercise: bool = False) -> str:
+    """Readable and deterministic: the same report always maps to the same incident."""
+    digest = hashlib.sha256(report_id.encode()).hexdigest()[:8]
+    return f"{'exercise-' if exercise else ''}{slug(sector)}-{digest}"
+
+
+def build_input(
+    report: ViolationReport, plan: Plan, *, exercise: bool = False, time_scale: float = 1.0
+) -> IncidentInput:
+    return IncidentInput(
+        incident_id=incident_id_for(report.report_id, report.sector, exercise),
+        report=report,
+        plan=plan,
+        exercise=exercise,
+        time_scale=time_scale,
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def start_incident(
+    client: Client, incident: IncidentInput, task_queue: str, *, now: datetime
+) -> WorkflowHandle[IncidentWorkflow, IncidentView]:
+    """Start the incident's workflow, or return the running one: a duplicate report never
+    starts a second response."""
+    report = incident.report
+    t0 = report.observed_at or report.reported_at or now
+    clock = PlanClock(t0=t0, time_scale=incident.time_scale)
+    window = clock.at(incident.plan.activation_window_hours)
+    label = "EXERCISE · " if incident.exercise else ""
+    return await client.start_workflow(
+        IncidentWorkflow.run,
+        incident,
+        id=workflow_id_for(incident.incident_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes(
+            [
+                sa.INCIDENT_KIND.value_set(report.kind),
+                sa.INCIDENT_SECTOR.value_set(report.sector),
+                sa.INCIDENT_PHASE.value_set("verification"),
+                sa.AWAITING.value_set("evidence"),
+                sa.PLAN_ID.value_set(incident.plan.id),
+                sa.ESCALATION_LEVEL.value_set(1),
+                sa.EXERCISE.value_set(incident.exercise),
+            ]
+        ),
+        static_summary=f"{label}{report.kind} in {report.sector}, reported by {report.reported_by}",
+        static_details="\n".join(
+            [
+                f"**{label}{report.kind}** in **{report.sector}**",
+                "",
+                "| | |",
+                "| --- | --- |",
+                f"| Report | {report.report_id} |",
+                f"| Reported by | {report.reported_by} |",
+                f"| T0 (observed) | {_utc(t0)} |",
+                f"| Activation deadline | {_utc(window)} (T0+{incident.plan.activation_window_hours:g}h) |",
+                f"| Plan | {incident.plan.id} v{incident.plan.version} |",
+                "",
+                report.summary,
+            ]
+        ),
+    )

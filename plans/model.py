@@ -1,0 +1,107 @@
+"""A contingency plan as frozen data.
+
+These classes travel inside the workflow input, so they are plain dataclasses of primitives
+that Temporal's JSON converter round-trips, and they carry no behaviour that touches the world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Condition(StrEnum):
+    """What an escalation rule waits for; the rule fires unless it holds at its time."""
+
+    VERIFIED = "verified"
+    QUORUM = "quorum"
+    DISPATCHED = "dispatched"
+    AUTHORIZED = "authorized"
+
+
+class WhenUnverified(StrEnum):
+    CLOSE = "close"
+    PRESUME = "presume"
+
+
+@dataclass(frozen=True)
+class EscalationLevel:
+    level: int
+    authority: str
+
+
+@dataclass(frozen=True)
+class Quorum:
+    min_committed: int
+    required_assets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DiplomaticStep:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class KindPolicy:
+    kind: str
+    title: str
+    when_unverified: WhenUnverified
+    consultation: bool
+    military_response: bool
+    diplomatic_steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EscalationRule:
+    at_hours: float
+    unless: Condition
+    level: int
+    reason: str
+    # Empty means every kind to which the condition applies.
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    title: str
+    version: int
+    activation_window_hours: float
+    verification_due_hours: float
+    min_sources: int
+    consultation_due_hours: float
+    parties: tuple[str, ...]
+    assets: tuple[str, ...]
+    quorum: Quorum
+    diplomacy_due_hours: float
+    steps: tuple[DiplomaticStep, ...]
+    authorization_due_hours: float
+    kinds: tuple[KindPolicy, ...]
+    escalation_levels: tuple[EscalationLevel, ...]
+    escalations: tuple[EscalationRule, ...]
+
+    def kind(self, name: str) -> KindPolicy:
+        for policy in self.kinds:
+            if policy.kind == name:
+                return policy
+        raise KeyError(name)
+
+    def has_kind(self, name: str) -> bool:
+        return any(policy.kind == name for policy in self.kinds)
+
+    def step(self, step_id: str) -> DiplomaticStep:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def authority(self, level: int) -> str:
+        for entry in self.escalation_levels:
+            if entry.level == level:
+                return entry.authority
+        return f"level {level}"
+
+    @property
+    def kind_names(self) -> tuple[str, ...]:
+        return tuple(policy.kind for policy in self.kinds)

@@ -1,0 +1,119 @@
+"""The worker: connects to Temporal, builds the activities with their dependencies, and runs.
+
+Workers hold no state of their own; run as many as the load needs, each configured by the
+environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS settings, DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.ledger import LedgerActivities
+from activities.notifications import NotificationActivities
+from activities.sinks import ExerciseSink, LogSink, NotificationSink
+from contingency.logging import configure_logging
+from contingency.settings import Settings
+from contingency.temporal import connect
+from db.session import create_engine, session_factory
+from workflows.incident import IncidentWorkflow
+
+log = structlog.get_logger(__name__)
+
+# Deterministic, side-effect-free modules the workflow imports: share them with the sandbox
+# instead of re-importing them for every workflow run.
+PASSTHROUGH = ("plans", "workflows.messages", "workflows.state", "workflows.clock", "workflows.details",
+               "workflows.names", "workflows.search_attributes", "activities", "db", "sqlalchemy",
+               "structlog", "pydantic", "yaml")
+
+
+def build_sink(settings: Settings) -> NotificationSink:
+    if settings.notification_sink == "exercise":
+        return ExerciseSink()
+    return LogSink()
+
+
+@dataclass
+class WorkerDependencies:
+    engine: AsyncEngine
+    ledger: LedgerActivities
+    notifications: NotificationActivities
+
+    @classmethod
+    def build(
+        cls, settings: Settings, sink: NotificationSink | None = None, exercise_sink: NotificationSink | None = None
+    ) -> WorkerDependencies:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        return cls(
+            engine=engine,
+            ledger=LedgerActivities(sessions),
+            notifications=NotificationActivities(
+                sessions, sink or build_sink(settings), exercise_sink or ExerciseSink()
+            ),
+        )
+
+
+def build_worker(client: Client, task_queue: str, deps: WorkerDependencies, settings: Settings | None = None) -> Worker:
+    settings = settings or Settings()
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[IncidentWorkflow],
+        activities=[deps.ledger.record_decisions, deps.notifications.dispatch_step],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+    )
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings)
+    deps = WorkerDependencies.build(settings)
+    worker = build_worker(client, settings.task_queue, deps, settings)
+    log.info(
+        "worker.started",
+        temporal=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        task_queue=settings.task_queue,
+        database=deps.engine.url.render_as_string(hide_password=True),
+    )
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("worker.stopping")
+    finally:
+        await deps.engine.dispose()
+    log.info("worker.stopped")
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(_main())
+    # Exit explicitly once everything is shut down (sdk-python#300: aborts at interpreter exit).
+    sys.stdout.flush()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Deadline arithmetic anchored to T0, the violation's observed time.
+
+A compressed clock (``time_scale`` plan hours per real hour) lets an exercise run the very same
+plan in minutes: every due time shrinks by the same factor, and reports convert back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class PlanClock:
+    t0: datetime
+    time_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+
+    def at(self, hours: float) -> datetime:
+        """The absolute time of T0 + ``hours`` plan hours."""
+        return self.t0 + timedelta(hours=hours / self.time_scale)
+
+    def hours_since_t0(self, moment: datetime) -> float:
+        """Plan hours from T0 to ``moment`` (negative before T0), rounded to the second."""
+        return round((moment - self.t0).total_seconds() * self.time_scale / 3600, 4)
+
+    def remaining(self, hours: float, now: datetime) -> timedelta:
+        return self.at(hours) - now
+
+
+def format_offset(hours: float) -> str:
+    """``12.0`` -> ``T0+12h``; ``0.5`` -> ``T0+30m``."""
+    if hours == int(hours):
+        return f"T0+{int(hours)}h"
+    minutes = round(hours * 60)
+    h, m = divmod(minutes, 60)
+    return f"T0+{h}h{m:02d}m" if h else f"T0+{m}m"

@@ -1,0 +1,48 @@
+"""The Markdown an operator reads in the Temporal Web UI's "current details" pane."""
+
+from __future__ import annotations
+
+from workflows.clock import format_offset
+from workflows.messages import DeadlineStatus, IncidentView
+
+_STATUS = {
+    DeadlineStatus.PENDING: "⏳ pending",
+    DeadlineStatus.MET: "✅ met",
+    DeadlineStatus.MISSED: "❌ missed",
+    DeadlineStatus.MOOT: "— closed before due",
+    DeadlineStatus.NOT_APPLICABLE: "n/a",
+}
+
+
+def _utc(moment) -> str:  # noqa: ANN001 - a datetime
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def current_details(view: IncidentView) -> str:
+    outcome = f" → **{view.outcome}**" if view.outcome else ""
+    lines = [
+        f"**{view.kind}** in {view.sector} · phase **{view.phase}**{outcome} · "
+        f"escalation level **{view.escalation_level}** ({view.escalation_authority})",
+        "",
+        f"T0 {_utc(view.t0)} · window closes {_utc(view.window_closes_at)}"
+        + (" · EXERCISE" if view.exercise else ""),
+        "",
+        "| Deadline | Due | Status |",
+        "| --- | --- | --- |",
+    ]
+    for deadline in view.deadlines:
+        if deadline.status is DeadlineStatus.NOT_APPLICABLE:
+            continue
+        lines.append(
+            f"| {deadline.title} | {format_offset(deadline.due_hours)} · {_utc(deadline.due_at)} "
+            f"| {_STATUS[deadline.status]} |"
+        )
+    quorum = view.quorum
+    lines += [
+        "",
+        f"Quorum: {len(quorum.committed)}/{quorum.min_committed} committed"
+        + (f" ({', '.join(quorum.committed)})" if quorum.committed else "")
+        + (f", missing {', '.join(quorum.missing_assets)}" if quorum.missing_assets else "")
+        + (" ✅" if quorum.holds else ""),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,277 @@
+"""The incident workflow: one execution per incident, from the report to its outcome.
+
+The plan's rules live in :mod:`workflows.state`; this class only connects them to Temporal:
+durable timers for the deadlines, updates for what people submit, activities for what leaves
+the workflow (the ledger, the diplomatic dispatches) and the search attributes operators filter on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Callable
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inputs import (
+        DispatchStepInput,
+        IncidentSnapshot,
+        RecordDecisionsInput,
+    )
+    from activities.ledger import LedgerActivities
+    from activities.notifications import NotificationActivities
+    from workflows import search_attributes as sa
+    from workflows.details import current_details
+    from workflows.messages import (
+        CommitmentInput,
+        DecisionInput,
+        DecisionReceipt,
+        EvidenceInput,
+        IncidentInput,
+        IncidentView,
+    )
+    from workflows.names import INCIDENT_WORKFLOW, QUERY_STATE, UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
+    from workflows.state import IncidentState, Rejected
+
+# Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
+LEDGER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+LEDGER_TIMEOUT = timedelta(seconds=30)
+LEDGER_BATCH = 100
+# A sink that is down is retried for ever (the diplomacy deadline escalates meanwhile); a sink
+# that refuses the message for good raises a non-retryable error and the step is recorded failed.
+DISPATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["SinkRejected"],
+)
+DISPATCH_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name=INCIDENT_WORKFLOW)
+class IncidentWorkflow:
+    @workflow.init
+    def __init__(self, incident: IncidentInput) -> None:
+        self._incident = incident
+        self._invalid: str | None = None
+        try:
+            self._state = IncidentState(incident, workflow.now())
+        except Rejected as exc:
+            # Raising here would stall the first task for ever; fail the workflow in run() instead.
+            self._invalid = str(exc)
+            self._state = None  # type: ignore[assignment]
+        self._persisted = 0
+        self._wake = False
+        self._published: dict[str, object] = {}
+        self._dispatches: list[asyncio.Task[None]] = []
+
+    @workflow.run
+    async def run(self, incident: IncidentInput) -> IncidentView:
+        if self._invalid is not None:
+            raise ApplicationError(self._invalid, type="InvalidIncident", non_retryable=True)
+        state = self._state
+        ledger = asyncio.create_task(self._write_ledger())
+        while True:
+            state.advance(workflow.now())
+            self._start_dispatches()
+            self._publish()
+            if not state.is_open:
+                break
+            self._wake = False
+            wake_at = state.next_event_at()
+            assert wake_at is not None  # an open incident always has its window closing ahead
+            timeout = wake_at - workflow.now()
+            if timeout > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: self._wake, timeout=timeout, timeout_summary=state.next_event_label()
+                    )
+                except asyncio.TimeoutError:
+                    pass  # a deadline fell due; advance() fires it
+
+        workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
+        for task in self._dispatches:
+            task.cancel()
+        await asyncio.gather(*self._dispatches, return_exceptions=True)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._all_persisted())
+        ledger.cancel()
+        self._publish()
+        return state.view(self._persisted)
+
+    # -- what people submit -----------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_EVIDENCE)
+    async def submit_evidence(self, evidence: EvidenceInput) -> DecisionReceipt:
+        return await self._apply(lambda now: self._state.add_evidence(evidence, now), "evidence accepted")
+
+    @submit_evidence.validator
+    def _validate_evidence(self, evidence: EvidenceInput) -> None:
+        self._probe().check_evidence(evidence)
+
+    @workflow.update(name=UPDATE_COMMITMENT)
+    async def submit_commitment(self, commitment: CommitmentInput) -> DecisionReceipt:
+        return await self._apply(
+            lambda now: self._state.add_commitment(commitment, now), f"{commitment.party}: {commitment.answer}"
+        )
+
+    @submit_commitment.validator
+    def _validate_commitment(self, commitment: CommitmentInput) -> None:
+        self._probe().check_commitment(commitment)
+
+    @workflow.update(name=UPDATE_DECISION)
+    async def submit_decision(self, decision: DecisionInput) -> DecisionReceipt:
+        return await self._apply(lambda now: self._state.decide(decision, now), f"{decision.action} accepted")
+
+    @submit_decision.validator
+    def _validate_decision(self, decision: DecisionInput) -> None:
+        self._probe().check_decision(decision)
+
+    @workflow.query(name=QUERY_STATE)
+    def state(self) -> IncidentView:
+        if self._state is None:
+            raise ApplicationError(self._invalid or "incident not started", type="InvalidIncident")
+        return self._state.view(self._persisted)
+
+    def _probe(self) -> IncidentState:
+        """The state as it will be once everything due by now has fired; validators read only this."""
+        if self._state is None:
+            raise Rejected(self._invalid or "incident not started")
+        return self._state.preview(workflow.now())
+
+    async def _apply(self, change: Callable[[datetime], None], message: str) -> DecisionReceipt:
+        state = self._state
+        now = workflow.now()
+        # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
+        state.advance(now)
+        first = len(state.decisions)
+        try:
+            change(now)
+        except Rejected as exc:  # the validator passed, but a deadline fell due in between
+            raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from exc
+        state.advance(now)
+        self._wake = True
+        recorded = state.decisions[first:]
+        last = len(state.decisions)
+        # Answer only once the decision is in the ledger: an accepted update is an audited one.
+        await workflow.wait_condition(lambda: self._persisted >= last)
+        return DecisionReceipt(
+            incident_id=self._incident.incident_id,
+            seq=recorded[0].seq,
+            decisions=tuple(d.kind for d in recorded),
+            phase=state.phase(),
+            outcome=state.outcome,
+            escalation_level=state.escalation_level,
+            message=message,
+        )
+
+    # -- what leaves the workflow -----------------------------------------------------------
+
+    def _all_persisted(self) -> bool:
+        return self._persisted >= len(self._state.decisions)
+
+    async def _write_ledger(self) -> None:
+        """Persist decisions in order, in batches, without ever holding up the deadlines."""
+        state = self._state
+        while True:
+            await workflow.wait_condition(lambda: not self._all_persisted())
+            batch = tuple(state.decisions[self._persisted : self._persisted + LEDGER_BATCH])
+            await workflow.execute_activity_method(
+                LedgerActivities.record_decisions,
+                RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
+                start_to_close_timeout=LEDGER_TIMEOUT,
+                retry_policy=LEDGER_RETRY,
+                summary=f"Ledger: {', '.join(d.kind for d in batch)}"[:200],
+            )
+            self._persisted += len(batch)
+
+    def _start_dispatches(self) -> None:
+        while self._state.dispatch_queue:
+            step = self._state.dispatch_queue.pop(0)
+            self._dispatches.append(asyncio.create_task(self._dispatch(step, len(self._state.decisions))))
+
+    async def _dispatch(self, step: str, after_seq: int) -> None:
+        state = self._state
+        title = state.plan.step(step).title
+        try:
+            # The ledger shows why a step went out before it shows that it went out.
+            await workflow.wait_condition(lambda: self._persisted >= after_seq)
+            result = await workflow.execute_activity_method(
+                NotificationActivities.dispatch_step,
+                DispatchStepInput(
+                    incident_id=self._incident.incident_id,
+                    workflow_id=workflow.info().workflow_id,
+                    step=step,
+                    title=title,
+                    kind=state.kind,
+                    sector=self._incident.report.sector,
+                    t0=state.clock.t0,
+                    escalation_level=state.escalation_level,
+                    exercise=self._incident.exercise,
+                ),
+                start_to_close_timeout=DISPATCH_TIMEOUT,
+                retry_policy=DISPATCH_RETRY,
+                summary=f"Dispatch {title}",
+            )
+        except ActivityError as exc:
+            if state.is_open:
+                state.dispatch_failed(step, workflow.now(), str(exc.cause or exc))
+        except asyncio.CancelledError:
+            return  # the incident closed while the sink was still retrying
+        else:
+            state.dispatch_succeeded(step, workflow.now(), result.channel)
+        self._wake = True
+
+    def _snapshot(self) -> IncidentSnapshot:
+        state, info = self._state, workflow.info()
+        report = self._incident.report
+        return IncidentSnapshot(
+            incident_id=self._incident.incident_id,
+            report_id=report.report_id,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            plan_id=state.plan.id,
+            plan_version=state.plan.version,
+            kind=state.kind,
+            sector=report.sector,
+            reported_by=report.reported_by,
+            summary=report.summary,
+            exercise=self._incident.exercise,
+            t0=state.clock.t0,
+            reported_at=state.reported_at,
+            window_closes_at=state.clock.at(state.plan.activation_window_hours),
+            phase=str(state.phase()),
+            outcome=None if state.outcome is None else str(state.outcome),
+            escalation_level=state.escalation_level,
+            next_deadline_at=state.next_event_at(),
+            closed_at=state.closed_at,
+        )
+
+    def _publish(self) -> None:
+        """Keep search attributes and current details in step with the state, writing only changes."""
+        state = self._state
+        view = state.view(self._persisted)
+        next_deadline = view.next_deadline.due_at if view.next_deadline else None
+        values: dict[str, object] = {
+            sa.INCIDENT_KIND.name: state.kind,
+            sa.INCIDENT_PHASE.name: str(view.phase),
+            sa.INCIDENT_OUTCOME.name: str(view.outcome) if view.outcome else None,
+            sa.INCIDENT_SECTOR.name: view.sector,
+            sa.AWAITING.name: str(view.awaiting),
+            sa.PLAN_ID.name: view.plan_id,
+            sa.ESCALATION_LEVEL.name: view.escalation_level,
+            sa.NEXT_DEADLINE.name: next_deadline,
+            sa.EXERCISE.name: view.exercise,
+        }
+        changed = {k: v for k, v in values.items() if self._published.get(k) != v}
+        if not changed:
+            return
+        keys = {key.name: key for key in sa.ALL}
+        updates: list[SearchAttributeUpdate] = [
+            keys[name].value_unset() if value is None else keys[name].value_set(value)  # type: ignore[attr-defined]
+            for name, value in changed.items()
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published.update(changed)
+        workflow.set_current_details(current_details(view))

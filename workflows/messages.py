@@ -1,0 +1,219 @@
+"""What goes into and comes out of the incident workflow: its input, updates, receipts and view.
+
+Kinds of violation are plan data (a second plan may name others), so they travel as strings
+and are checked against the pinned plan; the engine's own vocabulary is enumerated here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from plans.model import Plan
+
+
+class Phase(StrEnum):
+    VERIFICATION = "verification"
+    CONSULTATION = "consultation"
+    AUTHORIZATION = "authorization"
+    MONITORING = "monitoring"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    ACTIVATED = "activated"
+    NOT_ACTIVATED = "not_activated"
+    UNVERIFIED_CLOSED = "unverified_closed"
+    DIPLOMATIC_RESPONSE = "diplomatic_response"
+    STOOD_DOWN = "stood_down"
+
+
+class Awaiting(StrEnum):
+    """Who the incident is waiting on, so operators can filter for what needs them."""
+
+    EVIDENCE = "evidence"
+    ALLIES = "allies"
+    OPERATOR = "operator"
+    CLOCK = "clock"
+    NONE = "none"
+
+
+class Verification(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    PRESUMED = "presumed"
+    LAPSED = "lapsed"
+
+
+class Action(StrEnum):
+    CONFIRM = "confirm"
+    AUTHORIZE = "authorize"
+    STAND_DOWN = "stand_down"
+    RECLASSIFY = "reclassify"
+
+
+class Answer(StrEnum):
+    COMMIT = "commit"
+    DECLINE = "decline"
+
+
+class DeadlineStatus(StrEnum):
+    PENDING = "pending"
+    MET = "met"
+    MISSED = "missed"
+    MOOT = "moot"  # the incident closed before it fell due
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: str
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class ViolationReport:
+    report_id: str
+    kind: str
+    sector: str
+    reported_by: str
+    summary: str = ""
+    observed_at: datetime | None = None  # T0; the report time when absent
+    reported_at: datetime | None = None  # when the report reached the cell; workflow start when absent
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncidentInput:
+    incident_id: str
+    report: ViolationReport
+    plan: Plan  # pinned at start: editing a plan file never changes an incident in flight
+    exercise: bool = False
+    # Plan hours per real hour: 1 for a real incident, larger for a compressed exercise clock.
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    source: str
+    summary: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class CommitmentInput:
+    party: str
+    answer: Answer
+    assets: tuple[str, ...] = ()
+    actor: str = ""
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    action: Action
+    actor: str
+    rationale: str
+    new_kind: str | None = None  # reclassify only
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of the audit trail, as the workflow decided it."""
+
+    seq: int
+    kind: str
+    at: datetime
+    t_plus_hours: float
+    actor: str
+    rationale: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecisionReceipt:
+    """The workflow's answer to an accepted update, sent once its decisions are in the ledger."""
+
+    incident_id: str
+    seq: int
+    decisions: tuple[str, ...]
+    phase: Phase
+    outcome: Outcome | None
+    escalation_level: int
+    message: str
+
+
+@dataclass(frozen=True)
+class CommitmentView:
+    party: str
+    answer: Answer
+    assets: tuple[str, ...]
+    at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    name: str
+    title: str
+    due_at: datetime
+    due_hours: float
+    status: DeadlineStatus
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    level: int
+    authority: str
+    at: datetime
+    t_plus_hours: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class QuorumView:
+    committed: tuple[str, ...]
+    declined: tuple[str, ...]
+    min_committed: int
+    required_assets: tuple[str, ...]
+    missing_assets: tuple[str, ...]
+    holds: bool
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """The full state of an incident, as the query returns it."""
+
+    incident_id: str
+    plan_id: str
+    plan_version: int
+    report_id: str
+    kind: str
+    sector: str
+    reported_by: str
+    summary: str
+    exercise: bool
+    time_scale: float
+    t0: datetime
+    reported_at: datetime
+    window_closes_at: datetime
+    phase: Phase
+    awaiting: Awaiting
+    outcome: Outcome | None
+    closed_at: datetime | None
+    escalation_level: int
+    escalation_authority: str
+    verification: Verification
+    sources: tuple[str, ...]
+    quorum: QuorumView
+    commitments: tuple[CommitmentView, ...]
+    authorized_by: str | None
+    dispatched: tuple[str, ...]
+    deadlines: tuple[DeadlineView, ...]
+    next_deadline: DeadlineView | None
+    escalations: tuple[EscalationView, ...]
+    unmet_conditions: tuple[str, ...]
+    timeline: tuple[Decision, ...]
+    persisted_seq: int
