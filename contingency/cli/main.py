@@ -1,0 +1,20 @@
+"""Entry point of the `contingency` console script: mounts each area's commands."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from exercises.cli import app as exercise_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Contingency-response engine.")
+app.add_typer(exercise_app, name="exercise", help="Tabletop exercises: scenarios at accelerated time.")
+
+
+def main() -> None:
+    try:
+        app()
+    finally:
+        # Exit explicitly (sdk-python#300: SDK processes may abort at interpreter exit).
+        sys.stdout.flush()

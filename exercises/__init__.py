@@ -1,0 +1,1 @@
+"""Tabletop exercises: scripted scenarios run through the production workflow at accelerated time."""
