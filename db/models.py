@@ -96,3 +96,19 @@ class Notification(Base):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),)
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API: only a digest of the secret is kept, never the secret."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # reporter | observer | operator | ally:<party>
+    role: Mapped[str] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the secret, so an operator can tell tokens apart in a listing.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
