@@ -1,0 +1,315 @@
+"""Running a scenario through the production workflow and activities.
+
+The exercise starts the incident exactly as the API does (``build_input`` + ``start_incident``,
+exercise flag set), serves it with the production worker (``worker.build_worker``, notifications
+to exercise sinks), and sends each inject as the update the API would send. Only the clock
+differs: the time-skipping server's virtual clock, or a compressed plan clock in live mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.sinks import ExerciseSink
+from contingency.incidents import build_input, slug, start_incident
+from contingency.settings import Settings
+from db.migrate import upgrade_async
+from worker import WorkerDependencies, build_worker
+from workflows.incident import IncidentWorkflow
+from exercises.durations import format_hours
+from workflows.messages import (
+    CommitmentInput,
+    DecisionInput,
+    DecisionReceipt,
+    Evidence,
+    EvidenceInput,
+    IncidentView,
+    ViolationReport,
+)
+from workflows.names import workflow_id_for
+
+from exercises.expectations import evaluate
+from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
+from exercises.scenario import Scenario
+from exercises.script import InjectInput, Script, build_script
+
+
+class ExerciseClock(Protocol):
+    mode: str
+    time_scale: float
+
+    async def now(self) -> datetime: ...
+
+    def start(self) -> None:
+        """The exercise starts now (the report reaches the cell)."""
+
+    async def wait_until(self, offset_hours: float) -> None:
+        """Return once ``offset_hours`` plan hours have passed since :meth:`start`."""
+
+
+class SkippingClock:
+    """The time-skipping server's clock: waiting skips ahead, so 72 plan hours take well under a second."""
+
+    mode = "time-skipping"
+    time_scale = 1.0
+
+    def __init__(self, env: WorkflowEnvironment) -> None:
+        self._env = env
+        self._at = 0.0
+
+    async def now(self) -> datetime:
+        return await self._env.get_current_time()
+
+    def start(self) -> None:
+        self._at = 0.0
+
+    async def wait_until(self, offset_hours: float) -> None:
+        if offset_hours > self._at:
+            await self._env.sleep(timedelta(hours=offset_hours - self._at))
+            self._at = offset_hours
+
+
+class LiveClock:
+    """Real time on a real cluster, with the plan compressed ``speed`` times (``time_scale``)."""
+
+    mode = "live"
+
+    def __init__(self, speed: float) -> None:
+        self.time_scale = speed
+        self._started = 0.0
+
+    async def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+
+    async def wait_until(self, offset_hours: float) -> None:
+        # Against the start, not the previous inject, so delays never accumulate.
+        due = self._started + offset_hours * 3600 / self.time_scale
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+
+def tolerance_hours(clock: ExerciseClock) -> float:
+    """How far actual times may stray from planned ones: a real second of plan time when live."""
+    return 0.05 if clock.mode != "live" else 0.05 + clock.time_scale / 3600
+
+
+@dataclass
+class ExerciseWorker:
+    """A production worker serving exercise incidents on one task queue and ledger database."""
+
+    client: Client
+    task_queue: str
+    database_url: str
+    exercise_sink: ExerciseSink
+    real_sink: ExerciseSink  # receives nothing from an exercise; kept to prove it
+
+
+@asynccontextmanager
+async def exercise_worker(client: Client, database_url: str, task_queue: str) -> AsyncIterator[ExerciseWorker]:
+    settings = Settings(database_url=database_url, task_queue=task_queue, notification_sink="exercise")
+    exercise_sink, real_sink = ExerciseSink(), ExerciseSink()
+    deps = WorkerDependencies.build(settings, sink=real_sink, exercise_sink=exercise_sink)
+    worker = build_worker(client, task_queue, deps, settings)
+    try:
+        async with worker:
+            yield ExerciseWorker(client, task_queue, database_url, exercise_sink, real_sink)
+    finally:
+        await deps.engine.dispose()
+
+
+@asynccontextmanager
+async def temporary_database() -> AsyncIterator[str]:
+    """A migrated SQLite ledger that disappears with the exercise."""
+    with tempfile.TemporaryDirectory(prefix="exercise-") as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'ledger.db'}"
+        await upgrade_async(url)
+        yield url
+
+
+def _rejection(exc: BaseException) -> str:
+    """The validator's own words, as the API would relay them."""
+    if isinstance(exc, WorkflowUpdateFailedError):
+        cause = exc.cause
+        return cause.message if isinstance(cause, FailureError) else str(cause)
+    if isinstance(exc, RPCError):
+        return exc.message
+    return str(exc) or type(exc).__name__
+
+
+# A completed workflow answers updates with "workflow completed" (a cluster) or "update not found"
+# (the time-skipping server): both mean the incident had closed, which is what the room needs to hear.
+CLOSED = "incident already closed"
+
+
+async def _has_closed(client: Client, workflow_id: str) -> bool:
+    # The raw call: the SDK's describe() cannot decode an unset Datetime search attribute
+    # as the time-skipping server returns it.
+    try:
+        response = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
+        )
+    except RPCError:
+        return False
+    return response.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING.value
+
+
+def view_closed_hours(view: IncidentView) -> float:
+    return next((d.t_plus_hours for d in view.timeline if d.kind == str(view.outcome)), 0.0)
+
+
+async def _send(handle, payload: InjectInput) -> DecisionReceipt:  # noqa: ANN001 - a typed handle
+    if isinstance(payload, EvidenceInput):
+        return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
+    if isinstance(payload, CommitmentInput):
+        return await handle.execute_update(IncidentWorkflow.submit_commitment, payload)
+    assert isinstance(payload, DecisionInput)
+    return await handle.execute_update(IncidentWorkflow.submit_decision, payload)
+
+
+async def run_script(
+    worker: ExerciseWorker,
+    scenario: Scenario,
+    script: Script,
+    clock: ExerciseClock,
+    *,
+    source: str = "",
+) -> ExerciseReport:
+    """Start the incident, play the injects at their times, wait for the outcome, report."""
+    wall = time.perf_counter()
+    plan = scenario.plan_data
+    violation = scenario.violation
+    now = await clock.now()
+    # A compressed clock compresses the report's lateness too.
+    t0 = now + timedelta(hours=script.observed_offset_hours / clock.time_scale)
+    report_id = f"{violation.report_id or slug(scenario.name, 40)}-{uuid.uuid4().hex[:10]}"
+    report = ViolationReport(
+        report_id=report_id,
+        kind=violation.kind,
+        sector=violation.sector,
+        reported_by=violation.reported_by,
+        summary=violation.summary or scenario.name,
+        observed_at=t0,
+        reported_at=now,
+        evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in violation.evidence),
+    )
+    incident = build_input(report, plan, exercise=True, time_scale=clock.time_scale)
+    handle = await start_incident(worker.client, incident, worker.task_queue, now=now)
+    clock.start()
+
+    sent: list[tuple[int, InjectRecord]] = []
+    for inject in script.injects:
+        record = InjectRecord(
+            index=inject.index,
+            offset_hours=round(inject.offset_hours, 4),
+            at_hours=round(inject.offset_hours + script.lead_hours, 4),
+            kind=inject.kind,
+            description=inject.describe(),
+            accepted=False,
+            skipped=inject.skipped,
+            message="skipped (p_skip)" if inject.skipped else "",
+        )
+        if not inject.skipped:
+            await clock.wait_until(inject.offset_hours)
+            try:
+                receipt = await _send(handle, inject.payload)
+            except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+                # Refused, exactly as the API would have been told: note it and carry on.
+                closed = await _has_closed(worker.client, handle.id)
+                record = record.model_copy(update={"message": CLOSED if closed else _rejection(exc)})
+            else:
+                record = record.model_copy(update={"accepted": True, "message": receipt.message, "seq": receipt.seq})
+        sent.append((inject.index, record))
+
+    view = await handle.result()
+    at_by_seq = {d.seq: d.t_plus_hours for d in view.timeline}
+    closed_text = (
+        f"incident already closed ({view.outcome} at T0+{format_hours(view_closed_hours(view))}); "
+        "no further input is accepted"
+    )
+    injects = [
+        r.model_copy(update={"at_hours": at_by_seq[r.seq]})
+        if r.seq in at_by_seq
+        else r.model_copy(update={"message": closed_text}) if r.message == CLOSED else r
+        for _, r in sent
+    ]
+    notifications = [
+        NotificationRecord(step=m.step, title=m.title, channel=ExerciseSink.name, exercise=m.exercise)
+        for m in worker.exercise_sink.sent
+        if m.workflow_id == handle.id
+    ]
+    result = build_report(
+        scenario_name=scenario.name,
+        source=source,
+        plan=plan,
+        mode=clock.mode,
+        workflow_id=handle.id or workflow_id_for(incident.incident_id),
+        script=script,
+        view=view,
+        injects=injects,
+        notifications=notifications,
+    )
+    result = result.model_copy(
+        update={
+            "expectations": evaluate(scenario.expect, result, tolerance_hours(clock)),
+            "wall_seconds": round(time.perf_counter() - wall, 3),
+        }
+    )
+    return result
+
+
+async def run_time_skipping(
+    scenario: Scenario,
+    *,
+    source: str = "",
+    database_url: str | None = None,
+    env: WorkflowEnvironment | None = None,
+    task_queue: str | None = None,
+) -> ExerciseReport:
+    """One run on a time-skipping server (its own unless ``env`` is given), on a temporary ledger
+    unless ``database_url`` is given."""
+    from contingency.servers import start_time_skipping
+
+    own_env = env is None
+    env = env or await start_time_skipping()
+    try:
+        async with _database(database_url) as url:
+            queue = task_queue or f"exercise-{uuid.uuid4().hex[:12]}"
+            async with exercise_worker(env.client, url, queue) as worker:
+                return await run_script(worker, scenario, build_script(scenario), SkippingClock(env), source=source)
+    finally:
+        if own_env:
+            await env.shutdown()
+
+
+@asynccontextmanager
+async def _database(database_url: str | None) -> AsyncIterator[str]:
+    if database_url:
+        yield database_url
+    else:
+        async with temporary_database() as url:
+            yield url
