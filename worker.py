@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.ledger import LedgerActivities
 from activities.notifications import NotificationActivities
-from activities.sinks import ExerciseSink, LogSink, NotificationSink
+from activities.sinks import ExerciseSink, LogSink, NotificationSink, WebhookSink
 from contingency.logging import configure_logging
 from contingency.settings import Settings
 from contingency.temporal import connect
@@ -38,6 +38,16 @@ PASSTHROUGH = ("plans", "workflows.messages", "workflows.state", "workflows.cloc
 def build_sink(settings: Settings) -> NotificationSink:
     if settings.notification_sink == "exercise":
         return ExerciseSink()
+    if settings.notification_sink == "webhook":
+        if not settings.webhook_url or settings.webhook_secret is None:
+            raise ValueError(
+                "notification_sink=webhook needs CONTINGENCY_WEBHOOK_URL and CONTINGENCY_WEBHOOK_SECRET"
+            )
+        return WebhookSink(
+            settings.webhook_url,
+            settings.webhook_secret.get_secret_value(),
+            timeout=settings.webhook_timeout_seconds,
+        )
     return LogSink()
 
 

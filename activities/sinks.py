@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+import httpx
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -61,3 +66,60 @@ class ExerciseSink:
     async def send(self, message: OutboundMessage) -> None:
         self.sent.append(message)
         log.info("notification.exercise", channel=self.name, **message.as_json())
+
+
+SIGNATURE_HEADER = "X-Contingency-Signature"
+TIMESTAMP_HEADER = "X-Contingency-Timestamp"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Statuses worth another attempt: the receiver is busy or timed out, not refusing the message.
+RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+class WebhookUnavailable(Exception):
+    """The receiver is down or overloaded: retried by the activity with backoff."""
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256 over ``<timestamp>.<body>``: the receiver recomputes it,
+    and checks the timestamp is recent, to know the step came from this engine, unaltered."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+class WebhookSink:
+    """A JSON POST per step. The receiver de-duplicates on the Idempotency-Key header: a step
+    retried after a lost response arrives again with the same key."""
+
+    name = "webhook"
+
+    def __init__(
+        self, url: str, secret: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        if not secret:
+            raise ValueError("the webhook sink needs a signing secret")
+        self.url = url
+        self._secret = secret
+        self._timeout = timeout
+        self._transport = transport
+
+    async def send(self, message: OutboundMessage) -> None:
+        body = json.dumps(message.as_json(), sort_keys=True, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            IDEMPOTENCY_HEADER: message.idempotency_key,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: webhook_signature(self._secret, timestamp, body),
+        }
+        # Connection errors and timeouts propagate: the activity's retry policy backs off.
+        async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as client:
+            response = await client.post(self.url, content=body, headers=headers)
+        status = response.status_code
+        if 200 <= status < 300:
+            log.info("notification.sent", channel=self.name, status=status, **message.as_json())
+            return
+        reason = f"webhook answered {status}: {response.text[:200]}"
+        # A refusal (4xx) or a redirect (not followed: configure the final address) is permanent.
+        if status < 500 and status not in RETRYABLE_4XX:
+            raise SinkRejected(reason)
+        raise WebhookUnavailable(reason)

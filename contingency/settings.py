@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.names import TASK_QUEUE
@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     notification_sink: Literal["log", "webhook", "exercise"] = "log"
+    # The webhook sink: a JSON POST per step, signed with HMAC-SHA256 over "<timestamp>.<body>".
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    # The HTTP API (`contingency up`, `contingency api`).
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    # Reports whose observed time is further ahead of the server clock than this are refused.
+    api_clock_skew_seconds: float = Field(default=300.0, ge=0)
+    # The local Temporal dev server `contingency up` starts when TEMPORAL_ADDRESS is not set.
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
 
     # Worker tuning: one worker process serves thousands of waiting incidents.
     max_concurrent_activities: int = 100

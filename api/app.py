@@ -1,0 +1,91 @@
+"""The FastAPI application: ``create_app`` for tests and embedding (inject a Temporal client and
+a session factory), ``create_app_from_env`` for uvicorn (``--factory``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.context import ApiContext, Clock, wall_clock
+from api.errors import MAX_BODY_BYTES, BodySizeLimit, install_error_handlers
+from api.routers import health, incidents, plans, violations
+from contingency.logging import configure_logging
+from contingency.settings import Settings
+from contingency.temporal import connect
+from db.session import create_engine, session_factory
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """\
+Report ceasefire violations and act on the incidents they open under the allied contingency plan.
+
+Every request needs `Authorization: Bearer <token>` (create tokens with `contingency tokens add`).
+Errors are JSON: `{"status", "code", "message", "field", "errors"}`, `field` naming what to fix.
+"""
+
+CONNECT_ATTEMPTS = 30
+
+
+async def _connect(settings: Settings) -> Client:
+    """Connect, waiting a little for a Temporal server that is still starting."""
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return await connect(settings)
+        except Exception as exc:  # noqa: BLE001 (RuntimeError or RPCError, depending on the failure)
+            if attempt == CONNECT_ATTEMPTS:
+                raise
+            log.warning("api.temporal_unreachable", address=settings.temporal_address, error=str(exc), attempt=attempt)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    client: Client | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    clock: Clock = wall_clock,
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "context", None) is not None:
+            yield  # dependencies were injected
+            return
+        engine = create_engine(settings.database_url)
+        temporal = client or await _connect(settings)
+        app.state.context = ApiContext(
+            settings=settings, client=temporal, sessions=sessions or session_factory(engine), clock=clock
+        )
+        log.info("api.started", temporal=settings.temporal_address, task_queue=settings.task_queue)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Contingency-response engine",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if client is not None and sessions is not None:
+        app.state.context = ApiContext(settings=settings, client=client, sessions=sessions, clock=clock)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    for module in (violations, incidents, plans, health):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,41 @@
+"""What every request handler needs: the Temporal client, the database, the settings, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from contingency.settings import Settings
+
+# Async so that tests on the time-skipping server can pass its virtual clock.
+Clock = Callable[[], Awaitable[datetime]]
+
+
+async def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    client: Client
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock = wall_clock
+
+    @property
+    def task_queue(self) -> str:
+        return self.settings.task_queue
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext | None = getattr(request.app.state, "context", None)
+    if context is None:  # only between process start and the end of the lifespan start-up
+        from api.errors import ApiError
+
+        raise ApiError(503, "unavailable", "the API is starting up; retry shortly")
+    return context

@@ -1,0 +1,151 @@
+"""Violation intake: one report, one incident, one workflow, however often it is posted.
+
+The incident row is written first, keyed by the report id and carrying the digest of the report,
+then the workflow is started with the USE_EXISTING conflict policy. Every request, the first or a
+retry, ends by (re)starting the workflow, so a crash between the insert and the start is mended
+by the client's retry; concurrent duplicates all land on the one row and the one workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.schemas.violations import ViolationIn
+from api.tokens import Principal
+from contingency.incidents import build_input, incident_id_for, start_incident
+from db.base import utcnow
+from db.models import Incident
+from db.upsert import insert_for
+from plans.loader import get_plan
+from plans.model import Plan
+from workflows.clock import PlanClock
+from workflows.messages import Evidence, Phase, ViolationReport
+from workflows.names import workflow_id_for
+
+log = structlog.get_logger(__name__)
+
+# A report older than this is refused: its response window closed long ago, and a typo in the
+# year should not open an incident.
+MAX_REPORT_AGE = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Intake:
+    incident: Incident
+    created: bool
+
+
+def resolve_plan(plan_id: str) -> Plan:
+    try:
+        return get_plan(plan_id)
+    except KeyError as exc:
+        raise ApiError(422, "invalid", f"plan_id: {exc.args[0]}", "plan_id") from None
+
+
+def check_kind(plan: Plan, kind: str) -> None:
+    if not plan.has_kind(kind):
+        raise ApiError(
+            422, "invalid", f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})", "kind"
+        )
+
+
+def check_observed_at(observed_at: datetime, now: datetime, skew: timedelta) -> None:
+    if observed_at > now + skew:
+        raise ApiError(
+            422,
+            "invalid",
+            f"observed_at: {observed_at.isoformat()} is in the future (server time {now.isoformat()})",
+            "observed_at",
+        )
+    if observed_at < now - MAX_REPORT_AGE:
+        raise ApiError(422, "invalid", "observed_at: more than a year ago", "observed_at")
+
+
+async def receive_violation(context: ApiContext, body: ViolationIn, principal: Principal) -> Intake:
+    plan = resolve_plan(body.plan_id)
+    check_kind(plan, body.kind)
+    now = await context.clock()
+    skew = timedelta(seconds=context.settings.api_clock_skew_seconds)
+    if body.observed_at is not None:
+        check_observed_at(body.observed_at, now, skew)
+    digest = body.digest()
+    incident_id = incident_id_for(body.report_id, body.sector)
+    bound = log.bind(incident_id=incident_id, report_id=body.report_id, principal=principal.name)
+
+    incident, created = await _record(context, body, plan, incident_id, digest, now)
+    report = ViolationReport(
+        report_id=body.report_id,
+        kind=body.kind,
+        sector=body.sector,
+        reported_by=body.reported_by,
+        summary=body.summary,
+        # The stored times, not this request's: a retry restarts exactly the first report.
+        observed_at=incident.observed_at,
+        reported_at=incident.reported_at,
+        evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
+    )
+    try:
+        await start_incident(context.client, build_input(report, plan), context.task_queue, now=incident.reported_at)
+    except WorkflowAlreadyStartedError:
+        pass  # the incident has already run to its end: the retry finds it closed
+    bound.info("violation.received" if created else "violation.repeated", workflow_id=incident.workflow_id)
+    return Intake(incident=incident, created=created)
+
+
+async def _record(
+    context: ApiContext, body: ViolationIn, plan: Plan, incident_id: str, digest: str, now: datetime
+) -> tuple[Incident, bool]:
+    """The incident row for this report: inserted now, or found from an earlier post."""
+    existing = await _by_report(context, body.report_id)
+    if existing is None:
+        t0 = body.observed_at or now
+        async with context.sessions.begin() as session:
+            stmt = insert_for(session, Incident).values(
+                id=incident_id,
+                report_id=body.report_id,
+                workflow_id=workflow_id_for(incident_id),
+                plan_id=plan.id,
+                plan_version=plan.version,
+                kind=body.kind,
+                sector=body.sector,
+                reported_by=body.reported_by,
+                summary=body.summary,
+                exercise=False,
+                observed_at=t0,
+                reported_at=now,
+                window_closes_at=PlanClock(t0).at(plan.activation_window_hours),
+                phase=str(Phase.VERIFICATION),
+                escalation_level=1,
+                report_digest=digest,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            # Any unique key taken (report id, incident id): a concurrent duplicate won the race.
+            inserted = (await session.execute(stmt.on_conflict_do_nothing())).rowcount == 1
+        existing = await _by_report(context, body.report_id)
+        if inserted and existing is not None:
+            return existing, True
+    if existing is None:
+        # The incident id is taken by another report id (an 8-hex-digit digest collision).
+        raise ApiError(409, "conflict", f"report_id: incident {incident_id} belongs to another report", "report_id")
+    if existing.report_digest != digest:
+        raise ApiError(
+            409,
+            "conflict",
+            f"report_id: {body.report_id!r} was already received with different content "
+            f"(incident {existing.id}); use a new report_id for a new report",
+            "report_id",
+        )
+    return existing, False
+
+
+async def _by_report(context: ApiContext, report_id: str) -> Incident | None:
+    async with context.sessions() as session:
+        return await session.scalar(select(Incident).where(Incident.report_id == report_id))

@@ -1,0 +1,159 @@
+"""Plans, read only, and the dry run: the absolute timeline a violation observed at a given time
+would run to. Nothing is started."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime
+
+from api.auth import Permission, require
+from api.context import ApiContext, get_context
+from api.errors import ApiError, documented
+from api.schemas.common import PlanName
+from api.schemas.plans import KindOut, PlanList, PlanSummary, PlanTimeline, TimelineItem
+from api.tokens import Principal
+from plans.loader import get_plan, load_plans
+from plans.model import Condition, Plan
+from workflows.clock import PlanClock, format_offset
+from workflows.messages import DeadlineStatus, IncidentInput, ViolationReport
+from workflows.state import IncidentState
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+PlanPath = Annotated[PlanName, Path(description="A plan id, e.g. allied-72h")]
+# The deadline that tells whether an escalation's condition applies to a kind.
+CONDITION_DEADLINE = {
+    Condition.VERIFIED: "verification",
+    Condition.QUORUM: "consultation",
+    Condition.DISPATCHED: "diplomacy",
+    Condition.AUTHORIZED: "authorization",
+}
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def summary_of(plan: Plan) -> PlanSummary:
+    return PlanSummary(
+        id=plan.id,
+        title=plan.title,
+        version=plan.version,
+        activation_window_hours=plan.activation_window_hours,
+        kinds=[
+            KindOut(
+                kind=k.kind,
+                title=k.title,
+                when_unverified=str(k.when_unverified),
+                consultation=k.consultation,
+                military_response=k.military_response,
+                diplomatic_steps=list(k.diplomatic_steps),
+            )
+            for k in plan.kinds
+        ],
+        parties=list(plan.parties),
+        assets=list(plan.assets),
+        min_committed=plan.quorum.min_committed,
+        required_assets=list(plan.quorum.required_assets),
+        steps={s.id: s.title for s in plan.steps},
+        escalation_levels={str(e.level): e.authority for e in plan.escalation_levels},
+    )
+
+
+def _plan(plan_id: str) -> Plan:
+    try:
+        return get_plan(plan_id)
+    except KeyError:
+        raise ApiError(404, "not_found", f"plan_id: no plan {plan_id!r}", "plan_id") from None
+
+
+@router.get("", response_model=PlanList, responses=documented(401, 403), summary="The plans incidents can run under")
+async def list_plans(_: Reader) -> PlanList:
+    return PlanList(plans=[summary_of(plan) for _, plan in sorted(load_plans().items())])
+
+
+@router.get("/{plan_id}", response_model=PlanSummary, responses=documented(401, 403, 404, 422), summary="One plan")
+async def show_plan(plan_id: PlanPath, _: Reader) -> PlanSummary:
+    return summary_of(_plan(plan_id))
+
+
+@router.get(
+    "/{plan_id}/timeline",
+    response_model=PlanTimeline,
+    responses=documented(401, 403, 404, 422),
+    summary="Dry run: the absolute deadlines of a violation observed at a given time",
+)
+async def plan_timeline(
+    plan_id: PlanPath,
+    context: Annotated[ApiContext, Depends(get_context)],
+    _: Reader,
+    observed_at: Annotated[AwareDatetime | None, Query(description="T0, with a time zone; now when absent")] = None,
+    kind: Annotated[PlanName | None, Query(description="Only what applies to this kind")] = None,
+) -> PlanTimeline:
+    plan = _plan(plan_id)
+    t0 = observed_at or await context.clock()
+    if not EARLIEST <= t0 <= LATEST:
+        raise ApiError(422, "invalid", "observed_at: must fall between 1970 and 9000", "observed_at")
+    if kind is not None and not plan.has_kind(kind):
+        raise ApiError(
+            422, "invalid", f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})", "kind"
+        )
+    return PlanTimeline(
+        plan_id=plan.id, plan_version=plan.version, observed_at=t0, kind=kind, items=timeline(plan, t0, kind)
+    )
+
+
+def timeline(plan: Plan, t0: datetime, kind: str | None) -> list[TimelineItem]:
+    clock = PlanClock(t0)
+    kinds = [kind] if kind else list(plan.kind_names)
+    applies: dict[str, list[str]] = {}  # deadline name -> kinds it applies to
+    titles: dict[str, str] = {}
+    hours: dict[str, float] = {}
+    for name in kinds:
+        # The state machine itself says which deadlines a kind has: no second copy of the rules.
+        state = IncidentState(
+            IncidentInput(
+                incident_id="dry-run",
+                report=ViolationReport(
+                    report_id="dry-run", kind=name, sector="dry-run", reported_by="dry-run", observed_at=t0, reported_at=t0
+                ),
+                plan=plan,
+            ),
+            t0,
+        )
+        for deadline in state.deadline_views():
+            titles[deadline.name], hours[deadline.name] = deadline.title, deadline.due_hours
+            applies.setdefault(deadline.name, [])
+            if deadline.status is not DeadlineStatus.NOT_APPLICABLE:
+                applies[deadline.name].append(name)
+
+    items = [
+        TimelineItem(
+            at=clock.at(hours[name]), t_plus_hours=hours[name], label=format_offset(hours[name]), event="deadline",
+            name=name, title=f"{titles[name]} deadline", applies_to=applies[name],
+        )
+        for name in titles
+        if applies[name]
+    ]
+    for rule in plan.escalations:
+        rule_kinds = [k for k in applies[CONDITION_DEADLINE[rule.unless]] if not rule.kinds or k in rule.kinds]
+        if rule_kinds:
+            items.append(
+                TimelineItem(
+                    at=clock.at(rule.at_hours), t_plus_hours=rule.at_hours, label=format_offset(rule.at_hours),
+                    event="escalation", name=f"unless_{rule.unless}",
+                    title=f"Escalation to level {rule.level} ({plan.authority(rule.level)}) unless {rule.unless}: {rule.reason}",
+                    applies_to=rule_kinds,
+                )
+            )
+    window = plan.activation_window_hours
+    items.append(
+        TimelineItem(
+            at=clock.at(window), t_plus_hours=window, label=format_offset(window), event="window",
+            name="window", title="Response window closes", applies_to=kinds,
+        )
+    )
+    order = {"deadline": 0, "escalation": 1, "window": 2}
+    return sorted(items, key=lambda item: (item.t_plus_hours, order[item.event]))

@@ -1,0 +1,1 @@
+"""Pydantic models at the edge of the API: what clients send and what they get back."""
