@@ -115,7 +115,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         return error_response(
-            exc.status_code, CODES.get(exc.status_code, "error"), message, headers=getattr(exc, "headers", None)
+            exc.status_code,
+            CODES.get(exc.status_code, "error"),
+            message,
+            getattr(exc, "field", None),
+            headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(RPCError)
@@ -129,6 +133,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unexpected_error", path=request.url.path)
         return error_response(500, "internal", "unexpected error; see the server log")
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while the body streams in: FastAPI re-raises HTTP exceptions from its body reader,
+    so the handler answers with the 413."""
+
+    field = "body"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
 class BodySizeLimit:
@@ -160,8 +174,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    # FastAPI re-raises an HTTPException from the body reader; the handler answers.
-                    raise StarletteHTTPException(413, self._message())
+                    raise BodyTooLarge(self._message())
             return message
 
         await self.app(scope, limited, send)

@@ -15,7 +15,13 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import ApiContext
@@ -81,7 +87,9 @@ async def submit(
         bound.info("update.rejected", reason=message)
         raise rejection(message) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        raise ApiError(503, "unavailable", "the incident did not answer in time; retry with the same Idempotency-Key") from None
+        raise ApiError(
+            503, "unavailable", "the incident did not answer in time; retry with the same Idempotency-Key"
+        ) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise await _not_running(context, incident_id) from None
@@ -90,15 +98,29 @@ async def submit(
     return receipt
 
 
-async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
-    handle = context.client.get_workflow_handle(workflow_id_for(incident_id))
+async def workflow_status(context: ApiContext, incident_id: str) -> WorkflowExecutionStatus | None:
+    """The status of the incident's latest run; None when there is no such workflow.
+
+    Read from the raw describe response: the SDK's describe() also decodes search attributes,
+    which fails on the time-skipping server's datetime attributes.
+    """
+    request = DescribeWorkflowExecutionRequest(
+        namespace=context.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id_for(incident_id))
+    )
     try:
-        description = await handle.describe()
+        response = await context.client.workflow_service.describe_workflow_execution(request)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            return not_found(incident_id)
+            return None
         raise
-    if description.status is WorkflowExecutionStatus.RUNNING:
+    return WorkflowExecutionStatus(response.workflow_execution_info.status)
+
+
+async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
+    status = await workflow_status(context, incident_id)
+    if status is None:
+        return not_found(incident_id)
+    if status is WorkflowExecutionStatus.RUNNING:
         return ApiError(503, "unavailable", "the incident is momentarily unreachable; retry")
     return ApiError(409, "conflict", f"incident {incident_id} has ended; no further input is accepted")
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
@@ -30,7 +29,7 @@ from api.schemas.incidents import (
     Receipt,
 )
 from api.tokens import Principal
-from api.updates import incident_row, not_found, pinned_plan, submit, update_id_for
+from api.updates import not_found, pinned_plan, submit, update_id_for, workflow_status
 from db.chain import verify_chain
 from db.models import Incident, LedgerDecision
 from workflows.incident import IncidentWorkflow
@@ -107,22 +106,20 @@ async def show_incident(incident_id: IncidentPath, context: Context, _: Reader) 
     """Phase, outcome, escalation, every deadline with the time left, commitments and the
     timeline, straight from the incident's workflow."""
     handle = context.client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id_for(incident_id))
+    execution = await workflow_status(context, incident_id)
+    if execution is None:
+        raise not_found(incident_id)
     try:
-        description = await handle.describe()
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise not_found(incident_id) from None
-        raise
-    try:
-        if description.status is WorkflowExecutionStatus.RUNNING:
+        if execution is WorkflowExecutionStatus.RUNNING:
             view = await handle.query(IncidentWorkflow.state)
             status: Literal["running", "completed"] = "running"
-        elif description.status is WorkflowExecutionStatus.COMPLETED:
+        elif execution is WorkflowExecutionStatus.COMPLETED:
             view = await handle.result()  # the final view: needs no worker
             status = "completed"
         else:
-            name = description.status.name.lower() if description.status else "unknown"
-            raise ApiError(409, "conflict", f"incident {incident_id} did not run to an outcome ({name})")
+            raise ApiError(
+                409, "conflict", f"incident {incident_id} did not run to an outcome ({execution.name.lower()})"
+            )
     except WorkflowQueryFailedError as exc:
         raise ApiError(409, "conflict", f"incident {incident_id}: {exc}") from None
     return detail_of(view, handle.id, status, await context.clock())

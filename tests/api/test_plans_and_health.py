@@ -1,0 +1,73 @@
+"""Plans, the dry-run timeline, and the health checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+
+
+async def test_plans_are_listed_with_their_vocabulary(dev_env, api, tokens):
+    async with api(dev_env.client) as http:
+        plans = (await http.get("/v1/plans", headers=tokens.auth("observer"))).json()["plans"]
+        one = await http.get("/v1/plans/allied-72h", headers=tokens.auth("observer"))
+    plan = next(p for p in plans if p["id"] == "allied-72h")
+    assert one.json() == plan
+    assert {k["kind"] for k in plan["kinds"]} == {"ceasefire_breach", "limited_incursion", "large_scale_offensive"}
+    assert "uk" in plan["parties"] and plan["required_assets"] == ["air"]
+
+
+async def test_timeline_is_a_dry_run_of_absolute_deadlines(dev_env, api, tokens):
+    async with api(dev_env.client) as http:
+        response = await http.get(
+            "/v1/plans/allied-72h/timeline",
+            params={"observed_at": T0.isoformat(), "kind": "large_scale_offensive"},
+            headers=tokens.auth("observer"),
+        )
+        breach = await http.get(
+            "/v1/plans/allied-72h/timeline",
+            params={"observed_at": T0.isoformat(), "kind": "ceasefire_breach"},
+            headers=tokens.auth("observer"),
+        )
+        listed = (await http.get("/v1/incidents", headers=tokens.auth("observer"))).json()
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    deadlines = {i["name"]: datetime.fromisoformat(i["at"]) for i in items if i["event"] == "deadline"}
+    assert deadlines == {
+        "verification": T0 + timedelta(hours=12),
+        "consultation": T0 + timedelta(hours=24),
+        "diplomacy": T0 + timedelta(hours=48),
+        "authorization": T0 + timedelta(hours=60),
+        "activation": T0 + timedelta(hours=72),
+    }
+    assert items[-1]["event"] == "window" and items[-1]["label"] == "T0+72h"
+    assert [i["t_plus_hours"] for i in items] == sorted(i["t_plus_hours"] for i in items)
+    assert sum(i["event"] == "escalation" for i in items) == 5
+    # A ceasefire breach has no consultation, no authorization: the plan says so.
+    breach_names = {i["name"] for i in breach.json()["items"] if i["event"] == "deadline"}
+    assert breach_names == {"verification", "diplomacy"}
+    # Nothing was started by the dry run.
+    assert all(i["report_id"] != "dry-run" for i in listed["incidents"])
+
+
+async def test_health_and_readiness(dev_env, api, tokens):
+    async with api(dev_env.client) as http:
+        health = await http.get("/healthz")
+        ready = await http.get("/readyz")
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "temporal": "ok", "database": "ok"}
+
+
+async def test_readiness_fails_when_the_database_is_unreachable(dev_env, settings, tmp_path):
+    import httpx
+
+    from api.app import create_app
+    from db.session import create_engine, session_factory
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+    app = create_app(settings, client=dev_env.client, sessions=session_factory(engine))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        ready = await http.get("/readyz")
+    await engine.dispose()
+    assert ready.status_code == 503
+    assert ready.json()["temporal"] == "ok" and ready.json()["database"].startswith("unreachable")
