@@ -6,10 +6,15 @@ import sys
 
 import typer
 
+from contingency.cli import incidents, stack
+from contingency.cli.tokens import app as tokens_app
 from exercises.cli import app as exercise_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Contingency-response engine.")
 app.add_typer(exercise_app, name="exercise", help="Tabletop exercises: scenarios at accelerated time.")
+app.add_typer(tokens_app, name="tokens", help="API tokens: add, list, revoke.")
+stack.register(app)
+incidents.register(app)
 
 
 def main() -> None:
