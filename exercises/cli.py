@@ -1,7 +1,258 @@
-"""`contingency exercise ...` commands."""
+"""`contingency exercise ...` commands, and the top-level `contingency replay` / `contingency export`.
+
+Exit codes of `exercise run`: 0 every expectation holds, 1 one failed, 2 bad scenario.
+"""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Coroutine, TypeVar
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from contingency.yamlfile import DocumentError
+from workflows.names import EXERCISE_TASK_QUEUE
+
+app = typer.Typer(no_args_is_help=True, help="Tabletop exercises: scenarios at accelerated time.")
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+ScenarioPath = Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).", show_default=False)]
+
+
+def _setup() -> None:
+    from contingency.logging import configure_logging
+    from exercises.runner import quiet_sdk_logs
+
+    configure_logging("console", os.environ.get("CONTINGENCY_LOG_LEVEL", "WARNING"))
+    quiet_sdk_logs()
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _load(path: Path):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+    from exercises.scenario import load_scenario
+
+    try:
+        return load_scenario(path)
+    except DocumentError as exc:
+        err.print(f"[bold red]Bad scenario[/] {exc.source}")
+        for problem in exc.problems:
+            err.print(f"  • {problem}")
+        raise typer.Exit(2) from None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@app.command("validate")
+def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files.")]) -> None:
+    """Check scenario files without running them (exit 2 if any is malformed)."""
+    bad = 0
+    for path in paths:
+        try:
+            from exercises.scenario import load_scenario
+
+            scenario = load_scenario(path)
+            err.print(f"[green]ok[/]  {path}: {scenario.name} ({len(scenario.injects)} injects)")
+        except DocumentError as exc:
+            bad += 1
+            err.print(f"[bold red]bad[/] {exc}")
+    raise typer.Exit(2 if bad else 0)
+
+
+@app.command("run")
+def run(
+    scenario_path: ScenarioPath,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write an after-action report (.html or .md).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Ledger database (default: a temporary migrated SQLite file).")
+    ] = None,
+    live: Annotated[bool, typer.Option("--live", help="Run against a real server on a compressed clock.")] = False,
+    speed: Annotated[float, typer.Option(min=1, help="Live mode: plan hours per real hour (3600: 72 h in 72 s).")] = 3600,
+    task_queue: Annotated[str, typer.Option(help="Live mode: the exercise task queue.")] = EXERCISE_TASK_QUEUE,
+) -> None:
+    """Run a scenario through the production workflow and report what happened."""
+    _setup()
+    scenario = _load(scenario_path)
+    result = _run(_run_live(scenario, scenario_path, speed, task_queue, database_url) if live
+                  else _run_skipping(scenario, scenario_path, database_url))
+    if as_json:
+        sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
+    else:
+        from exercises.console import print_report
+
+        print_report(result, Console())
+    if report is not None:
+        from exercises.aar import write_report
+
+        for written in write_report(result, report):
+            err.print(f"wrote {written}")
+    raise typer.Exit(0 if result.passed else 1)
+
+
+async def _run_skipping(scenario, path: Path, database_url: str | None):  # noqa: ANN001, ANN202
+    from exercises.runner import run_time_skipping
+
+    return await run_time_skipping(scenario, source=str(path), database_url=database_url)
+
+
+async def _run_live(scenario, path: Path, speed: float, task_queue: str, database_url: str | None):  # noqa: ANN001, ANN202
+    from contingency.servers import start_dev_server
+    from contingency.settings import Settings
+    from contingency.temporal import connect, ensure_search_attributes
+    from exercises.runner import run_live
+
+    settings = Settings()
+    given = any(os.environ.get(k) for k in ("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS"))
+    env = None
+    if given:
+        client = await connect(settings)
+        await ensure_search_attributes(client, settings.temporal_namespace)
+        err.print(f"Live exercise on {settings.temporal_address} ({settings.temporal_namespace}), task queue {task_queue}")
+    else:
+        ui_port = _free_port()
+        env = await start_dev_server(ui=True, ui_port=ui_port)
+        client = env.client
+        err.print(f"Started a dev server; watch the exercise at [bold]http://127.0.0.1:{ui_port}[/] "
+                  f"(filter: Exercise = true)")
+    window = scenario.plan_data.activation_window_hours
+    err.print(f"×{speed:g}: the {window:g} h window takes {window * 3600 / speed:.0f} s")
+    try:
+        return await run_live(scenario, speed=speed, client=client, task_queue=task_queue,
+                              source=str(path), database_url=database_url)
+    finally:
+        if env is not None:
+            await env.shutdown()
+
+
+@app.command("sweep")
+def sweep(
+    scenario_path: ScenarioPath,
+    runs: Annotated[int, typer.Option(min=1, max=100_000, help="Number of runs.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sweep.")] = 7,
+    parallel: Annotated[int | None, typer.Option(min=1, max=16, help="Time-skipping servers in all.")] = None,
+    processes: Annotated[int | None, typer.Option(min=1, max=16, help="OS processes (default: one per core).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write a sweep report (.html or .md).")] = None,
+) -> None:
+    """Monte Carlo: run a scenario many times with times and answers drawn from its distributions."""
+    _setup()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from exercises.sweep import DEFAULT_PARALLEL, run_sweep
+
+    scenario = _load(scenario_path)
+    if not scenario.is_random:
+        err.print("[yellow]note:[/] this scenario has no distributions; every run will be the same")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=as_json) as progress:
+        task = progress.add_task(f"sweep {scenario_path.name}", total=runs)
+        summary = _run(run_sweep(scenario, runs=runs, seed=seed, parallel=parallel or DEFAULT_PARALLEL,
+                                 processes=processes, source=str(scenario_path),
+                                 on_done=lambda _: progress.advance(task)))
+    if as_json:
+        sys.stdout.write(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
+    else:
+        _print_sweep(summary)
+    if report is not None:
+        from exercises.aar import write_sweep_report
+
+        for written in write_sweep_report(summary, report):
+            err.print(f"wrote {written}")
+    raise typer.Exit(1 if summary.outcomes.get("error") else 0)
+
+
+def _print_sweep(summary) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from exercises.console import t
+
+    console = Console()
+    p = summary.time_to_activation
+    console.print(f"[bold]{summary.scenario}[/]: {summary.runs} runs, seed {summary.seed}, "
+                  f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)")
+    console.print(f"P(activation within {summary.window_hours:g} h) = [bold]{summary.p_activated_within_window:.1%}[/]"
+                  f"   outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}")
+    table = Table(title=f"Time to activation ({p.count} activated runs)", title_justify="left")
+    names = ("min", "p10", "p25", "p50", "p75", "p90", "max")
+    for name in names:
+        table.add_column(name)
+    table.add_row(*(t(getattr(p, name)) for name in names))
+    console.print(table)
+    if summary.held_back:
+        console.print("Held back (runs not activated, first unmet condition): "
+                      + ", ".join(f"[bold]{k}[/] {v}" for k, v in summary.held_back.items()))
+    if summary.last_condition:
+        console.print("Last condition met before activation: "
+                      + ", ".join(f"{k} {v}" for k, v in summary.last_condition.items()))
+
+
+# -- top level: `contingency replay`, `contingency export` ------------------------------------
+
+
+def replay(
+    paths: Annotated[list[Path], typer.Argument(help="History JSON files (or directories of them).")],
+) -> None:
+    """Replay recorded histories against the current workflow code: exit 0 if all are deterministic."""
+    _setup()
+    from exercises.histories import replay_file
+
+    files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    if not files:
+        err.print("[red]no history files given[/]")
+        raise typer.Exit(2)
+
+    async def _all():  # noqa: ANN202
+        return [await replay_file(f) for f in files]
+
+    try:
+        outcomes = _run(_all())
+    except (OSError, ValueError) as exc:
+        err.print(f"[bold red]cannot read history:[/] {exc}")
+        raise typer.Exit(2) from None
+    console = Console()
+    for o in outcomes:
+        if o.deterministic:
+            console.print(f"[green]deterministic[/]  {o.path} ({o.events} events)")
+        else:
+            console.print(f"[bold red]NOT deterministic[/]  {o.path}: {o.failure}")
+    raise typer.Exit(0 if all(o.deterministic for o in outcomes) else 1)
+
+
+def export(
+    incident: Annotated[str, typer.Argument(help="Incident id (or its workflow id, incident-...).")],
+    out: Annotated[Path | None, typer.Option(help="Output file (default: <workflow id>.json).")] = None,
+) -> None:
+    """Write an incident's Temporal history (from the configured server) to a JSON file."""
+    _setup()
+    from temporalio.service import RPCError
+
+    from contingency.settings import Settings
+    from contingency.temporal import connect
+    from exercises.histories import export_history
+
+    async def _export() -> tuple[str, str]:
+        return await export_history(await connect(Settings()), incident)
+
+    try:
+        workflow_id, text = _run(_export())
+    except RPCError as exc:
+        err.print(f"[bold red]cannot export {incident}:[/] {exc.message}")
+        raise typer.Exit(1) from None
+    target = out or Path(f"{workflow_id}.json")
+    target.write_text(text, encoding="utf-8")
+    err.print(f"wrote {target} ({len(json.loads(text).get('events', []))} events)")

@@ -128,6 +128,11 @@ def deadline_records(view: IncidentView, decisions: list[DecisionRecord]) -> lis
         if deadline.name == "diplomacy":
             dispatched = [d.at_hours for d in decisions if d.kind == "dispatched"]
             actual = max(dispatched) if dispatched and deadline.status is DeadlineStatus.MET else None
+        elif deadline.name == "consultation":
+            # A quorum can be lost and rebuilt: what counts is when it last came to hold.
+            reached = [d.at_hours for d in decisions if d.kind == "quorum_reached"]
+            lost = [d.at_hours for d in decisions if d.kind == "quorum_lost"]
+            actual = max(reached) if reached and (not lost or max(reached) >= max(lost)) else None
         else:
             actual = _first(decisions, STEP_DONE_BY.get(deadline.name, deadline.name))
         met = {DeadlineStatus.MET: True, DeadlineStatus.MISSED: False}.get(deadline.status)

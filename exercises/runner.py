@@ -9,10 +9,11 @@ differs: the time-skipping server's virtual clock, or a compressed plan clock in
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,12 +23,14 @@ from typing import Protocol
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.exceptions import FailureError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -53,6 +56,16 @@ from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
 from exercises.script import InjectInput, Script, build_script
+
+
+def quiet_sdk_logs() -> None:
+    """Keep the SDK core's warnings (the test server's capability notes) off the room's screen.
+
+    Must run before anything creates the default runtime (the first client or server)."""
+    Runtime.set_default(
+        Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))),
+        error_if_already_set=False,
+    )
 
 
 class ExerciseClock(Protocol):
@@ -140,10 +153,16 @@ async def exercise_worker(client: Client, database_url: str, task_queue: str) ->
         await deps.engine.dispose()
 
 
+def scratch_dir() -> str | None:
+    """Memory-backed when the machine has it: a throwaway ledger needs no fsync."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 @asynccontextmanager
 async def temporary_database() -> AsyncIterator[str]:
     """A migrated SQLite ledger that disappears with the exercise."""
-    with tempfile.TemporaryDirectory(prefix="exercise-") as directory:
+    with tempfile.TemporaryDirectory(prefix="exercise-", dir=scratch_dir()) as directory:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'ledger.db'}"
         await upgrade_async(url)
         yield url
@@ -198,8 +217,11 @@ async def run_script(
     clock: ExerciseClock,
     *,
     source: str = "",
+    after: Callable[[WorkflowHandle], Awaitable[None]] | None = None,
 ) -> ExerciseReport:
-    """Start the incident, play the injects at their times, wait for the outcome, report."""
+    """Start the incident, play the injects at their times, wait for the outcome, report.
+
+    ``after`` runs once the workflow has completed (to keep its history, say)."""
     wall = time.perf_counter()
     plan = scenario.plan_data
     violation = scenario.violation
@@ -246,6 +268,8 @@ async def run_script(
         sent.append((inject.index, record))
 
     view = await handle.result()
+    if after is not None:
+        await after(handle)
     at_by_seq = {d.seq: d.t_plus_hours for d in view.timeline}
     closed_text = (
         f"incident already closed ({view.outcome} at T0+{format_hours(view_closed_hours(view))}); "
@@ -313,3 +337,22 @@ async def _database(database_url: str | None) -> AsyncIterator[str]:
     else:
         async with temporary_database() as url:
             yield url
+
+
+async def run_live(
+    scenario: Scenario,
+    *,
+    speed: float,
+    client: Client,
+    task_queue: str,
+    source: str = "",
+    database_url: str | None = None,
+) -> ExerciseReport:
+    """One run against a real cluster on a compressed plan clock (``time_scale=speed``).
+
+    The incident is an ordinary workflow on ``task_queue``, flagged as an exercise everywhere, so
+    the room watches it in the Web UI in real time; injects go out at ``at / speed`` real seconds.
+    """
+    async with _database(database_url) as url:
+        async with exercise_worker(client, url, task_queue) as worker:
+            return await run_script(worker, scenario, build_script(scenario), LiveClock(speed), source=source)

@@ -1,0 +1,183 @@
+"""After-action reports: HTML (self-contained, the chart embedded as a base64 PNG) and Markdown
+(the chart written next to it)."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from exercises.chart import activation_histogram_png, timeline_png
+from exercises.console import t
+from exercises.report import ExerciseReport
+from exercises.sweep import SweepSummary
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%;font-size:.9em} th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4} .met{color:#1a7f37;font-weight:600} .missed,.refused,.failed{color:#c62828;font-weight:600}
+.muted{color:#777} .banner{background:#fff3cd;border:1px solid #e0c96b;padding:.4em .8em;display:inline-block;font-weight:600}
+img{max-width:100%;border:1px solid #eee}
+"""
+
+
+def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append("<tr>" + "".join(f"<td{cls if j == len(row) - 1 else ''}>{escape(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
+    """(title, headers, rows, row classes) for every table of the report, shared by both formats."""
+    steps = [
+        [d.title, t(d.due_hours), t(d.actual_hours),
+         "—" if d.actual_hours is None else f"{d.actual_hours - d.due_hours:+.1f} h", d.status]
+        for d in report.deadlines
+    ]
+    escalations = [[t(e.at_hours), f"L{e.level}", e.authority, e.reason] for e in report.escalations]
+    decisions = [[str(d.seq), t(d.at_hours), d.kind, d.actor, d.rationale] for d in report.decisions]
+    injects = [
+        [t(i.at_hours), f"+{i.offset_hours:g}h", i.kind, i.description,
+         "skipped" if i.skipped else "accepted" if i.accepted else "refused", i.message]
+        for i in report.injects
+    ]
+    notifications = [[n.step, n.title, n.channel, "yes" if n.exercise else "no"] for n in report.notifications]
+    expectations = [[e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations]
+    return [
+        ("Plan steps: planned versus actual", ["Step", "Due", "Done", "Slack", "Status"], steps,
+         [d.status for d in report.deadlines]),
+        ("Escalations", ["When", "Level", "Authority", "Reason"], escalations, [""] * len(escalations)),
+        ("Decision log", ["#", "When", "Decision", "Actor", "Rationale"], decisions, [""] * len(decisions)),
+        ("Injects", ["When", "After start", "Kind", "Inject", "Result", "Workflow's answer"], injects,
+         ["" for _ in injects]),
+        ("Notifications (exercise sink: nothing left the machine)", ["Step", "Title", "Channel", "Exercise"],
+         notifications, [""] * len(notifications)),
+        ("Expectations", ["Expectation", "Expected", "Actual", "Result"], expectations,
+         ["met" if e.met else "failed" for e in report.expectations]),
+    ]
+
+
+def _summary_line(report: ExerciseReport) -> str:
+    return (
+        f"Outcome **{report.outcome}** · activated at {t(report.activated_at_hours)} · closed at "
+        f"{t(report.closed_at_hours)} · escalation level {report.escalation_level} · report received at "
+        f"{t(report.lead_hours)} · plan {report.plan_id} v{report.plan_version} · {report.mode}"
+        + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
+        + f" · workflow `{report.workflow_id}`"
+    )
+
+
+def report_html(report: ExerciseReport) -> str:
+    chart = base64.b64encode(timeline_png(report)).decode()
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>After-action report: {escape(report.scenario)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<div class='banner'>EXERCISE — not a real incident</div>",
+        f"<h1>After-action report: {escape(report.scenario)}</h1>",
+        f"<p>{escape(_summary_line(report)).replace('**', '')}</p>",
+        f"<p class='{'met' if report.passed else 'missed'}'>"
+        f"{'All expectations met' if report.passed else 'Expectations failed: ' + escape(', '.join(e.name for e in report.expectations if not e.met))}</p>",
+        "<h2>Timeline</h2>",
+        f"<img alt='Timeline chart: phases and plan steps against deadlines, injects and escalations' "
+        f"src='data:image/png;base64,{chart}'>",
+    ]
+    for title, headers, rows, classes in _sections(report):
+        parts.append(f"<h2>{escape(title)}</h2>")
+        parts.append(_table(headers, rows, classes) if rows else "<p class='muted'>None.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def report_markdown(report: ExerciseReport, chart_name: str | None) -> str:
+    lines = [f"# After-action report: {report.scenario}", "", "> EXERCISE — not a real incident", "",
+             _summary_line(report), ""]
+    lines.append("All expectations met." if report.passed else
+                 "Expectations failed: " + ", ".join(e.name for e in report.expectations if not e.met) + ".")
+    if chart_name:
+        lines += ["", f"![Timeline]({chart_name})"]
+    for title, headers, rows, _ in _sections(report):
+        lines += ["", f"## {title}", "", _md_table(headers, rows) if rows else "None."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: ExerciseReport, path: Path) -> list[Path]:
+    """Write ``path`` as HTML or Markdown by its suffix; returns every file written."""
+    if path.suffix.lower() in (".html", ".htm"):
+        path.write_text(report_html(report), encoding="utf-8")
+        return [path]
+    chart = path.with_suffix(".png")
+    chart.write_bytes(timeline_png(report))
+    path.write_text(report_markdown(report, chart.name), encoding="utf-8")
+    return [path, chart]
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+
+def _sweep_rows(summary: SweepSummary) -> list[tuple[str, list[str], list[list[str]]]]:
+    p = summary.time_to_activation
+    figures = [
+        ["Runs", str(summary.runs)],
+        ["Seed", str(summary.seed)],
+        [f"P(activation within {summary.window_hours:g} h)", f"{summary.p_activated_within_window:.1%}"],
+        ["Runs meeting every expectation", f"{summary.expectations_met:.1%}"],
+        ["Most common hold-back (not activated)", summary.most_common_hold_back or "—"],
+        ["Wall time", f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)"],
+    ]
+    percentiles = [[name, t(getattr(p, name))] for name in ("min", "p10", "p25", "p50", "p75", "p90", "max", "mean")]
+    outcomes = [[k, str(v)] for k, v in summary.outcomes.items()]
+    held = [[k, str(v)] for k, v in summary.held_back.items()]
+    last = [[k, str(v)] for k, v in summary.last_condition.items()]
+    return [
+        ("Summary", ["Figure", "Value"], figures),
+        (f"Time to activation ({p.count} activated runs)", ["Percentile", "Hours after T0"], percentiles),
+        ("Outcomes", ["Outcome", "Runs"], outcomes),
+        ("What held activation back (runs not activated; first unmet condition in plan order)", ["Condition", "Runs"], held),
+        ("Last condition met before activation (activated runs)", ["Condition", "Runs"], last),
+    ]
+
+
+def _histogram(summary: SweepSummary) -> bytes:
+    times = [r.activated_at_hours for r in summary.results if r.activated_at_hours is not None]
+    return activation_histogram_png(times, summary.runs - len(times), summary.window_hours, summary.scenario)
+
+
+def sweep_html(summary: SweepSummary) -> str:
+    chart = base64.b64encode(_histogram(summary)).decode()
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Sweep: {escape(summary.scenario)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<div class='banner'>EXERCISE — Monte Carlo sweep</div>",
+        f"<h1>Sweep: {escape(summary.scenario)}</h1>",
+        f"<img alt='Histogram of time to activation against the window' src='data:image/png;base64,{chart}'>",
+    ]
+    for title, headers, rows in _sweep_rows(summary):
+        parts += [f"<h2>{escape(title)}</h2>", _table(headers, rows) if rows else "<p class='muted'>None.</p>"]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_sweep_report(summary: SweepSummary, path: Path) -> list[Path]:
+    if path.suffix.lower() in (".html", ".htm"):
+        path.write_text(sweep_html(summary), encoding="utf-8")
+        return [path]
+    chart = path.with_suffix(".png")
+    chart.write_bytes(_histogram(summary))
+    lines = [f"# Sweep: {summary.scenario}", "", f"![Time to activation]({chart.name})"]
+    for title, headers, rows in _sweep_rows(summary):
+        lines += ["", f"## {title}", "", _md_table(headers, rows) if rows else "None."]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [path, chart]
