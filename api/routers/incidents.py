@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 
@@ -63,19 +64,27 @@ Context = Annotated[ApiContext, Depends(get_context)]
 WRITE_ERRORS = documented(400, 401, 403, 404, 409, 413, 422, 503)
 
 
+class IncidentFilters(BaseModel):
+    """Unknown parameters are refused: a misspelt filter must not silently list everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: PlanName | None = None
+    phase: Phase | None = None
+    outcome: Outcome | None = None
+    status: Literal["open", "closed"] | None = Field(default=None, description="open or closed incidents only")
+    exercise: bool = Field(default=False, description="Exercise incidents instead of real ones")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
 @router.get("", response_model=IncidentList, responses=documented(401, 403, 422), summary="List incidents")
 async def list_incidents(
-    context: Context,
-    _: Reader,
-    kind: Annotated[PlanName | None, Query()] = None,
-    phase: Phase | None = None,
-    outcome: Outcome | None = None,
-    status: Annotated[Literal["open", "closed"] | None, Query(description="open or closed incidents only")] = None,
-    exercise: Annotated[bool, Query(description="Exercise incidents instead of real ones")] = False,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    context: Context, _: Reader, filters: Annotated[IncidentFilters, Query()]
 ) -> IncidentList:
     """Most recently observed first, from the read side the ledger keeps current."""
+    kind, phase, outcome, status = filters.kind, filters.phase, filters.outcome, filters.status
+    exercise, limit, offset = filters.exercise, filters.limit, filters.offset
     query = select(Incident).where(Incident.exercise.is_(exercise))
     if kind is not None:
         query = query.where(Incident.kind == kind)

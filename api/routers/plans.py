@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
@@ -79,6 +79,13 @@ async def show_plan(plan_id: PlanPath, _: Reader) -> PlanSummary:
     return summary_of(_plan(plan_id))
 
 
+class TimelineQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    observed_at: AwareDatetime | None = Field(default=None, description="T0, with a time zone; now when absent")
+    kind: PlanName | None = Field(default=None, description="Only what applies to this kind")
+
+
 @router.get(
     "/{plan_id}/timeline",
     response_model=PlanTimeline,
@@ -89,9 +96,9 @@ async def plan_timeline(
     plan_id: PlanPath,
     context: Annotated[ApiContext, Depends(get_context)],
     _: Reader,
-    observed_at: Annotated[AwareDatetime | None, Query(description="T0, with a time zone; now when absent")] = None,
-    kind: Annotated[PlanName | None, Query(description="Only what applies to this kind")] = None,
+    query: Annotated[TimelineQuery, Query()],
 ) -> PlanTimeline:
+    observed_at, kind = query.observed_at, query.kind
     plan = _plan(plan_id)
     t0 = observed_at or await context.clock()
     if not EARLIEST <= t0 <= LATEST:

@@ -3,6 +3,8 @@ real database (SQLite and PostgreSQL), with a token of every role."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -60,6 +63,33 @@ def api(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> ApiFa
             yield http
 
     return _api
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def serve_api(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Callable[[Client], "asynccontextmanager[str]"]:
+    """``async with serve_api(client) as url:`` — the API on a free port of 127.0.0.1."""
+
+    @asynccontextmanager
+    async def _serve(client: Client) -> AsyncIterator[str]:
+        port = free_port()
+        app = create_app(settings, client=client, sessions=sessions)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
+
+    return _serve
 
 
 def report(**overrides: object) -> dict[str, object]:
