@@ -40,7 +40,12 @@ async def _connect(settings: Settings) -> Client:
         except Exception as exc:  # noqa: BLE001 (RuntimeError or RPCError, depending on the failure)
             if attempt == CONNECT_ATTEMPTS:
                 raise
-            log.warning("api.temporal_unreachable", address=settings.temporal_address, error=str(exc), attempt=attempt)
+            log.warning(
+                "api.temporal_unreachable",
+                address=settings.temporal_address,
+                error=str(exc),
+                attempt=attempt,
+            )
             await asyncio.sleep(1)
     raise AssertionError("unreachable")
 
@@ -62,7 +67,10 @@ def create_app(
         engine = create_engine(settings.database_url)
         temporal = client or await _connect(settings)
         app.state.context = ApiContext(
-            settings=settings, client=temporal, sessions=sessions or session_factory(engine), clock=clock
+            settings=settings,
+            client=temporal,
+            sessions=sessions or session_factory(engine),
+            clock=clock,
         )
         log.info("api.started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         try:
@@ -77,7 +85,9 @@ def create_app(
         lifespan=lifespan,
     )
     if client is not None and sessions is not None:
-        app.state.context = ApiContext(settings=settings, client=client, sessions=sessions, clock=clock)
+        app.state.context = ApiContext(
+            settings=settings, client=client, sessions=sessions, clock=clock
+        )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     for module in (violations, incidents, plans, health):

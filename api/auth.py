@@ -1,9 +1,9 @@
 """Bearer-token authentication and the role matrix.
 
-    observer      read
-    reporter      read, report violations, add evidence
-    operator      read, report violations, add evidence, decide
-    ally:<party>  read, commit or decline for <party> only
+observer      read
+reporter      read, report violations, add evidence
+operator      read, report violations, add evidence, decide
+ally:<party>  read, commit or decline for <party> only
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class Permission(StrEnum):
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "observer": frozenset({Permission.READ}),
     "reporter": frozenset({Permission.READ, Permission.REPORT, Permission.EVIDENCE}),
-    "operator": frozenset({Permission.READ, Permission.REPORT, Permission.EVIDENCE, Permission.DECIDE}),
+    "operator": frozenset(
+        {Permission.READ, Permission.REPORT, Permission.EVIDENCE, Permission.DECIDE}
+    ),
     "ally": frozenset({Permission.READ, Permission.COMMIT}),
 }
 
@@ -47,10 +49,14 @@ async def current_principal(
     context: Annotated[ApiContext, Depends(get_context)],
 ) -> Principal:
     if credentials is None:
-        raise ApiError(401, "unauthenticated", "Authorization: a bearer token is required", "Authorization")
+        raise ApiError(
+            401, "unauthenticated", "Authorization: a bearer token is required", "Authorization"
+        )
     principal = await authenticate(context.sessions, credentials.credentials)
     if principal is None:
-        raise ApiError(401, "unauthenticated", "Authorization: unknown or revoked token", "Authorization")
+        raise ApiError(
+            401, "unauthenticated", "Authorization: unknown or revoked token", "Authorization"
+        )
     return principal
 
 
@@ -58,7 +64,10 @@ def require(permission: Permission):  # noqa: ANN201 (a FastAPI dependency)
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if permission not in permissions_of(principal):
             raise ApiError(
-                403, "forbidden", f"Authorization: role {principal.role} may not {permission}", "Authorization"
+                403,
+                "forbidden",
+                f"Authorization: role {principal.role} may not {permission}",
+                "Authorization",
             )
         return principal
 

@@ -62,7 +62,11 @@ def error_response(
 
 def field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     """``("body", "evidence", 0, "source")`` -> ``evidence[0].source``; the body itself -> ``body``."""
-    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else list(loc)
+    parts = (
+        list(loc[1:])
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
+        else list(loc)
+    )
     if not parts or isinstance(parts[0], int):
         # A JSON syntax error is located by character offset, not by field.
         return str(loc[0]) if loc else "body"
@@ -81,7 +85,9 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
             message = "unknown field"
         elif error.get("type") == "json_invalid":
             message = f"malformed JSON: {error.get('ctx', {}).get('error', 'cannot be parsed')}"
-        errors.append(FieldError(field=field, message=message, type=str(error.get("type", "invalid"))))
+        errors.append(
+            FieldError(field=field, message=message, type=str(error.get("type", "invalid")))
+        )
     return errors
 
 
@@ -108,8 +114,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
-        first = errors[0] if errors else FieldError(field="body", message="invalid request", type="invalid")
-        return error_response(422, "invalid", f"{first.field}: {first.message}", first.field, errors)
+        first = (
+            errors[0]
+            if errors
+            else FieldError(field="body", message="invalid request", type="invalid")
+        )
+        return error_response(
+            422, "invalid", f"{first.field}: {first.message}", first.field, errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -124,8 +136,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
-        log.warning("api.temporal_error", path=request.url.path, status=exc.status.name, error=exc.message)
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED):
+        log.warning(
+            "api.temporal_error", path=request.url.path, status=exc.status.name, error=exc.message
+        )
+        if exc.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+        ):
             return error_response(503, "unavailable", "Temporal is unavailable; retry the request")
         return error_response(500, "internal", "unexpected Temporal error; see the server log")
 
@@ -159,9 +177,9 @@ class BodySizeLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await error_response(400, "bad_request", "Content-Length: not a number", "Content-Length")(
-                    scope, receive, send
-                )
+                await error_response(
+                    400, "bad_request", "Content-Length: not a number", "Content-Length"
+                )(scope, receive, send)
                 return
             if int(declared) > self.max_bytes:
                 await self._too_large()(scope, receive, send)
@@ -200,4 +218,6 @@ DESCRIPTIONS = {
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the errors an operation can answer with."""
-    return {status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
+    }

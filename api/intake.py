@@ -52,7 +52,10 @@ def resolve_plan(plan_id: str) -> Plan:
 def check_kind(plan: Plan, kind: str) -> None:
     if not plan.has_kind(kind):
         raise ApiError(
-            422, "invalid", f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})", "kind"
+            422,
+            "invalid",
+            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
+            "kind",
         )
 
 
@@ -92,10 +95,14 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
     )
     try:
-        await start_incident(context.client, build_input(report, plan), context.task_queue, now=incident.reported_at)
+        await start_incident(
+            context.client, build_input(report, plan), context.task_queue, now=incident.reported_at
+        )
     except WorkflowAlreadyStartedError:
         pass  # the incident has already run to its end: the retry finds it closed
-    bound.info("violation.received" if created else "violation.repeated", workflow_id=incident.workflow_id)
+    bound.info(
+        "violation.received" if created else "violation.repeated", workflow_id=incident.workflow_id
+    )
     return Intake(incident=incident, created=created)
 
 
@@ -134,7 +141,12 @@ async def _record(
             return existing, True
     if existing is None:
         # The incident id is taken by another report id (an 8-hex-digit digest collision).
-        raise ApiError(409, "conflict", f"report_id: incident {incident_id} belongs to another report", "report_id")
+        raise ApiError(
+            409,
+            "conflict",
+            f"report_id: incident {incident_id} belongs to another report",
+            "report_id",
+        )
     if existing.report_digest != digest:
         raise ApiError(
             409,

@@ -60,7 +60,9 @@ def check_role(role: str) -> str:
         party = role.removeprefix("ally:")
         parties = known_parties()
         if party not in parties:
-            raise TokenError(f"role: {party!r} is not a party of any plan ({', '.join(sorted(parties))})")
+            raise TokenError(
+                f"role: {party!r} is not a party of any plan ({', '.join(sorted(parties))})"
+            )
         return role
     raise TokenError(f"role: {role!r} is not one of {', '.join(PLAIN_ROLES)}, ally:<party>")
 
@@ -69,20 +71,28 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_token(sessions: async_sessionmaker[AsyncSession], name: str, role: str) -> NewToken:
+async def create_token(
+    sessions: async_sessionmaker[AsyncSession], name: str, role: str
+) -> NewToken:
     if not NAME_PATTERN.match(name):
         raise TokenError("name: letters, digits, '.', '_', '@' or '-', at most 120 characters")
     role = check_role(role)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     try:
         async with sessions.begin() as session:
-            session.add(ApiToken(name=name, role=role, secret_hash=digest(secret), prefix=secret[:10]))
+            session.add(
+                ApiToken(name=name, role=role, secret_hash=digest(secret), prefix=secret[:10])
+            )
     except IntegrityError:
-        raise TokenError(f"name: a token named {name!r} already exists (names stay taken after revocation)") from None
+        raise TokenError(
+            f"name: a token named {name!r} already exists (names stay taken after revocation)"
+        ) from None
     return NewToken(name=name, role=role, secret=secret)
 
 
-async def list_tokens(sessions: async_sessionmaker[AsyncSession], *, include_revoked: bool = False) -> list[ApiToken]:
+async def list_tokens(
+    sessions: async_sessionmaker[AsyncSession], *, include_revoked: bool = False
+) -> list[ApiToken]:
     async with sessions() as session:
         query = select(ApiToken).order_by(ApiToken.created_at, ApiToken.id)
         if not include_revoked:
@@ -94,7 +104,9 @@ async def revoke_token(sessions: async_sessionmaker[AsyncSession], name: str) ->
     """Revoke the named token; False when there is no such active token."""
     async with sessions.begin() as session:
         result = await session.execute(
-            update(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+            update(ApiToken)
+            .where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
         )
         return result.rowcount == 1
 

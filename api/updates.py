@@ -88,7 +88,9 @@ async def submit(
         raise rejection(message) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise ApiError(
-            503, "unavailable", "the incident did not answer in time; retry with the same Idempotency-Key"
+            503,
+            "unavailable",
+            "the incident did not answer in time; retry with the same Idempotency-Key",
         ) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
@@ -105,7 +107,8 @@ async def workflow_status(context: ApiContext, incident_id: str) -> WorkflowExec
     which fails on the time-skipping server's datetime attributes.
     """
     request = DescribeWorkflowExecutionRequest(
-        namespace=context.client.namespace, execution=WorkflowExecution(workflow_id=workflow_id_for(incident_id))
+        namespace=context.client.namespace,
+        execution=WorkflowExecution(workflow_id=workflow_id_for(incident_id)),
     )
     try:
         response = await context.client.workflow_service.describe_workflow_execution(request)
@@ -122,7 +125,9 @@ async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
         return not_found(incident_id)
     if status is WorkflowExecutionStatus.RUNNING:
         return ApiError(503, "unavailable", "the incident is momentarily unreachable; retry")
-    return ApiError(409, "conflict", f"incident {incident_id} has ended; no further input is accepted")
+    return ApiError(
+        409, "conflict", f"incident {incident_id} has ended; no further input is accepted"
+    )
 
 
 def not_found(incident_id: str) -> ApiError:

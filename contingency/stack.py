@@ -82,7 +82,9 @@ class Stack:
     @property
     def api_url(self) -> str:
         host = self.settings.api_host
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.settings.api_port}"
+        return (
+            f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{self.settings.api_port}"
+        )
 
     @property
     def external_temporal(self) -> bool:
@@ -90,7 +92,10 @@ class Stack:
 
     async def _spawn(self, name: str, *argv: str, env: dict[str, str] | None = None) -> Child:
         process = await asyncio.create_subprocess_exec(
-            *argv, env={**os.environ, **(env or {})}, start_new_session=True, preexec_fn=_die_with_parent
+            *argv,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         child = Child(name, process)
         self.children.append(child)
@@ -144,7 +149,9 @@ class Stack:
                 break
             except Exception as exc:  # noqa: BLE001 (refused, not yet listening, ...)
                 if asyncio.get_running_loop().time() > deadline:
-                    raise StackFailed(f"Temporal at {self.temporal_address} did not come up: {exc}") from None
+                    raise StackFailed(
+                        f"Temporal at {self.temporal_address} did not come up: {exc}"
+                    ) from None
                 await asyncio.sleep(0.3)
         added = await ensure_search_attributes(client, settings.temporal_namespace)
         if added:
@@ -174,7 +181,9 @@ class Stack:
             token = await create_token(sessions, BOOTSTRAP_TOKEN, "operator")
         finally:
             await engine.dispose()
-        console.print(f"First start: created an operator token [bold]{BOOTSTRAP_TOKEN}[/bold] (shown only once):")
+        console.print(
+            f"First start: created an operator token [bold]{BOOTSTRAP_TOKEN}[/bold] (shown only once):"
+        )
         console.print(f"  export CONTINGENCY_TOKEN={token.secret}", soft_wrap=True)
 
     def _check_children(self) -> None:
@@ -184,7 +193,9 @@ class Stack:
 
     def print_urls(self) -> None:
         console.print()
-        console.print("[bold green]The contingency engine is up.[/bold green] Ctrl-C stops everything.")
+        console.print(
+            "[bold green]The contingency engine is up.[/bold green] Ctrl-C stops everything."
+        )
         console.print(f"  API          {self.api_url}")
         console.print(f"  API docs     {self.api_url}/docs")
         if self.ui_url:
@@ -240,7 +251,9 @@ async def run_stack(settings: Settings) -> int:
         stack.print_urls()
         failed = await stack.wait(stop)
         if failed is not None:
-            console.print(f"[red]error:[/red] {failed.name} exited with status {failed.process.returncode}; stopping")
+            console.print(
+                f"[red]error:[/red] {failed.name} exited with status {failed.process.returncode}; stopping"
+            )
             code = 1
     finally:
         await stack.stop()

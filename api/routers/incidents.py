@@ -19,8 +19,8 @@ from api.schemas.common import IncidentId, PlanName
 from api.schemas.incidents import (
     ChainStatus,
     CommitmentIn,
-    DecisionIn,
     DeadlineOut,
+    DecisionIn,
     EvidenceIn,
     IncidentDetail,
     IncidentList,
@@ -72,13 +72,17 @@ class IncidentFilters(BaseModel):
     kind: PlanName | None = None
     phase: Phase | None = None
     outcome: Outcome | None = None
-    status: Literal["open", "closed"] | None = Field(default=None, description="open or closed incidents only")
+    status: Literal["open", "closed"] | None = Field(
+        default=None, description="open or closed incidents only"
+    )
     exercise: bool = Field(default=False, description="Exercise incidents instead of real ones")
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-@router.get("", response_model=IncidentList, responses=documented(401, 403, 422), summary="List incidents")
+@router.get(
+    "", response_model=IncidentList, responses=documented(401, 403, 422), summary="List incidents"
+)
 async def list_incidents(
     context: Context, _: Reader, filters: Annotated[IncidentFilters, Query()]
 ) -> IncidentList:
@@ -108,13 +112,17 @@ async def list_incidents(
 
 
 @router.get(
-    "/{incident_id}", response_model=IncidentDetail, responses=documented(401, 403, 404, 409, 422, 503),
+    "/{incident_id}",
+    response_model=IncidentDetail,
+    responses=documented(401, 403, 404, 409, 422, 503),
     summary="The live state of an incident",
 )
 async def show_incident(incident_id: IncidentPath, context: Context, _: Reader) -> IncidentDetail:
     """Phase, outcome, escalation, every deadline with the time left, commitments and the
     timeline, straight from the incident's workflow."""
-    handle = context.client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id_for(incident_id))
+    handle = context.client.get_workflow_handle_for(
+        IncidentWorkflow.run, workflow_id_for(incident_id)
+    )
     execution = await workflow_status(context, incident_id)
     if execution is None:
         raise not_found(incident_id)
@@ -127,14 +135,18 @@ async def show_incident(incident_id: IncidentPath, context: Context, _: Reader) 
             status = "completed"
         else:
             raise ApiError(
-                409, "conflict", f"incident {incident_id} did not run to an outcome ({execution.name.lower()})"
+                409,
+                "conflict",
+                f"incident {incident_id} did not run to an outcome ({execution.name.lower()})",
             )
     except WorkflowQueryFailedError as exc:
         raise ApiError(409, "conflict", f"incident {incident_id}: {exc}") from None
     return detail_of(view, handle.id, status, await context.clock())
 
 
-def detail_of(view: IncidentView, workflow_id: str, status: Literal["running", "completed"], now: datetime) -> IncidentDetail:
+def detail_of(
+    view: IncidentView, workflow_id: str, status: Literal["running", "completed"], now: datetime
+) -> IncidentDetail:
     data: dict[str, Any] = {f.name: getattr(view, f.name) for f in fields(view)}
 
     def deadline(d: Any) -> DeadlineOut:
@@ -143,11 +155,15 @@ def detail_of(view: IncidentView, workflow_id: str, status: Literal["running", "
 
     data["deadlines"] = [deadline(d) for d in view.deadlines]
     data["next_deadline"] = deadline(view.next_deadline) if view.next_deadline else None
-    return IncidentDetail.model_validate({**data, "workflow_id": workflow_id, "status": status, "as_of": now})
+    return IncidentDetail.model_validate(
+        {**data, "workflow_id": workflow_id, "status": status, "as_of": now}
+    )
 
 
 @router.get(
-    "/{incident_id}/decisions", response_model=Ledger, responses=documented(401, 403, 404, 422),
+    "/{incident_id}/decisions",
+    response_model=Ledger,
+    responses=documented(401, 403, 404, 422),
     summary="The incident's ledger, in order, with its hash chain checked",
 )
 async def incident_ledger(incident_id: IncidentPath, context: Context, _: Reader) -> Ledger:
@@ -157,7 +173,9 @@ async def incident_ledger(incident_id: IncidentPath, context: Context, _: Reader
             raise not_found(incident_id)
         rows = list(
             await session.scalars(
-                select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+                select(LedgerDecision)
+                .where(LedgerDecision.incident_id == incident_id)
+                .order_by(LedgerDecision.seq)
             )
         )
     broken = verify_chain(incident.workflow_id, rows)
@@ -185,7 +203,9 @@ def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
 
 
 @router.post(
-    "/{incident_id}/evidence", response_model=Receipt, responses=WRITE_ERRORS,
+    "/{incident_id}/evidence",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
     summary="Add evidence (a new source counts towards verification)",
 )
 async def add_evidence(
@@ -197,12 +217,16 @@ async def add_evidence(
 ) -> Receipt:
     update_id = update_id_for("evidence", principal, idempotency_key)
     evidence = EvidenceInput(source=body.source, summary=body.summary, actor=principal.name)
-    receipt = await submit(context, incident_id, IncidentWorkflow.submit_evidence, evidence, update_id)
+    receipt = await submit(
+        context, incident_id, IncidentWorkflow.submit_evidence, evidence, update_id
+    )
     return receipt_of(receipt, update_id)
 
 
 @router.post(
-    "/{incident_id}/commitments", response_model=Receipt, responses=WRITE_ERRORS,
+    "/{incident_id}/commitments",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
     summary="An allied party commits assets, or declines",
 )
 async def add_commitment(
@@ -215,24 +239,44 @@ async def add_commitment(
     """An `ally:<party>` token answers for its own party only."""
     party = body.party or principal.party
     if party != principal.party:
-        raise ApiError(403, "forbidden", f"party: a token of {principal.party} cannot answer for {party}", "party")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"party: a token of {principal.party} cannot answer for {party}",
+            "party",
+        )
     plan = await pinned_plan(context, incident_id)
     if plan is not None:
         if party not in plan.parties:
-            raise ApiError(422, "invalid", f"party: {party!r} is not a party of plan {plan.id}", "party")
+            raise ApiError(
+                422, "invalid", f"party: {party!r} is not a party of plan {plan.id}", "party"
+            )
         unknown = [a for a in body.assets if a not in plan.assets]
         if unknown:
-            raise ApiError(422, "invalid", f"assets: unknown {unknown}; the plan knows {list(plan.assets)}", "assets")
+            raise ApiError(
+                422,
+                "invalid",
+                f"assets: unknown {unknown}; the plan knows {list(plan.assets)}",
+                "assets",
+            )
     update_id = update_id_for("commitment", principal, idempotency_key)
     commitment = CommitmentInput(
-        party=party, answer=body.answer, assets=tuple(body.assets), actor=principal.name, rationale=body.rationale
+        party=party,
+        answer=body.answer,
+        assets=tuple(body.assets),
+        actor=principal.name,
+        rationale=body.rationale,
     )
-    receipt = await submit(context, incident_id, IncidentWorkflow.submit_commitment, commitment, update_id)
+    receipt = await submit(
+        context, incident_id, IncidentWorkflow.submit_commitment, commitment, update_id
+    )
     return receipt_of(receipt, update_id)
 
 
 @router.post(
-    "/{incident_id}/decisions", response_model=Receipt, responses=WRITE_ERRORS,
+    "/{incident_id}/decisions",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
     summary="An operator decision: confirm, authorize, stand_down or reclassify",
 )
 async def decide(
@@ -246,7 +290,8 @@ async def decide(
         plan = await pinned_plan(context, incident_id)
         if plan is not None and not plan.has_kind(body.new_kind):
             raise ApiError(
-                422, "invalid",
+                422,
+                "invalid",
                 f"new_kind: {body.new_kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
                 "new_kind",
             )
@@ -254,5 +299,7 @@ async def decide(
     decision = DecisionInput(
         action=body.action, actor=principal.name, rationale=body.rationale, new_kind=body.new_kind
     )
-    receipt = await submit(context, incident_id, IncidentWorkflow.submit_decision, decision, update_id)
+    receipt = await submit(
+        context, incident_id, IncidentWorkflow.submit_decision, decision, update_id
+    )
     return receipt_of(receipt, update_id)

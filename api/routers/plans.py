@@ -3,7 +3,7 @@ would run to. Nothing is started."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -32,8 +32,8 @@ CONDITION_DEADLINE = {
     Condition.DISPATCHED: "diplomacy",
     Condition.AUTHORIZED: "authorization",
 }
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def summary_of(plan: Plan) -> PlanSummary:
@@ -69,12 +69,22 @@ def _plan(plan_id: str) -> Plan:
         raise ApiError(404, "not_found", f"plan_id: no plan {plan_id!r}", "plan_id") from None
 
 
-@router.get("", response_model=PlanList, responses=documented(401, 403), summary="The plans incidents can run under")
+@router.get(
+    "",
+    response_model=PlanList,
+    responses=documented(401, 403),
+    summary="The plans incidents can run under",
+)
 async def list_plans(_: Reader) -> PlanList:
     return PlanList(plans=[summary_of(plan) for _, plan in sorted(load_plans().items())])
 
 
-@router.get("/{plan_id}", response_model=PlanSummary, responses=documented(401, 403, 404, 422), summary="One plan")
+@router.get(
+    "/{plan_id}",
+    response_model=PlanSummary,
+    responses=documented(401, 403, 404, 422),
+    summary="One plan",
+)
 async def show_plan(plan_id: PlanPath, _: Reader) -> PlanSummary:
     return summary_of(_plan(plan_id))
 
@@ -82,7 +92,9 @@ async def show_plan(plan_id: PlanPath, _: Reader) -> PlanSummary:
 class TimelineQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    observed_at: AwareDatetime | None = Field(default=None, description="T0, with a time zone; now when absent")
+    observed_at: AwareDatetime | None = Field(
+        default=None, description="T0, with a time zone; now when absent"
+    )
     kind: PlanName | None = Field(default=None, description="Only what applies to this kind")
 
 
@@ -102,13 +114,22 @@ async def plan_timeline(
     plan = _plan(plan_id)
     t0 = observed_at or await context.clock()
     if not EARLIEST <= t0 <= LATEST:
-        raise ApiError(422, "invalid", "observed_at: must fall between 1970 and 9000", "observed_at")
+        raise ApiError(
+            422, "invalid", "observed_at: must fall between 1970 and 9000", "observed_at"
+        )
     if kind is not None and not plan.has_kind(kind):
         raise ApiError(
-            422, "invalid", f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})", "kind"
+            422,
+            "invalid",
+            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
+            "kind",
         )
     return PlanTimeline(
-        plan_id=plan.id, plan_version=plan.version, observed_at=t0, kind=kind, items=timeline(plan, t0, kind)
+        plan_id=plan.id,
+        plan_version=plan.version,
+        observed_at=t0,
+        kind=kind,
+        items=timeline(plan, t0, kind),
     )
 
 
@@ -124,7 +145,12 @@ def timeline(plan: Plan, t0: datetime, kind: str | None) -> list[TimelineItem]:
             IncidentInput(
                 incident_id="dry-run",
                 report=ViolationReport(
-                    report_id="dry-run", kind=name, sector="dry-run", reported_by="dry-run", observed_at=t0, reported_at=t0
+                    report_id="dry-run",
+                    kind=name,
+                    sector="dry-run",
+                    reported_by="dry-run",
+                    observed_at=t0,
+                    reported_at=t0,
                 ),
                 plan=plan,
             ),
@@ -138,19 +164,29 @@ def timeline(plan: Plan, t0: datetime, kind: str | None) -> list[TimelineItem]:
 
     items = [
         TimelineItem(
-            at=clock.at(hours[name]), t_plus_hours=hours[name], label=format_offset(hours[name]), event="deadline",
-            name=name, title=f"{titles[name]} deadline", applies_to=applies[name],
+            at=clock.at(hours[name]),
+            t_plus_hours=hours[name],
+            label=format_offset(hours[name]),
+            event="deadline",
+            name=name,
+            title=f"{titles[name]} deadline",
+            applies_to=applies[name],
         )
         for name in titles
         if applies[name]
     ]
     for rule in plan.escalations:
-        rule_kinds = [k for k in applies[CONDITION_DEADLINE[rule.unless]] if not rule.kinds or k in rule.kinds]
+        rule_kinds = [
+            k for k in applies[CONDITION_DEADLINE[rule.unless]] if not rule.kinds or k in rule.kinds
+        ]
         if rule_kinds:
             items.append(
                 TimelineItem(
-                    at=clock.at(rule.at_hours), t_plus_hours=rule.at_hours, label=format_offset(rule.at_hours),
-                    event="escalation", name=f"unless_{rule.unless}",
+                    at=clock.at(rule.at_hours),
+                    t_plus_hours=rule.at_hours,
+                    label=format_offset(rule.at_hours),
+                    event="escalation",
+                    name=f"unless_{rule.unless}",
                     title=f"Escalation to level {rule.level} ({plan.authority(rule.level)}) unless {rule.unless}: {rule.reason}",
                     applies_to=rule_kinds,
                 )
@@ -158,8 +194,13 @@ def timeline(plan: Plan, t0: datetime, kind: str | None) -> list[TimelineItem]:
     window = plan.activation_window_hours
     items.append(
         TimelineItem(
-            at=clock.at(window), t_plus_hours=window, label=format_offset(window), event="window",
-            name="window", title="Response window closes", applies_to=kinds,
+            at=clock.at(window),
+            t_plus_hours=window,
+            label=format_offset(window),
+            event="window",
+            name="window",
+            title="Response window closes",
+            applies_to=kinds,
         )
     )
     order = {"deadline": 0, "escalation": 1, "window": 2}

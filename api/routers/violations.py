@@ -22,7 +22,10 @@ router = APIRouter(prefix="/v1/violations", tags=["violations"])
     status_code=202,
     response_model=ViolationAccepted,
     responses={
-        200: {"model": ViolationAccepted, "description": "Already received with the same content: the same incident"},
+        200: {
+            "model": ViolationAccepted,
+            "description": "Already received with the same content: the same incident",
+        },
         **documented(400, 401, 403, 409, 413, 422, 503),
     },
     summary="Report a violation (idempotent on report_id)",

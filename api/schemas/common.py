@@ -31,7 +31,9 @@ def _not_blank(value: str) -> str:
 def _text(max_length: int) -> Any:
     """Free text, possibly empty."""
     return Annotated[
-        str, StringConstraints(max_length=max_length, pattern=NO_CONTROLS), AfterValidator(_encodable)
+        str,
+        StringConstraints(max_length=max_length, pattern=NO_CONTROLS),
+        AfterValidator(_encodable),
     ]
 
 
@@ -39,7 +41,9 @@ def _label(max_length: int) -> Any:
     """A short required label: not blank, trimmed."""
     return Annotated[
         str,
-        StringConstraints(min_length=1, max_length=max_length, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"),
+        StringConstraints(
+            min_length=1, max_length=max_length, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"
+        ),
         AfterValidator(_encodable),
         AfterValidator(_not_blank),
     ]

@@ -8,8 +8,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import FreeText, PlanName, Rationale, ReportId, Reporter, RequestModel, Sector, Source
-from workflows.messages import Action, Answer, Awaiting, DeadlineStatus, Outcome, Phase, Verification
+from api.schemas.common import (
+    FreeText,
+    PlanName,
+    Rationale,
+    RequestModel,
+    Source,
+)
+from workflows.messages import (
+    Action,
+    Answer,
+    Awaiting,
+    DeadlineStatus,
+    Outcome,
+    Phase,
+    Verification,
+)
 
 
 class _FromAttributes(BaseModel):
@@ -41,7 +55,9 @@ class IncidentList(BaseModel):
     incidents: list[IncidentSummary]
     limit: int
     offset: int
-    next_offset: int | None = Field(description="Pass as offset for the next page; null on the last page")
+    next_offset: int | None = Field(
+        description="Pass as offset for the next page; null on the last page"
+    )
 
 
 class DeadlineOut(_FromAttributes):
@@ -156,12 +172,16 @@ class Ledger(BaseModel):
 
 
 class EvidenceIn(RequestModel):
-    source: Source = Field(description="Who provides the evidence; a new source counts towards verification")
+    source: Source = Field(
+        description="Who provides the evidence; a new source counts towards verification"
+    )
     summary: FreeText = ""
 
 
 class CommitmentIn(RequestModel):
-    party: PlanName | None = Field(default=None, description="Defaults to the party of the ally token")
+    party: PlanName | None = Field(
+        default=None, description="Defaults to the party of the ally token"
+    )
     answer: Answer
     assets: list[PlanName] = Field(default_factory=list, max_length=20)
     rationale: FreeText = ""
@@ -170,7 +190,9 @@ class CommitmentIn(RequestModel):
 class DecisionIn(RequestModel):
     action: Action
     rationale: Rationale
-    new_kind: PlanName | None = Field(default=None, description="reclassify only: the kind it becomes")
+    new_kind: PlanName | None = Field(
+        default=None, description="reclassify only: the kind it becomes"
+    )
 
 
 class Receipt(_FromAttributes):

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.schemas.common import FreeText, PlanName, Rationale, ReportId, Reporter, RequestModel, Sector, Source
+from api.schemas.common import (
+    FreeText,
+    PlanName,
+    Reporter,
+    ReportId,
+    RequestModel,
+    Sector,
+    Source,
+)
 from plans.loader import DEFAULT_PLAN_ID
 
 
 class EvidenceItem(RequestModel):
-    source: Source = Field(description="Who provides the evidence (counts as one verification source)")
+    source: Source = Field(
+        description="Who provides the evidence (counts as one verification source)"
+    )
     summary: FreeText = ""
 
 
@@ -21,12 +31,17 @@ class ViolationIn(RequestModel):
     report_id: ReportId = Field(
         description="The reporter's own id for this report: posting it again is safe (idempotent)"
     )
-    kind: PlanName = Field(description="A kind of violation the plan knows, e.g. large_scale_offensive")
+    kind: PlanName = Field(
+        description="A kind of violation the plan knows, e.g. large_scale_offensive"
+    )
     sector: Sector
     observed_at: AwareDatetime | None = Field(
-        default=None, description="T0, when the violation was observed (with a time zone); now when absent"
+        default=None,
+        description="T0, when the violation was observed (with a time zone); now when absent",
     )
-    reported_by: Reporter = Field(description="Who reports it (counts as the first verification source)")
+    reported_by: Reporter = Field(
+        description="Who reports it (counts as the first verification source)"
+    )
     summary: FreeText = ""
     evidence: list[EvidenceItem] = Field(default_factory=list, max_length=20)
     plan_id: PlanName = Field(default=DEFAULT_PLAN_ID, description="The plan to respond under")
@@ -36,7 +51,7 @@ class ViolationIn(RequestModel):
         recognised however its JSON was laid out."""
         data = self.model_dump(mode="json")
         if self.observed_at is not None:
-            data["observed_at"] = self.observed_at.astimezone(timezone.utc).isoformat()
+            data["observed_at"] = self.observed_at.astimezone(UTC).isoformat()
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -49,6 +64,8 @@ class ViolationAccepted(BaseModel):
     kind: str
     observed_at: datetime = Field(description="T0: every deadline is measured from it")
     reported_at: datetime
-    activation_deadline: datetime = Field(description="The end of the response window (absolute, UTC)")
+    activation_deadline: datetime = Field(
+        description="The end of the response window (absolute, UTC)"
+    )
     created: bool = Field(description="False when this report was already received (a safe retry)")
     links: dict[str, str]

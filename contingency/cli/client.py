@@ -15,9 +15,18 @@ class CliError(Exception):
 
 
 class ApiClient:
-    def __init__(self, url: str, token: str | None, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
         self.url = url
 
     def __enter__(self) -> ApiClient:
@@ -27,7 +36,9 @@ class ApiClient:
         self._http.close()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self._request("GET", path, params={k: v for k, v in (params or {}).items() if v is not None})
+        return self._request(
+            "GET", path, params={k: v for k, v in (params or {}).items() if v is not None}
+        )
 
     def post(self, path: str, body: dict[str, Any], *, idempotency_key: str | None = None) -> Any:
         # A key per invocation: if the connection drops after the server acted, re-running the
@@ -39,7 +50,9 @@ class ApiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach the API at {self.url}: {exc or type(exc).__name__}") from None
+            raise CliError(
+                f"cannot reach the API at {self.url}: {exc or type(exc).__name__}"
+            ) from None
         if response.is_success:
             return response.json()
         try:

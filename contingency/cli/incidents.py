@@ -4,7 +4,7 @@ over the HTTP API (CONTINGENCY_API_URL, CONTINGENCY_TOKEN)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -12,14 +12,19 @@ import typer
 from contingency.cli import render
 from contingency.cli.client import DEFAULT_API_URL, ApiClient, CliError
 
-ApiUrl = Annotated[str, typer.Option("--api-url", envvar="CONTINGENCY_API_URL", help="Base URL of the API")]
+ApiUrl = Annotated[
+    str, typer.Option("--api-url", envvar="CONTINGENCY_API_URL", help="Base URL of the API")
+]
 Token = Annotated[
-    str | None, typer.Option("--token", envvar="CONTINGENCY_TOKEN", help="API token (contingency tokens add)")
+    str | None,
+    typer.Option("--token", envvar="CONTINGENCY_TOKEN", help="API token (contingency tokens add)"),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer, for scripts")]
 Key = Annotated[
     str | None,
-    typer.Option("--idempotency-key", help="Re-run with the same key to retry without recording twice"),
+    typer.Option(
+        "--idempotency-key", help="Re-run with the same key to retry without recording twice"
+    ),
 ]
 IncidentArg = Annotated[str, typer.Argument(help="Incident id, e.g. zaporizhzhia-3f2a9c1e")]
 
@@ -30,10 +35,16 @@ def iso_utc(text: str) -> str:
     except ValueError:
         typer.echo(f"error: --observed-at: {text!r} is not an ISO 8601 time", err=True)
         raise typer.Exit(2) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def run(api_url: str, token: str | None, as_json: bool, call: Callable[[ApiClient], Any], show: Callable[[Any], None]) -> None:
+def run(
+    api_url: str,
+    token: str | None,
+    as_json: bool,
+    call: Callable[[ApiClient], Any],
+    show: Callable[[Any], None],
+) -> None:
     try:
         with ApiClient(api_url, token) as client:
             data = call(client)
@@ -49,14 +60,19 @@ def run(api_url: str, token: str | None, as_json: bool, call: Callable[[ApiClien
 def register(app: typer.Typer) -> None:
     @app.command()
     def report(
-        report_id: Annotated[str, typer.Option(help="Your id for this report; re-posting it is safe")],
+        report_id: Annotated[
+            str, typer.Option(help="Your id for this report; re-posting it is safe")
+        ],
         kind: Annotated[str, typer.Option(help="e.g. large_scale_offensive")],
         sector: Annotated[str, typer.Option()],
         reported_by: Annotated[str, typer.Option(help="The reporting source")],
         summary: Annotated[str, typer.Option()] = "",
-        observed_at: Annotated[str | None, typer.Option(help="T0, ISO 8601 (UTC if no zone); default now")] = None,
+        observed_at: Annotated[
+            str | None, typer.Option(help="T0, ISO 8601 (UTC if no zone); default now")
+        ] = None,
         evidence: Annotated[
-            list[str] | None, typer.Option("--evidence", help="SOURCE or SOURCE=SUMMARY; repeatable")
+            list[str] | None,
+            typer.Option("--evidence", help="SOURCE or SOURCE=SUMMARY; repeatable"),
         ] = None,
         plan: Annotated[str | None, typer.Option(help="Plan id (default: allied-72h)")] = None,
         api_url: ApiUrl = DEFAULT_API_URL,
@@ -65,8 +81,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Report a violation: opens an incident and starts the plan's clock at T0."""
         body: dict[str, Any] = {
-            "report_id": report_id, "kind": kind, "sector": sector, "reported_by": reported_by, "summary": summary,
-            "evidence": [dict(zip(("source", "summary"), item.split("=", 1))) for item in evidence or []],
+            "report_id": report_id,
+            "kind": kind,
+            "sector": sector,
+            "reported_by": reported_by,
+            "summary": summary,
+            "evidence": [
+                dict(zip(("source", "summary"), item.split("=", 1), strict=False)) for item in evidence or []
+            ],
         }
         if observed_at is not None:
             body["observed_at"] = iso_utc(observed_at)
@@ -76,14 +98,21 @@ def register(app: typer.Typer) -> None:
         run(api_url, token, as_json, lambda c: c.post("/v1/violations", body), render.accepted)
 
     @app.command()
-    def status(incident: IncidentArg, api_url: ApiUrl = DEFAULT_API_URL, token: Token = None, as_json: Json = False) -> None:
+    def status(
+        incident: IncidentArg,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
         """The live state of an incident: phase, deadlines and time left, quorum, timeline."""
         run(api_url, token, as_json, lambda c: c.get(f"/v1/incidents/{incident}"), render.incident)
 
     @app.command("evidence")
     def add_evidence(
         incident: IncidentArg,
-        source: Annotated[str, typer.Option(help="Who provides it; a new source counts towards verification")],
+        source: Annotated[
+            str, typer.Option(help="Who provides it; a new source counts towards verification")
+        ],
         summary: Annotated[str, typer.Option()] = "",
         idempotency_key: Key = None,
         api_url: ApiUrl = DEFAULT_API_URL,
@@ -92,16 +121,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Add evidence to an incident."""
         body = {"source": source, "summary": summary}
-        run(api_url, token, as_json,
-            lambda c: c.post(f"/v1/incidents/{incident}/evidence", body, idempotency_key=idempotency_key),
-            render.receipt)
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/evidence", body, idempotency_key=idempotency_key
+            ),
+            render.receipt,
+        )
 
     @app.command()
     def commit(
         incident: IncidentArg,
-        asset: Annotated[list[str] | None, typer.Option("--asset", help="An asset offered; repeatable")] = None,
-        decline: Annotated[bool, typer.Option("--decline", help="Decline instead of committing")] = False,
-        party: Annotated[str | None, typer.Option(help="Default: the party of your ally token")] = None,
+        asset: Annotated[
+            list[str] | None, typer.Option("--asset", help="An asset offered; repeatable")
+        ] = None,
+        decline: Annotated[
+            bool, typer.Option("--decline", help="Decline instead of committing")
+        ] = False,
+        party: Annotated[
+            str | None, typer.Option(help="Default: the party of your ally token")
+        ] = None,
         rationale: Annotated[str, typer.Option()] = "",
         idempotency_key: Key = None,
         api_url: ApiUrl = DEFAULT_API_URL,
@@ -109,17 +150,29 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Commit assets to the response for your party (an ally:<party> token), or --decline."""
-        body: dict[str, Any] = {"answer": "decline" if decline else "commit", "assets": asset or [], "rationale": rationale}
+        body: dict[str, Any] = {
+            "answer": "decline" if decline else "commit",
+            "assets": asset or [],
+            "rationale": rationale,
+        }
         if party:
             body["party"] = party
-        run(api_url, token, as_json,
-            lambda c: c.post(f"/v1/incidents/{incident}/commitments", body, idempotency_key=idempotency_key),
-            render.receipt)
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/commitments", body, idempotency_key=idempotency_key
+            ),
+            render.receipt,
+        )
 
     @app.command()
     def decide(
         incident: IncidentArg,
-        action: Annotated[str, typer.Argument(help="confirm | authorize | stand_down | reclassify")],
+        action: Annotated[
+            str, typer.Argument(help="confirm | authorize | stand_down | reclassify")
+        ],
         rationale: Annotated[str, typer.Option(help="Why: recorded in the ledger")],
         new_kind: Annotated[str | None, typer.Option(help="reclassify only")] = None,
         idempotency_key: Key = None,
@@ -131,9 +184,15 @@ def register(app: typer.Typer) -> None:
         body: dict[str, Any] = {"action": action, "rationale": rationale}
         if new_kind:
             body["new_kind"] = new_kind
-        run(api_url, token, as_json,
-            lambda c: c.post(f"/v1/incidents/{incident}/decisions", body, idempotency_key=idempotency_key),
-            render.receipt)
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/decisions", body, idempotency_key=idempotency_key
+            ),
+            render.receipt,
+        )
 
     @app.command("list")
     def list_incidents(
@@ -142,7 +201,9 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[str | None, typer.Option()] = None,
         open_: Annotated[bool, typer.Option("--open", help="Open incidents only")] = False,
         closed: Annotated[bool, typer.Option("--closed", help="Closed incidents only")] = False,
-        exercise: Annotated[bool, typer.Option("--exercise", help="Exercise incidents instead of real ones")] = False,
+        exercise: Annotated[
+            bool, typer.Option("--exercise", help="Exercise incidents instead of real ones")
+        ] = False,
         limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
         offset: Annotated[int, typer.Option(min=0)] = 0,
         api_url: ApiUrl = DEFAULT_API_URL,
@@ -154,12 +215,28 @@ def register(app: typer.Typer) -> None:
             typer.echo("error: --open and --closed exclude each other", err=True)
             raise typer.Exit(2)
         params = {
-            "kind": kind, "phase": phase, "outcome": outcome, "exercise": str(exercise).lower(),
-            "status": "open" if open_ else "closed" if closed else None, "limit": limit, "offset": offset,
+            "kind": kind,
+            "phase": phase,
+            "outcome": outcome,
+            "exercise": str(exercise).lower(),
+            "status": "open" if open_ else "closed" if closed else None,
+            "limit": limit,
+            "offset": offset,
         }
         run(api_url, token, as_json, lambda c: c.get("/v1/incidents", params), render.incidents)
 
     @app.command()
-    def ledger(incident: IncidentArg, api_url: ApiUrl = DEFAULT_API_URL, token: Token = None, as_json: Json = False) -> None:
+    def ledger(
+        incident: IncidentArg,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
         """The incident's ledger in order, with its hash chain checked."""
-        run(api_url, token, as_json, lambda c: c.get(f"/v1/incidents/{incident}/decisions"), render.ledger)
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.get(f"/v1/incidents/{incident}/decisions"),
+            render.ledger,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -20,7 +20,7 @@ def emit_json(data: Any) -> None:
 def when(value: str | None) -> str:
     if not value:
         return "-"
-    return datetime.fromisoformat(value).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def duration(seconds: float | None) -> str:
@@ -34,8 +34,12 @@ def duration(seconds: float | None) -> str:
 
 def accepted(data: dict[str, Any]) -> None:
     verb = "Opened" if data["created"] else "Already open:"
-    console.print(f"{verb} incident [bold]{data['incident_id']}[/bold] ({data['kind']}, plan {data['plan_id']})")
-    console.print(f"  T0 {when(data['observed_at'])}; activation deadline {when(data['activation_deadline'])}")
+    console.print(
+        f"{verb} incident [bold]{data['incident_id']}[/bold] ({data['kind']}, plan {data['plan_id']})"
+    )
+    console.print(
+        f"  T0 {when(data['observed_at'])}; activation deadline {when(data['activation_deadline'])}"
+    )
 
 
 def receipt(data: dict[str, Any]) -> None:
@@ -54,10 +58,20 @@ def incident(data: dict[str, Any]) -> None:
         f"  phase {data['phase']} · awaiting {data['awaiting']} · {outcome} · "
         f"escalation {data['escalation_level']} ({data['escalation_authority']}) · verification {data['verification']}"
     )
-    console.print(f"  T0 {when(data['t0'])} · reported {when(data['reported_at'])} · window closes {when(data['window_closes_at'])}")
-    deadlines = Table("deadline", "due", "T0+", "status", "time left", title="Deadlines", title_justify="left")
+    console.print(
+        f"  T0 {when(data['t0'])} · reported {when(data['reported_at'])} · window closes {when(data['window_closes_at'])}"
+    )
+    deadlines = Table(
+        "deadline", "due", "T0+", "status", "time left", title="Deadlines", title_justify="left"
+    )
     for d in data["deadlines"]:
-        deadlines.add_row(d["title"], when(d["due_at"]), f"{d['due_hours']:g}h", d["status"], duration(d["seconds_left"]))
+        deadlines.add_row(
+            d["title"],
+            when(d["due_at"]),
+            f"{d['due_hours']:g}h",
+            d["status"],
+            duration(d["seconds_left"]),
+        )
     console.print(deadlines)
     quorum = data["quorum"]
     console.print(
@@ -69,11 +83,17 @@ def incident(data: dict[str, Any]) -> None:
 
 
 def timeline(rows: list[dict[str, Any]], title: str) -> None:
-    table = Table("seq", "T0+", "at", "kind", "actor", "rationale", title=title, title_justify="left")
+    table = Table(
+        "seq", "T0+", "at", "kind", "actor", "rationale", title=title, title_justify="left"
+    )
     for row in rows:
         table.add_row(
-            str(row["seq"]), f"{row['t_plus_hours']:.2f}h", when(row.get("at") or row.get("occurred_at")),
-            row["kind"], row["actor"], row["rationale"],
+            str(row["seq"]),
+            f"{row['t_plus_hours']:.2f}h",
+            when(row.get("at") or row.get("occurred_at")),
+            row["kind"],
+            row["actor"],
+            row["rationale"],
         )
     console.print(table)
 
@@ -82,8 +102,14 @@ def incidents(data: dict[str, Any]) -> None:
     table = Table("incident", "kind", "sector", "phase", "outcome", "level", "T0", "next deadline")
     for row in data["incidents"]:
         table.add_row(
-            row["incident_id"], row["kind"], row["sector"], row["phase"], row["outcome"] or "-",
-            str(row["escalation_level"]), when(row["observed_at"]), when(row["next_deadline_at"]),
+            row["incident_id"],
+            row["kind"],
+            row["sector"],
+            row["phase"],
+            row["outcome"] or "-",
+            str(row["escalation_level"]),
+            when(row["observed_at"]),
+            when(row["next_deadline_at"]),
         )
     console.print(table)
     if data.get("next_offset") is not None:
@@ -96,4 +122,6 @@ def ledger(data: dict[str, Any]) -> None:
     if chain["intact"]:
         console.print("hash chain intact")
     else:
-        console.print(f"[red]hash chain broken at seq {chain['broken_at_seq']}: {chain['problem']}[/red]")
+        console.print(
+            f"[red]hash chain broken at seq {chain['broken_at_seq']}: {chain['problem']}[/red]"
+        )

@@ -20,11 +20,21 @@ def _settings(**overrides: Any) -> Settings:
 def register(app: typer.Typer) -> None:
     @app.command()
     def up(
-        api_port: Annotated[int | None, typer.Option(help="Default 8000 (CONTINGENCY_API_PORT)")] = None,
-        api_host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 (CONTINGENCY_API_HOST)")] = None,
-        temporal_port: Annotated[int | None, typer.Option(help="Default 7233 (CONTINGENCY_TEMPORAL_PORT)")] = None,
-        ui_port: Annotated[int | None, typer.Option(help="Default 8233 (CONTINGENCY_TEMPORAL_UI_PORT)")] = None,
-        data_dir: Annotated[Path | None, typer.Option(help="Default .contingency (CONTINGENCY_DATA_DIR)")] = None,
+        api_port: Annotated[
+            int | None, typer.Option(help="Default 8000 (CONTINGENCY_API_PORT)")
+        ] = None,
+        api_host: Annotated[
+            str | None, typer.Option(help="Default 127.0.0.1 (CONTINGENCY_API_HOST)")
+        ] = None,
+        temporal_port: Annotated[
+            int | None, typer.Option(help="Default 7233 (CONTINGENCY_TEMPORAL_PORT)")
+        ] = None,
+        ui_port: Annotated[
+            int | None, typer.Option(help="Default 8233 (CONTINGENCY_TEMPORAL_UI_PORT)")
+        ] = None,
+        data_dir: Annotated[
+            Path | None, typer.Option(help="Default .contingency (CONTINGENCY_DATA_DIR)")
+        ] = None,
     ) -> None:
         """Run the whole engine locally: Temporal dev server and Web UI, migrations, worker, API.
 
@@ -33,7 +43,10 @@ def register(app: typer.Typer) -> None:
         from contingency.stack import run_stack
 
         settings = _settings(
-            api_port=api_port, api_host=api_host, temporal_port=temporal_port, temporal_ui_port=ui_port,
+            api_port=api_port,
+            api_host=api_host,
+            temporal_port=temporal_port,
+            temporal_ui_port=ui_port,
             data_dir=data_dir,
         )
         configure_logging(settings.log_format, "WARNING")
@@ -41,15 +54,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("api")
     def serve_api(
-        port: Annotated[int | None, typer.Option(help="Default 8000 (CONTINGENCY_API_PORT)")] = None,
-        host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 (CONTINGENCY_API_HOST)")] = None,
+        port: Annotated[
+            int | None, typer.Option(help="Default 8000 (CONTINGENCY_API_PORT)")
+        ] = None,
+        host: Annotated[
+            str | None, typer.Option(help="Default 127.0.0.1 (CONTINGENCY_API_HOST)")
+        ] = None,
     ) -> None:
         """Serve the HTTP API alone (Temporal and the database configured by the environment)."""
         import uvicorn
 
         settings = _settings(api_port=port, api_host=host)
         uvicorn.run(
-            "api.app:create_app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
+            "api.app:create_app_from_env",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
             log_level="warning",
         )
 
@@ -71,4 +91,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {settings.temporal_address}: {exc}", err=True)
             raise typer.Exit(1) from None
         namespace = f"{settings.temporal_address}/{settings.temporal_namespace}"
-        typer.echo(f"registered on {namespace}: {', '.join(added)}" if added else f"{namespace}: already set up")
+        typer.echo(
+            f"registered on {namespace}: {', '.join(added)}"
+            if added
+            else f"{namespace}: already set up"
+        )

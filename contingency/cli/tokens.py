@@ -16,15 +16,22 @@ from contingency.cli.render import console, emit_json, when
 from contingency.settings import Settings
 from db.session import create_engine, session_factory
 
-app = typer.Typer(no_args_is_help=True, help="API tokens: each with a role; the secret is shown once.")
+app = typer.Typer(
+    no_args_is_help=True, help="API tokens: each with a role; the secret is shown once."
+)
 
 T = TypeVar("T")
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", envvar="DATABASE_URL", help="Default: the embedded SQLite database")
+    str | None,
+    typer.Option(
+        "--database-url", envvar="DATABASE_URL", help="Default: the embedded SQLite database"
+    ),
 ]
 
 
-def _with_sessions(database_url: str | None, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+def _with_sessions(
+    database_url: str | None, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     settings = Settings(database_url=database_url) if database_url else Settings()
 
     async def _run() -> T:
@@ -50,7 +57,9 @@ def _with_sessions(database_url: str | None, work: Callable[[async_sessionmaker[
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Option(help="Who holds it; recorded as the actor of what it writes")],
+    name: Annotated[
+        str, typer.Option(help="Who holds it; recorded as the actor of what it writes")
+    ],
     role: Annotated[str, typer.Option(help="reporter | observer | operator | ally:<party>")],
     database_url: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -60,7 +69,9 @@ def add(
     if as_json:
         emit_json({"name": token.name, "role": token.role, "token": token.secret})
         return
-    console.print(f"Token for [bold]{token.name}[/bold] ({token.role}); store it now, it is not shown again:")
+    console.print(
+        f"Token for [bold]{token.name}[/bold] ({token.role}); store it now, it is not shown again:"
+    )
     print(token.secret)
 
 
@@ -71,10 +82,15 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Tokens (never their secrets)."""
-    rows = _with_sessions(database_url, lambda sessions: list_tokens(sessions, include_revoked=all_))
+    rows = _with_sessions(
+        database_url, lambda sessions: list_tokens(sessions, include_revoked=all_)
+    )
     data = [
         {
-            "name": t.name, "role": t.role, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+            "name": t.name,
+            "role": t.role,
+            "prefix": t.prefix,
+            "created_at": t.created_at.isoformat(),
             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
         }
         for t in rows
@@ -84,7 +100,13 @@ def list_(
         return
     table = Table("name", "role", "prefix", "created", "revoked")
     for row in data:
-        table.add_row(row["name"], row["role"], row["prefix"] + "…", when(row["created_at"]), when(row["revoked_at"]))
+        table.add_row(
+            row["name"],
+            row["role"],
+            row["prefix"] + "…",
+            when(row["created_at"]),
+            when(row["revoked_at"]),
+        )
     console.print(table)
 
 

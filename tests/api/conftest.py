@@ -72,14 +72,18 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def serve_api(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Callable[[Client], "asynccontextmanager[str]"]:
+def serve_api(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> Callable[[Client], asynccontextmanager[str]]:
     """``async with serve_api(client) as url:`` — the API on a free port of 127.0.0.1."""
 
     @asynccontextmanager
     async def _serve(client: Client) -> AsyncIterator[str]:
         port = free_port()
         app = create_app(settings, client=client, sessions=sessions)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.02)

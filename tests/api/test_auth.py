@@ -43,9 +43,17 @@ async def test_the_role_matrix(dev_env, run_worker, api, tokens, role):
 
 async def test_no_token_or_a_bad_one_is_401(dev_env, api, tokens):
     async with api(dev_env.client) as http:
-        for headers in ({}, {"Authorization": "Bearer ct_not-a-token"}, {"Authorization": "Basic dXNlcjpwYXNz"},
-                        {"Authorization": f"Bearer {tokens.secrets['operator']}x"}):
-            for method, url in (("GET", "/v1/incidents"), ("POST", "/v1/violations"), ("GET", "/v1/plans")):
+        for headers in (
+            {},
+            {"Authorization": "Bearer ct_not-a-token"},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+            {"Authorization": f"Bearer {tokens.secrets['operator']}x"},
+        ):
+            for method, url in (
+                ("GET", "/v1/incidents"),
+                ("POST", "/v1/violations"),
+                ("GET", "/v1/plans"),
+            ):
                 response = await http.request(method, url, json=report(), headers=headers)
                 assert response.status_code == 401, (headers, url, response.text)
                 assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -70,7 +78,10 @@ async def test_tokens_are_stored_as_digests_only(sessions):
     token = await create_token(sessions, f"digest-check-{uuid.uuid4().hex[:8]}", "ally:pl")
     stored = next(t for t in await list_tokens(sessions) if t.name == token.name)
     assert isinstance(stored, ApiToken)
-    assert stored.secret_hash == digest(token.secret) and token.secret not in (stored.secret_hash, stored.prefix)
+    assert stored.secret_hash == digest(token.secret) and token.secret not in (
+        stored.secret_hash,
+        stored.prefix,
+    )
     assert stored.role == "ally:pl"
     principal = await authenticate(sessions, token.secret)
     assert principal is not None and principal.party == "pl" and principal.name == token.name

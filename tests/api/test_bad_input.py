@@ -35,7 +35,9 @@ def check_error(response, status: int, field: str | None) -> dict:
 )
 async def test_malformed_reports_name_the_field(dev_env, api, tokens, mutate, field):
     async with api(dev_env.client) as http:
-        response = await http.post("/v1/violations", json=mutate(report()), headers=tokens.auth("reporter"))
+        response = await http.post(
+            "/v1/violations", json=mutate(report()), headers=tokens.auth("reporter")
+        )
     body = check_error(response, 422, field)
     assert body["errors"][0]["field"] == field
     assert body["message"].startswith(f"{field}: ")
@@ -43,7 +45,9 @@ async def test_malformed_reports_name_the_field(dev_env, api, tokens, mutate, fi
 
 async def test_unknown_fields_are_refused_not_ignored(dev_env, api, tokens):
     async with api(dev_env.client) as http:
-        response = await http.post("/v1/violations", json={**report(), "actor": "me"}, headers=tokens.auth("reporter"))
+        response = await http.post(
+            "/v1/violations", json={**report(), "actor": "me"}, headers=tokens.auth("reporter")
+        )
     assert check_error(response, 422, "actor")["message"] == "actor: unknown field"
 
 
@@ -79,7 +83,9 @@ async def test_query_parameters_are_checked(dev_env, api, tokens):
     async with api(dev_env.client) as http:
         phase = await http.get("/v1/incidents?phase=panic", headers=headers)
         limit = await http.get("/v1/incidents?limit=0", headers=headers)
-        when = await http.get("/v1/plans/allied-72h/timeline?observed_at=2026-01-01T00:00:00", headers=headers)
+        when = await http.get(
+            "/v1/plans/allied-72h/timeline?observed_at=2026-01-01T00:00:00", headers=headers
+        )
         plan = await http.get("/v1/plans/nato-5/timeline", headers=headers)
         route = await http.get("/v1/nothing-here", headers=headers)
     check_error(phase, 422, "phase")

@@ -18,23 +18,31 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
     async with run_worker(ts_env.client), api(ts_env.client, clock=ts_env.get_current_time) as http:
         t0 = await ts_env.get_current_time()
         opened = await http.post(
-            "/v1/violations", json=report(observed_at=t0.isoformat()), headers=tokens.auth("reporter")
+            "/v1/violations",
+            json=report(observed_at=t0.isoformat()),
+            headers=tokens.auth("reporter"),
         )
         assert opened.status_code == 202, opened.text
         incident = opened.json()["incident_id"]
-        assert datetime.fromisoformat(opened.json()["activation_deadline"]) == t0 + timedelta(hours=72)
+        assert datetime.fromisoformat(opened.json()["activation_deadline"]) == t0 + timedelta(
+            hours=72
+        )
         base = f"/v1/incidents/{incident}"
 
         await at(2)
         verified = await http.post(
-            f"{base}/evidence", json={"source": "allied-isr", "summary": "imagery"}, headers=tokens.auth("reporter")
+            f"{base}/evidence",
+            json={"source": "allied-isr", "summary": "imagery"},
+            headers=tokens.auth("reporter"),
         )
         assert verified.json()["decisions"] == ["evidence_accepted", "verified"], verified.text
 
         await at(10)
         for party, assets in (("uk", ["air", "naval"]), ("pl", ["ground"]), ("us", ["air"])):
             answer = await http.post(
-                f"{base}/commitments", json={"answer": "commit", "assets": assets}, headers=tokens.auth(f"ally:{party}")
+                f"{base}/commitments",
+                json={"answer": "commit", "assets": assets},
+                headers=tokens.auth(f"ally:{party}"),
             )
             assert answer.status_code == 200, answer.text
         assert answer.json()["decisions"] == ["commitment", "quorum_reached"]
@@ -46,7 +54,8 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
         assert round(authorization["seconds_left"]) == 30 * 3600  # due at T0+60h, now T0+30h
 
         authorized = await http.post(
-            f"{base}/decisions", json={"action": "authorize", "rationale": "quorum reached; NAC concurs"},
+            f"{base}/decisions",
+            json={"action": "authorize", "rationale": "quorum reached; NAC concurs"},
             headers=tokens.auth("operator"),
         )
         assert authorized.status_code == 200, authorized.text
@@ -54,7 +63,11 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
 
         final = (await http.get(base, headers=tokens.auth("observer"))).json()
         ledger = (await http.get(f"{base}/decisions", headers=tokens.auth("observer"))).json()
-        listed = (await http.get("/v1/incidents?outcome=activated&status=closed", headers=tokens.auth("observer"))).json()
+        listed = (
+            await http.get(
+                "/v1/incidents?outcome=activated&status=closed", headers=tokens.auth("observer")
+            )
+        ).json()
 
     assert final["status"] == "completed" and final["outcome"] == "activated"
     assert final["authorized_by"] == tokens.names["operator"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,10 +15,12 @@ from workflows.names import workflow_id_for
 
 
 async def test_report_opens_an_incident_with_deadlines_from_t0(dev_env, run_worker, api, tokens):
-    observed = datetime.now(timezone.utc) - timedelta(hours=3)
+    observed = datetime.now(UTC) - timedelta(hours=3)
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         response = await http.post(
-            "/v1/violations", json=report(observed_at=observed.isoformat()), headers=tokens.auth("reporter")
+            "/v1/violations",
+            json=report(observed_at=observed.isoformat()),
+            headers=tokens.auth("reporter"),
         )
         assert response.status_code == 202, response.text
         accepted = response.json()
@@ -27,7 +29,9 @@ async def test_report_opens_an_incident_with_deadlines_from_t0(dev_env, run_work
         assert accepted["workflow_id"] == workflow_id_for(accepted["incident_id"])
         assert accepted["incident_id"].startswith("zaporizhzhia-")
         # Every deadline runs from T0, not from the report: 72 h after the observation.
-        assert datetime.fromisoformat(accepted["activation_deadline"]) == observed + timedelta(hours=72)
+        assert datetime.fromisoformat(accepted["activation_deadline"]) == observed + timedelta(
+            hours=72
+        )
 
         shown = await http.get(accepted["links"]["incident"], headers=tokens.auth("observer"))
         assert shown.status_code == 200, shown.text
@@ -43,14 +47,15 @@ async def test_report_opens_an_incident_with_deadlines_from_t0(dev_env, run_work
 
 
 async def test_the_same_report_again_is_the_same_incident(dev_env, run_worker, api, tokens):
-    observed = datetime.now(timezone.utc) - timedelta(minutes=5)
+    observed = datetime.now(UTC) - timedelta(minutes=5)
     body = report(observed_at=observed.astimezone(timezone(timedelta(hours=2))).isoformat())
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         first = await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
         # The same content with another layout and the same instant in another time zone.
         same = {**body, "observed_at": observed.isoformat()}
         again = await http.post(
-            "/v1/violations", json=dict(reversed(list(same.items()))),
+            "/v1/violations",
+            json=dict(reversed(list(same.items()))),
             headers=tokens.auth("operator"),
         )
     assert first.status_code == 202 and again.status_code == 200, again.text
@@ -62,35 +67,57 @@ async def test_the_same_report_again_is_the_same_incident(dev_env, run_worker, a
 async def test_the_same_report_id_with_other_content_is_refused(dev_env, run_worker, api, tokens):
     body = report()
     async with run_worker(dev_env.client), api(dev_env.client) as http:
-        assert (await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))).status_code == 202
+        assert (
+            await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
+        ).status_code == 202
         changed = await http.post(
-            "/v1/violations", json={**body, "summary": "something else"}, headers=tokens.auth("reporter")
+            "/v1/violations",
+            json={**body, "summary": "something else"},
+            headers=tokens.auth("reporter"),
         )
     assert changed.status_code == 409
     assert changed.json()["field"] == "report_id"
     assert "different content" in changed.json()["message"]
 
 
-async def test_fifty_concurrent_duplicates_start_one_workflow(dev_env, run_worker, api, tokens, sessions):
+async def test_fifty_concurrent_duplicates_start_one_workflow(
+    dev_env, run_worker, api, tokens, sessions
+):
     body = report()
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         responses = await asyncio.gather(
-            *(http.post("/v1/violations", json=body, headers=tokens.auth("reporter")) for _ in range(50))
+            *(
+                http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
+                for _ in range(50)
+            )
         )
         statuses = sorted(r.status_code for r in responses)
-        assert statuses == [200] * 49 + [202], [r.text for r in responses if r.status_code not in (200, 202)]
+        assert statuses == [200] * 49 + [202], [
+            r.text for r in responses if r.status_code not in (200, 202)
+        ]
         incident_id = responses[0].json()["incident_id"]
         assert {r.json()["incident_id"] for r in responses} == {incident_id}
         runs = [
-            wf async for wf in dev_env.client.list_workflows(f"WorkflowId = '{workflow_id_for(incident_id)}'")
+            wf
+            async for wf in dev_env.client.list_workflows(
+                f"WorkflowId = '{workflow_id_for(incident_id)}'"
+            )
         ]
     assert len(runs) == 1
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).where(Incident.report_id == body["report_id"])) == 1
+        assert (
+            await session.scalar(
+                select(func.count()).where(Incident.report_id == body["report_id"])
+            )
+            == 1
+        )
 
 
-async def test_a_retry_starts_the_workflow_a_failed_start_left_behind(dev_env, run_worker, api, tokens, monkeypatch):
+async def test_a_retry_starts_the_workflow_a_failed_start_left_behind(
+    dev_env, run_worker, api, tokens, monkeypatch
+):
     body = report()
+
     async def unavailable(*args, **kwargs):
         raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
 
@@ -102,26 +129,36 @@ async def test_a_retry_starts_the_workflow_a_failed_start_left_behind(dev_env, r
         assert failed.status_code == 503, failed.text
         retried = await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
         assert retried.status_code == 200, retried.text
-        shown = await http.get(f"/v1/incidents/{retried.json()['incident_id']}", headers=tokens.auth("observer"))
+        shown = await http.get(
+            f"/v1/incidents/{retried.json()['incident_id']}", headers=tokens.auth("observer")
+        )
     assert shown.status_code == 200 and shown.json()["status"] == "running"
 
 
-async def test_observed_at_in_the_future_is_refused_beyond_the_skew(dev_env, run_worker, api, tokens):
-    now = datetime.now(timezone.utc)
+async def test_observed_at_in_the_future_is_refused_beyond_the_skew(
+    dev_env, run_worker, api, tokens
+):
+    now = datetime.now(UTC)
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         future = await http.post(
-            "/v1/violations", json=report(observed_at=(now + timedelta(hours=1)).isoformat()),
+            "/v1/violations",
+            json=report(observed_at=(now + timedelta(hours=1)).isoformat()),
             headers=tokens.auth("reporter"),
         )
         within_skew = await http.post(
-            "/v1/violations", json=report(observed_at=(now + timedelta(minutes=1)).isoformat()),
+            "/v1/violations",
+            json=report(observed_at=(now + timedelta(minutes=1)).isoformat()),
             headers=tokens.auth("reporter"),
         )
         naive = await http.post(
-            "/v1/violations", json=report(observed_at="2026-01-01T10:00:00"), headers=tokens.auth("reporter")
+            "/v1/violations",
+            json=report(observed_at="2026-01-01T10:00:00"),
+            headers=tokens.auth("reporter"),
         )
         ancient = await http.post(
-            "/v1/violations", json=report(observed_at="1999-01-01T10:00:00Z"), headers=tokens.auth("reporter")
+            "/v1/violations",
+            json=report(observed_at="1999-01-01T10:00:00Z"),
+            headers=tokens.auth("reporter"),
         )
     assert future.status_code == 422 and future.json()["field"] == "observed_at"
     assert "future" in future.json()["message"]
@@ -132,8 +169,12 @@ async def test_observed_at_in_the_future_is_refused_beyond_the_skew(dev_env, run
 
 async def test_kind_and_plan_must_be_known(dev_env, api, tokens):
     async with api(dev_env.client) as http:
-        kind = await http.post("/v1/violations", json=report(kind="skirmish"), headers=tokens.auth("reporter"))
-        plan = await http.post("/v1/violations", json=report(plan_id="nato-5"), headers=tokens.auth("reporter"))
+        kind = await http.post(
+            "/v1/violations", json=report(kind="skirmish"), headers=tokens.auth("reporter")
+        )
+        plan = await http.post(
+            "/v1/violations", json=report(plan_id="nato-5"), headers=tokens.auth("reporter")
+        )
     assert kind.status_code == 422 and kind.json()["field"] == "kind"
     assert "large_scale_offensive" in kind.json()["message"]
     assert plan.status_code == 422 and plan.json()["field"] == "plan_id"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-T0 = datetime(2026, 3, 1, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
 async def test_plans_are_listed_with_their_vocabulary(dev_env, api, tokens):
@@ -13,7 +13,11 @@ async def test_plans_are_listed_with_their_vocabulary(dev_env, api, tokens):
         one = await http.get("/v1/plans/allied-72h", headers=tokens.auth("observer"))
     plan = next(p for p in plans if p["id"] == "allied-72h")
     assert one.json() == plan
-    assert {k["kind"] for k in plan["kinds"]} == {"ceasefire_breach", "limited_incursion", "large_scale_offensive"}
+    assert {k["kind"] for k in plan["kinds"]} == {
+        "ceasefire_breach",
+        "limited_incursion",
+        "large_scale_offensive",
+    }
     assert "uk" in plan["parties"] and plan["required_assets"] == ["air"]
 
 
@@ -32,7 +36,9 @@ async def test_timeline_is_a_dry_run_of_absolute_deadlines(dev_env, api, tokens)
         listed = (await http.get("/v1/incidents", headers=tokens.auth("observer"))).json()
     assert response.status_code == 200, response.text
     items = response.json()["items"]
-    deadlines = {i["name"]: datetime.fromisoformat(i["at"]) for i in items if i["event"] == "deadline"}
+    deadlines = {
+        i["name"]: datetime.fromisoformat(i["at"]) for i in items if i["event"] == "deadline"
+    }
     assert deadlines == {
         "verification": T0 + timedelta(hours=12),
         "consultation": T0 + timedelta(hours=24),
@@ -55,7 +61,11 @@ async def test_health_and_readiness(dev_env, api, tokens):
         health = await http.get("/healthz")
         ready = await http.get("/readyz")
     assert health.json() == {"status": "ok"}
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "temporal": "ok", "database": "ok"}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ready",
+        "temporal": "ok",
+        "database": "ok",
+    }
 
 
 async def test_readiness_fails_when_the_database_is_unreachable(dev_env, settings, tmp_path):
@@ -66,7 +76,9 @@ async def test_readiness_fails_when_the_database_is_unreachable(dev_env, setting
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
     app = create_app(settings, client=dev_env.client, sessions=session_factory(engine))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api"
+    ) as http:
         ready = await http.get("/readyz")
     await engine.dispose()
     assert ready.status_code == 503

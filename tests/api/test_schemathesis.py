@@ -18,14 +18,18 @@ MAX_EXAMPLES = 25
 EXCLUDED = [positive_data_acceptance]
 
 
-def fuzz(base_url: str, headers_for: dict[str, dict[str, str]], default: dict[str, str]) -> list[str]:
+def fuzz(
+    base_url: str, headers_for: dict[str, dict[str, str]], default: dict[str, str]
+) -> list[str]:
     """Runs in a thread (the API answers from the test's event loop); returns the failures."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 11
     for operation in operations:
-        headers = next((h for path, h in headers_for.items() if operation.path.endswith(path)), default)
+        headers = next(
+            (h for path, h in headers_for.items() if operation.path.endswith(path)), default
+        )
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
             @settings(
@@ -45,7 +49,9 @@ def fuzz(base_url: str, headers_for: dict[str, dict[str, str]], default: dict[st
             except Unsatisfiable:
                 # An operation without parameters or body has no invalid request to make.
                 if mode is not GenerationMode.NEGATIVE:
-                    failures.append(f"{operation.label} [{mode.value}]: no request could be generated")
+                    failures.append(
+                        f"{operation.label} [{mode.value}]: no request could be generated"
+                    )
             except Exception as exc:  # noqa: BLE001 (collect every operation's failures, then report)
                 failures.append(f"{operation.label} [{mode.value}]: {exc}")
     return failures

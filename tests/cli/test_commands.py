@@ -11,7 +11,11 @@ from tests.cli.conftest import invoke
 
 async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api, tokens):
     async with run_worker(dev_env.client), serve_api(dev_env.client) as url:
-        env = {"CONTINGENCY_API_URL": url, "CONTINGENCY_TOKEN": tokens.secrets["reporter"], "COLUMNS": "200"}
+        env = {
+            "CONTINGENCY_API_URL": url,
+            "CONTINGENCY_TOKEN": tokens.secrets["reporter"],
+            "COLUMNS": "200",
+        }
         report_id = f"cli-{uuid.uuid4().hex}"
         reported = await invoke(
             "report", "--report-id", report_id, "--kind", "large_scale_offensive", "--sector", "Kharkiv",
@@ -33,7 +37,11 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
 
         status = await invoke("status", incident, env=env)
         assert status.exit_code == 0, status.output
-        assert incident in status.output and "consultation" in status.output and "Deadlines" in status.output
+        assert (
+            incident in status.output
+            and "consultation" in status.output
+            and "Deadlines" in status.output
+        )
 
         listed = await invoke("list", "--open", "--json", env=env)
         assert incident in [i["incident_id"] for i in json.loads(listed.output)["incidents"]]
@@ -41,7 +49,9 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         assert table.exit_code == 0 and incident in table.output
 
         operator = {**env, "CONTINGENCY_TOKEN": tokens.secrets["operator"]}
-        stood_down = await invoke("decide", incident, "stand_down", "--rationale", "exercise inject", env=operator)
+        stood_down = await invoke(
+            "decide", incident, "stand_down", "--rationale", "exercise inject", env=operator
+        )
         assert stood_down.exit_code == 0, stood_down.output
         assert "stood_down" in stood_down.output
 
@@ -57,11 +67,24 @@ async def test_errors_are_one_line_and_non_zero(dev_env, serve_api, tokens):
         env = {"CONTINGENCY_API_URL": url, "CONTINGENCY_TOKEN": tokens.secrets["reporter"]}
         refused = await invoke("decide", "kyiv-00000000", "confirm", "--rationale", "x", env=env)
         missing = await invoke("status", "kyiv-00000000", env=env)
-        unauthenticated = await invoke("list", env={"CONTINGENCY_API_URL": url, "CONTINGENCY_TOKEN": ""})
-        bad_kind = await invoke(
-            "report", "--report-id", "x", "--kind", "skirmish", "--sector", "s", "--reported-by", "r", env=env
+        unauthenticated = await invoke(
+            "list", env={"CONTINGENCY_API_URL": url, "CONTINGENCY_TOKEN": ""}
         )
-    unreachable = await invoke("list", env={"CONTINGENCY_API_URL": "http://127.0.0.1:9", "CONTINGENCY_TOKEN": "t"})
+        bad_kind = await invoke(
+            "report",
+            "--report-id",
+            "x",
+            "--kind",
+            "skirmish",
+            "--sector",
+            "s",
+            "--reported-by",
+            "r",
+            env=env,
+        )
+    unreachable = await invoke(
+        "list", env={"CONTINGENCY_API_URL": "http://127.0.0.1:9", "CONTINGENCY_TOKEN": "t"}
+    )
     for result, text in (
         (refused, "may not decide (HTTP 403)"),
         (missing, "no incident 'kyiv-00000000' (HTTP 404)"),
@@ -82,7 +105,11 @@ async def test_tokens_add_list_revoke(database_url):
     secret = json.loads(added.output)["token"]
     listed = await invoke("tokens", "list", "--json", env=env)
     entry = next(t for t in json.loads(listed.output) if t["name"] == name)
-    assert entry["role"] == "ally:fr" and secret not in listed.output and secret.startswith(entry["prefix"])
+    assert (
+        entry["role"] == "ally:fr"
+        and secret not in listed.output
+        and secret.startswith(entry["prefix"])
+    )
     assert (await invoke("tokens", "revoke", name, env=env)).exit_code == 0
     again = await invoke("tokens", "revoke", name, env=env)
     assert again.exit_code == 1 and "no active token" in again.output

@@ -65,14 +65,20 @@ async def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path, database_u
 
         token = re.search(r"CONTINGENCY_TOKEN=(ct_\S+)", output)
         headers = {"Authorization": f"Bearer {token.group(1)}"} if token else {}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", headers=headers) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{api_port}", headers=headers
+        ) as http:
             assert (await http.get("/readyz")).json()["status"] == "ready"
             if not token:  # the shared PostgreSQL database already had tokens: make our own
                 from api.tokens import create_token
                 from db.session import create_engine, session_factory
 
                 engine = create_engine(database_url)
-                secret = (await create_token(session_factory(engine), f"up-{uuid.uuid4().hex[:6]}", "operator")).secret
+                secret = (
+                    await create_token(
+                        session_factory(engine), f"up-{uuid.uuid4().hex[:6]}", "operator"
+                    )
+                ).secret
                 await engine.dispose()
                 http.headers["Authorization"] = f"Bearer {secret}"
             reported = await http.post(
