@@ -238,5 +238,6 @@ def phase_spans(
         if now != current:
             spans.append(PhaseSpan(phase=current, start_hours=since, end_hours=d.at_hours))
             current, since = now, d.at_hours
-    return spans
+    # A phase passed through within one instant (authorized and activated together) is no span.
+    return [s for s in spans if s.end_hours > s.start_hours]
 

@@ -61,11 +61,17 @@ from exercises.script import InjectInput, Script, build_script
 def quiet_sdk_logs() -> None:
     """Keep the SDK core's warnings (the test server's capability notes) off the room's screen.
 
-    Must run before anything creates the default runtime (the first client or server)."""
-    Runtime.set_default(
-        Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")))),
-        error_if_already_set=False,
-    )
+    Takes effect only before anything has created the default runtime (the first client or
+    server); later, say inside a test session, it leaves the existing runtime alone."""
+    try:
+        Runtime.set_default(
+            Runtime(telemetry=TelemetryConfig(
+                logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+            )),
+            error_if_already_set=True,
+        )
+    except RuntimeError:
+        pass
 
 
 class ExerciseClock(Protocol):

@@ -1,0 +1,89 @@
+"""After-action reports: the HTML embeds the chart and names every decision; Markdown and JSON too."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html import escape
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from exercises.aar import report_html, write_report, write_sweep_report
+from exercises.chart import activation_histogram_png, timeline_png
+from exercises.report import ExerciseReport
+from exercises.runner import run_time_skipping
+from exercises.scenario import load_scenario
+from exercises.sweep import RunResult, summarize
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+async def report(ts_env: WorkflowEnvironment, sqlite_url: str) -> ExerciseReport:
+    # Refusals, escalations, a lost quorum: a report with something in every section.
+    return await run_time_skipping(load_scenario(SCENARIOS / "party-changes-answer.yaml"), env=ts_env,
+                                   database_url=sqlite_url)
+
+
+def test_json_report_has_the_agreed_fields(report: ExerciseReport) -> None:
+    data = json.loads(report.model_dump_json())
+    for key in ("outcome", "activated_at_hours", "escalations", "decisions", "deadlines", "expectations", "injects"):
+        assert key in data
+    assert data["escalations"] == [
+        {"level": 2, "authority": "Principals and ministers", "at_hours": 24.0,
+         "reason": "Allied quorum not reached by T0+24h"}
+    ]
+    assert {"kind", "at_hours", "actor"} <= set(data["decisions"][0])
+    assert {"name", "due_hours", "met"} <= set(data["deadlines"][0])
+    assert {"at_hours", "kind", "accepted", "message"} <= set(data["injects"][0])
+    consultation = next(d for d in data["deadlines"] if d["name"] == "consultation")
+    # Reached at 14h, lost at 22h, rebuilt at 40h: missed, and done when it last came to hold.
+    assert consultation["met"] is False and consultation["actual_hours"] == pytest.approx(40, abs=0.01)
+    assert [p["phase"] for p in data["phases"]] == [
+        "verification", "consultation", "authorization", "consultation", "authorization"
+    ]
+
+
+def test_html_embeds_the_chart_and_every_decision(report: ExerciseReport) -> None:
+    html = report_html(report)
+    [encoded] = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert base64.b64decode(encoded).startswith(PNG)
+    for decision in report.decisions:
+        row = f"<td>{decision.seq}</td>"
+        assert row in html
+        assert escape(decision.kind) in html and escape(decision.actor) in html
+    assert "EXERCISE" in html and "Plan steps: planned versus actual" in html
+
+
+def test_markdown_report_writes_its_chart_beside_it(report: ExerciseReport, tmp_path: Path) -> None:
+    written = write_report(report, tmp_path / "aar.md")
+    assert [p.name for p in written] == ["aar.md", "aar.png"]
+    text = (tmp_path / "aar.md").read_text()
+    assert "![Timeline](aar.png)" in text and "| # | When | Decision | Actor | Rationale |" in text
+    assert (tmp_path / "aar.png").read_bytes().startswith(PNG)
+
+
+def test_charts_render_for_every_outcome(report: ExerciseReport) -> None:
+    assert timeline_png(report).startswith(PNG)
+    assert activation_histogram_png([30.0, 40.5, 71.0], 2, 72, "sweep").startswith(PNG)
+    assert activation_histogram_png([], 5, 72, "nothing activated").startswith(PNG)
+
+
+def test_sweep_report(tmp_path: Path) -> None:
+    scenario = load_scenario(SCENARIOS / "sweep-allies-slow.yaml")
+    results = [
+        RunResult(run=i, outcome="activated" if i % 3 else "not_activated", activated_at_hours=30.0 + i if i % 3 else None,
+                  closed_at_hours=30.0 + i if i % 3 else 72.0, escalation_level=2,
+                  unmet=[] if i % 3 else ["authorization", "quorum"], last_condition="authorization" if i % 3 else None,
+                  rejected_injects=0, expectations_met=bool(i % 3))
+        for i in range(9)
+    ]
+    summary = summarize(scenario, "x", results, seed=7, parallel=2, wall_seconds=1.0)
+    assert summary.held_back == {"quorum": 3} and summary.most_common_hold_back == "quorum"
+    assert summary.p_activated_within_window == pytest.approx(6 / 9, abs=1e-4)
+    [html] = write_sweep_report(summary, tmp_path / "sweep.html")
+    assert "data:image/png;base64," in html.read_text() and "P(activation within 72 h)" in html.read_text()
