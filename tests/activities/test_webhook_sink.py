@@ -55,7 +55,9 @@ class Receiver:
     async def handle(self, request: Request) -> JSONResponse:
         body = await request.body()
         timestamp = request.headers[TIMESTAMP_HEADER]
-        expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        expected = hmac.new(
+            SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(request.headers[SIGNATURE_HEADER], f"sha256={expected}"):
             self.bad_signatures += 1
             return JSONResponse({"error": "bad signature"}, status_code=401)
@@ -132,7 +134,9 @@ async def test_refusals_are_permanent_outages_are_retried():
 
 
 def test_the_sink_is_chosen_by_configuration():
-    sink = build_sink(Settings(notification_sink="webhook", webhook_url="http://x/hook", webhook_secret=SECRET))
+    sink = build_sink(
+        Settings(notification_sink="webhook", webhook_url="http://x/hook", webhook_secret=SECRET)
+    )
     assert isinstance(sink, WebhookSink) and sink.url == "http://x/hook"
     with pytest.raises(ValueError, match="CONTINGENCY_WEBHOOK_SECRET"):
         build_sink(Settings(notification_sink="webhook", webhook_url="http://x/hook"))
@@ -168,4 +172,9 @@ async def test_each_step_arrives_once_though_the_first_attempt_fails(ts_env, set
     assert receiver.bad_signatures == 0
     async with sessions() as session:
         row = await session.scalar(select(Notification).where(Notification.idempotency_key == key))
-    assert row is not None and row.status == "delivered" and row.attempts == 2 and row.channel == "webhook"
+    assert (
+        row is not None
+        and row.status == "delivered"
+        and row.attempts == 2
+        and row.channel == "webhook"
+    )
