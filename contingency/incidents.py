@@ -8,7 +8,12 @@ import re
 from datetime import datetime
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from plans.model import Plan
 from workflows import search_attributes as sa
@@ -64,13 +69,13 @@ async def start_incident(
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [
-                sa.INCIDENT_KIND.value_set(report.kind),
-                sa.INCIDENT_SECTOR.value_set(report.sector),
-                sa.INCIDENT_PHASE.value_set("verification"),
-                sa.AWAITING.value_set("evidence"),
-                sa.PLAN_ID.value_set(incident.plan.id),
-                sa.ESCALATION_LEVEL.value_set(1),
-                sa.EXERCISE.value_set(incident.exercise),
+                SearchAttributePair(sa.INCIDENT_KIND, report.kind),
+                SearchAttributePair(sa.INCIDENT_SECTOR, report.sector),
+                SearchAttributePair(sa.INCIDENT_PHASE, "verification"),
+                SearchAttributePair(sa.AWAITING, "evidence"),
+                SearchAttributePair(sa.PLAN_ID, incident.plan.id),
+                SearchAttributePair(sa.ESCALATION_LEVEL, 1),
+                SearchAttributePair(sa.EXERCISE, incident.exercise),
             ]
         ),
         static_summary=f"{label}{report.kind} in {report.sector}, reported by {report.reported_by}",

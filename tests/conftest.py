@@ -92,7 +92,7 @@ async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_url")
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param])
 
 
 @pytest.fixture

@@ -66,6 +66,8 @@ class IncidentWorkflow:
         self._wake = False
         self._published: dict[str, object] = {}
         self._dispatches: list[asyncio.Task[None]] = []
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
@@ -79,19 +81,13 @@ class IncidentWorkflow:
             self._publish()
             if not state.is_open:
                 break
+            self._arm_timer()
             self._wake = False
-            wake_at = state.next_event_at()
-            assert wake_at is not None  # an open incident always has its window closing ahead
-            timeout = wake_at - workflow.now()
-            if timeout > timedelta(0):
-                try:
-                    await workflow.wait_condition(
-                        lambda: self._wake, timeout=timeout, timeout_summary=state.next_event_label()
-                    )
-                except asyncio.TimeoutError:
-                    pass  # a deadline fell due; advance() fires it
+            await workflow.wait_condition(lambda: self._wake or self._timer_fired())
 
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
+        if self._timer is not None:
+            self._timer.cancel()
         for task in self._dispatches:
             task.cancel()
         await asyncio.gather(*self._dispatches, return_exceptions=True)
@@ -99,6 +95,27 @@ class IncidentWorkflow:
         ledger.cancel()
         self._publish()
         return state.view(self._persisted)
+
+    def _arm_timer(self) -> None:
+        """One durable timer, for the next moment the plan needs the workflow awake.
+
+        The timer survives the wake-ups that updates cause and is replaced only when the next
+        moment changes (a reclassification, a deadline passing), so the history holds one timer
+        per deadline, each named for it in the UI.
+        """
+        wake_at = self._state.next_event_at()
+        assert wake_at is not None  # an open incident always has its window closing ahead
+        if wake_at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = wake_at
+        self._timer = asyncio.create_task(
+            workflow.sleep(max(wake_at - workflow.now(), timedelta(0)), summary=self._state.next_event_label())
+        )
+
+    def _timer_fired(self) -> bool:
+        return self._timer is not None and self._timer.done()
 
     # -- what people submit -----------------------------------------------------------------
 

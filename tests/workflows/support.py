@@ -1,0 +1,128 @@
+"""Driving one incident on the time-skipping server, and reading its ledger back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from contingency.incidents import build_input, start_incident
+from db.chain import verify_chain
+from db.models import LedgerDecision
+from plans.loader import get_plan
+from plans.model import Plan
+from workflows.incident import IncidentWorkflow
+from workflows.messages import (
+    Action,
+    Answer,
+    CommitmentInput,
+    DecisionInput,
+    DecisionReceipt,
+    Evidence,
+    EvidenceInput,
+    IncidentView,
+    ViolationReport,
+)
+
+REPORTER = "ua-general-staff"
+
+
+@dataclass
+class Drill:
+    """One incident on the time-skipping clock; ``at(hours)`` moves to T0 + hours."""
+
+    env: WorkflowEnvironment
+    handle: WorkflowHandle[IncidentWorkflow, IncidentView]
+    t0: datetime
+
+    async def at(self, hours: float) -> None:
+        target = self.t0 + timedelta(hours=hours)
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def evidence(self, source: str, summary: str = "seen") -> DecisionReceipt:
+        return await self.handle.execute_update(
+            IncidentWorkflow.submit_evidence, EvidenceInput(source=source, summary=summary, actor=source)
+        )
+
+    async def commit(self, party: str, *assets: str) -> DecisionReceipt:
+        return await self.handle.execute_update(
+            IncidentWorkflow.submit_commitment,
+            CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets, actor=f"ally:{party}"),
+        )
+
+    async def decline(self, party: str) -> DecisionReceipt:
+        return await self.handle.execute_update(
+            IncidentWorkflow.submit_commitment,
+            CommitmentInput(party=party, answer=Answer.DECLINE, actor=f"ally:{party}"),
+        )
+
+    async def decide(self, action: Action, rationale: str = "as the plan requires", **kw: str) -> DecisionReceipt:
+        return await self.handle.execute_update(
+            IncidentWorkflow.submit_decision,
+            DecisionInput(action=action, actor="duty-officer", rationale=rationale, **kw),
+        )
+
+    async def view(self) -> IncidentView:
+        return await self.handle.query(IncidentWorkflow.state)
+
+    async def result(self) -> IncidentView:
+        return await self.handle.result()
+
+
+async def start_drill(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    kind: str,
+    *,
+    observed_hours_before_report: float = 0,
+    evidence: tuple[Evidence, ...] = (),
+    plan: Plan | None = None,
+) -> Drill:
+    now = await env.get_current_time()
+    t0 = now - timedelta(hours=observed_hours_before_report)
+    report = ViolationReport(
+        report_id=f"report-{uuid.uuid4().hex}",
+        kind=kind,
+        sector="zaporizhzhia",
+        reported_by=REPORTER,
+        summary="armoured columns crossing the contact line",
+        observed_at=t0,
+        reported_at=now,
+        evidence=evidence,
+    )
+    incident = build_input(report, plan or get_plan())
+    handle = await start_incident(env.client, incident, task_queue, now=now)
+    return Drill(env=env, handle=handle, t0=t0)
+
+
+def kinds(view: IncidentView) -> list[str]:
+    return [d.kind for d in view.timeline]
+
+
+def hours_of(view: IncidentView, kind: str) -> list[float]:
+    return [round(d.t_plus_hours, 2) for d in view.timeline if d.kind == kind]
+
+
+async def ledger_rows(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> list[LedgerDecision]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+            )
+        )
+
+
+async def assert_ledger_matches(sessions: async_sessionmaker[AsyncSession], view: IncidentView) -> list[LedgerDecision]:
+    """The ledger holds every decision of the timeline exactly once, in order, chained."""
+    rows = await ledger_rows(sessions, view.incident_id)
+    assert [(r.seq, r.kind, r.actor) for r in rows] == [(d.seq, d.kind, d.actor) for d in view.timeline]
+    assert [r.occurred_at for r in rows] == [d.at for d in view.timeline]
+    assert verify_chain(rows[0].workflow_id, rows) is None
+    return rows
