@@ -250,6 +250,7 @@ async def run_script(
     clock.start()
 
     sent: list[tuple[int, InjectRecord]] = []
+    closed = False  # a receipt said the incident has its outcome
     for inject in script.injects:
         record = InjectRecord(
             index=inject.index,
@@ -261,15 +262,21 @@ async def run_script(
             skipped=inject.skipped,
             message="skipped (p_skip)" if inject.skipped else "",
         )
-        if not inject.skipped:
+        if inject.skipped:
+            pass
+        elif closed:
+            # The workflow said so in its last receipt: anything more would be refused as ended.
+            record = record.model_copy(update={"message": CLOSED})
+        else:
             await clock.wait_until(inject.offset_hours)
             try:
                 receipt = await _send(handle, inject.payload)
             except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
                 # Refused, exactly as the API would have been told: note it and carry on.
-                closed = await _has_closed(worker.client, handle.id)
-                record = record.model_copy(update={"message": CLOSED if closed else _rejection(exc)})
+                ended = await _has_closed(worker.client, handle.id)
+                record = record.model_copy(update={"message": CLOSED if ended else _rejection(exc)})
             else:
+                closed = receipt.outcome is not None
                 record = record.model_copy(update={"accepted": True, "message": receipt.message, "seq": receipt.seq})
         sent.append((inject.index, record))
 
