@@ -179,7 +179,7 @@ def sweep(
 def _print_sweep(summary) -> None:  # noqa: ANN001
     from rich.table import Table
 
-    from exercises.console import t
+    from exercises.durations import format_hours
 
     console = Console()
     p = summary.time_to_activation
@@ -187,11 +187,11 @@ def _print_sweep(summary) -> None:  # noqa: ANN001
                   f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)")
     console.print(f"P(activation within {summary.window_hours:g} h) = [bold]{summary.p_activated_within_window:.1%}[/]"
                   f"   outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}")
-    table = Table(title=f"Time to activation ({p.count} activated runs)", title_justify="left")
+    table = Table(title=f"Time to activation, hours after T0 ({p.count} activated runs)", title_justify="left")
     names = ("min", "p10", "p25", "p50", "p75", "p90", "max")
     for name in names:
         table.add_column(name)
-    table.add_row(*(t(getattr(p, name)) for name in names))
+    table.add_row(*("—" if getattr(p, name) is None else format_hours(getattr(p, name)) for name in names))
     console.print(table)
     if summary.held_back:
         console.print("Held back (runs not activated, first unmet condition): "
