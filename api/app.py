@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.context import ApiContext, Clock, wall_clock
 from api.errors import MAX_BODY_BYTES, BodySizeLimit, install_error_handlers
-from api.routers import health, incidents, plans, violations
+from api.ratelimit import TokenBuckets, limit_intake
+from api.routers import health, incidents, ledger_audit, plans, violations
 from contingency.logging import configure_logging
 from contingency.settings import Settings
 from contingency.temporal import connect
@@ -90,8 +91,13 @@ def create_app(
         )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    for module in (violations, incidents, plans, health):
+    app.state.intake_limiter = TokenBuckets(settings.intake_rate_per_minute, settings.intake_burst)
+    app.include_router(violations.router, dependencies=[Depends(limit_intake)])
+    for module in (incidents, plans, health, ledger_audit):
         app.include_router(module.router)
+    if settings.time_scale != 1:
+        log.warning("api.compressed_plan_clock", time_scale=settings.time_scale,
+                    note="for test and exercise deployments only")
     return app
 
 

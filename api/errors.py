@@ -101,6 +101,7 @@ CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "rate_limited",
     503: "unavailable",
 }
 
@@ -212,6 +213,7 @@ DESCRIPTIONS = {
     409: "Refused because of the current state (e.g. the incident has ended)",
     413: "Body larger than 64 KiB",
     422: "Invalid input; `field` names the problem",
+    429: "Too many reports from this token; retry after Retry-After seconds",
     503: "Temporal or the database is unavailable",
 }
 

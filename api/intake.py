@@ -96,7 +96,11 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
     )
     try:
         await start_incident(
-            context.client, build_input(report, plan), context.task_queue, now=incident.reported_at
+            context.client,
+            # time_scale is 1 unless a test or exercise deployment compresses the plan clock.
+            build_input(report, plan, time_scale=context.settings.time_scale),
+            context.task_queue,
+            now=incident.reported_at,
         )
     except WorkflowAlreadyStartedError:
         pass  # the incident has already run to its end: the retry finds it closed
@@ -127,7 +131,7 @@ async def _record(
                 exercise=False,
                 observed_at=t0,
                 reported_at=now,
-                window_closes_at=PlanClock(t0).at(plan.activation_window_hours),
+                window_closes_at=PlanClock(t0, context.settings.time_scale).at(plan.activation_window_hours),
                 phase=str(Phase.VERIFICATION),
                 escalation_level=1,
                 report_digest=digest,

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     # Reports whose observed time is further ahead of the server clock than this are refused.
     api_clock_skew_seconds: float = Field(default=300.0, ge=0)
+    # Violation reports accepted per API token: a sustained rate per minute, and the burst a
+    # token may send at once on top of it (CONTINGENCY_INTAKE_RATE_PER_MINUTE, _INTAKE_BURST).
+    # Beyond it the intake answers 429 with Retry-After. Counted per API process.
+    intake_rate_per_minute: float = Field(default=120.0, gt=0)
+    intake_burst: int = Field(default=120, ge=1)
+    # Plan hours per real hour for the incidents the API opens (CONTINGENCY_TIME_SCALE).
+    # FOR TEST AND EXERCISE DEPLOYMENTS ONLY: 3600 runs the 72-hour plan in 72 s (the fault
+    # tests use it). A deployment that handles real incidents keeps the default, 1.
+    time_scale: float = Field(default=1.0, gt=0, le=1_000_000)
     # The local Temporal dev server `contingency up` starts when TEMPORAL_ADDRESS is not set.
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)

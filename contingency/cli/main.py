@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from contingency.cli import incidents, stack
+from contingency.cli import incidents, ledger, stack
 from contingency.cli.tokens import app as tokens_app
 from exercises.cli import app as exercise_app
 from exercises.cli import export as export_command
@@ -17,6 +17,7 @@ app.add_typer(exercise_app, name="exercise", help="Tabletop exercises: scenarios
 app.add_typer(tokens_app, name="tokens", help="API tokens: add, list, revoke.")
 stack.register(app)
 incidents.register(app)
+ledger.register(app)  # after incidents: `ledger INCIDENT` becomes `ledger show`, plus `ledger verify`
 app.command("replay")(replay_command)
 app.command("export")(export_command)
 

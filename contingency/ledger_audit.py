@@ -1,0 +1,189 @@
+"""Auditing the ledger: recompute each incident's hash chain and report the first broken row.
+
+Three checks, the later ones only where they can be made:
+
+1. the chain: every row seals its content and the hash of the row before it, from a genesis hash
+   of the workflow id (``db.chain.verify_chain``): an altered, removed or inserted row breaks it;
+2. the end: a closed incident's ledger holds its outcome decision, so cutting rows off the end
+   is seen too (the chain alone cannot see a truncation);
+3. the workflow: with a Temporal client, every row is compared with the decision the workflow
+   itself took (its query while running, its result once completed). The chain's hash has no
+   secret, so someone able to write the table could rebuild a consistent chain; they cannot
+   rewrite the workflow's event history, which this check anchors to.
+
+The CLI (``contingency ledger verify``) and the API (``GET /v1/incidents/{id}/ledger/verify``)
+both call :func:`audit_incident`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from db.chain import ChainBreak, genesis_hash, row_hash, verify_chain
+from db.models import Incident, LedgerDecision
+from workflows.messages import Decision
+
+
+@dataclass(frozen=True)
+class LedgerAudit:
+    incident_id: str
+    workflow_id: str
+    rows: int
+    intact: bool
+    broken_at_seq: int | None = None
+    problem: str | None = None
+    # True when the rows were also compared with the workflow's own decisions.
+    checked_against_workflow: bool = False
+
+    def line(self) -> str:
+        anchor = ", matches the workflow" if self.checked_against_workflow else ""
+        if self.intact:
+            return f"{self.incident_id}: intact ({self.rows} rows{anchor})"
+        return f"{self.incident_id}: BROKEN at seq {self.broken_at_seq}: {self.problem}"
+
+
+def check_rows(incident: Incident, rows: Sequence[LedgerDecision]) -> ChainBreak | None:
+    """Checks 1 and 2: the chain, and a closed incident's outcome present."""
+    broken = verify_chain(incident.workflow_id, rows)
+    if broken is not None:
+        return broken
+    if incident.outcome is not None and not any(r.kind == incident.outcome for r in rows):
+        last = rows[-1].seq if rows else 0
+        return ChainBreak(
+            last + 1,
+            f"the incident closed ({incident.outcome}) but its ledger ends at seq {last} "
+            "without that decision (rows were removed from the end)",
+        )
+    return None
+
+
+def compare_with_timeline(
+    incident_id: str,
+    workflow_id: str,
+    rows: Sequence[LedgerDecision],
+    timeline: Sequence[Decision],
+    persisted: int,
+    completed: bool,
+) -> ChainBreak | None:
+    """Check 3: the hashes the workflow's decisions give, seq by seq, against the stored ones.
+
+    ``persisted`` is how many decisions the workflow knows to be in the ledger: the ledger holds
+    at least those and at most the whole timeline (a batch may land before the workflow hears
+    back), and exactly the whole timeline once the workflow has completed.
+    """
+    prev = genesis_hash(workflow_id)
+    by_seq = {row.seq: row for row in rows}
+    for decision in timeline:
+        expected = row_hash(
+            prev_hash=prev,
+            incident_id=incident_id,
+            seq=decision.seq,
+            kind=decision.kind,
+            actor=decision.actor,
+            rationale=decision.rationale,
+            payload=decision.payload,
+            occurred_at=decision.at,
+            t_plus_hours=decision.t_plus_hours,
+            workflow_id=workflow_id,
+        )
+        row = by_seq.get(decision.seq)
+        if row is None:
+            if decision.seq <= persisted:
+                return ChainBreak(decision.seq, f"decision {decision.seq} ({decision.kind}) of the workflow is missing from the ledger")
+            break
+        if row.hash != expected:
+            return ChainBreak(
+                decision.seq,
+                f"row {decision.seq} ({row.kind}) differs from the workflow's decision {decision.seq} ({decision.kind})",
+            )
+        prev = expected
+    extra = [r.seq for r in rows if r.seq > len(timeline)]
+    if extra:
+        return ChainBreak(extra[0], f"row {extra[0]} is not a decision of the workflow (it has {len(timeline)}): inserted")
+    if completed and len(rows) < len(timeline):
+        return ChainBreak(len(rows) + 1, f"the ledger ends at seq {len(rows)}; the workflow decided {len(timeline)}")
+    return None
+
+
+async def _workflow_decisions(client: Client, workflow_id: str) -> tuple[tuple[Decision, ...], int, bool] | None:
+    """(timeline, persisted count, completed) from the workflow, or None when it cannot say."""
+    from workflows.incident import IncidentWorkflow
+
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
+    try:
+        status = await _status(client, workflow_id)
+        if status is WorkflowExecutionStatus.COMPLETED:
+            view = await handle.result()
+            return view.timeline, len(view.timeline), True
+        if status is WorkflowExecutionStatus.RUNNING:
+            view = await handle.query(IncidentWorkflow.state)
+            return view.timeline, view.persisted_seq, False
+    except RPCError:
+        return None
+    except Exception:  # noqa: BLE001 (a query the workflow cannot answer: no anchor, not a crash)
+        return None
+    return None
+
+
+async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus:
+    # The raw describe: the SDK's describe() also decodes search attributes, which fails on the
+    # time-skipping server's datetime attributes.
+    response = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    return WorkflowExecutionStatus(response.workflow_execution_info.status)
+
+
+async def audit_incident(
+    sessions: async_sessionmaker[AsyncSession], incident: Incident, client: Client | None = None
+) -> LedgerAudit:
+    async with sessions() as session:
+        rows = await _rows(session, incident.id)
+    broken = check_rows(incident, rows)
+    anchored = False
+    if broken is None and client is not None:
+        decisions = await _workflow_decisions(client, incident.workflow_id)
+        if decisions is not None:
+            timeline, persisted, completed = decisions
+            broken = compare_with_timeline(incident.id, incident.workflow_id, rows, timeline, persisted, completed)
+            anchored = True
+    return LedgerAudit(
+        incident_id=incident.id,
+        workflow_id=incident.workflow_id,
+        rows=len(rows),
+        intact=broken is None,
+        broken_at_seq=None if broken is None else broken.seq,
+        problem=None if broken is None else broken.problem,
+        checked_against_workflow=anchored,
+    )
+
+
+async def find_incident(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> Incident | None:
+    async with sessions() as session:
+        return await session.scalar(select(Incident).where(Incident.id == incident_id))
+
+
+async def audit_all(
+    sessions: async_sessionmaker[AsyncSession], client: Client | None = None
+) -> list[LedgerAudit]:
+    async with sessions() as session:
+        incidents = list(await session.scalars(select(Incident).order_by(Incident.observed_at, Incident.id)))
+    return [await audit_incident(sessions, incident, client) for incident in incidents]
+
+
+async def _rows(session: AsyncSession, incident_id: str) -> list[LedgerDecision]:
+    return list(
+        await session.scalars(
+            select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+        )
+    )

@@ -1,0 +1,95 @@
+"""An incident's ledger written by the real ledger activity, from decisions of the pure plan logic."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.inputs import IncidentSnapshot, RecordDecisionsInput
+from activities.ledger import LedgerActivities
+from contingency.incidents import build_input
+from plans.loader import get_plan
+from workflows.messages import (
+    Action,
+    Answer,
+    CommitmentInput,
+    Decision,
+    DecisionInput,
+    Evidence,
+    ViolationReport,
+)
+from workflows.names import workflow_id_for
+from workflows.state import IncidentState
+
+
+@dataclass(frozen=True)
+class WrittenLedger:
+    incident_id: str
+    workflow_id: str
+    decisions: tuple[Decision, ...]
+    outcome: str
+
+
+def activated_incident() -> tuple[IncidentState, str]:
+    """A full activation through the pure state machine: 12 decisions."""
+    t0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+    report = ViolationReport(
+        report_id=f"tamper-{uuid.uuid4().hex}",
+        kind="large_scale_offensive",
+        sector="zaporizhzhia",
+        reported_by="ua-general-staff",
+        observed_at=t0,
+        reported_at=t0,
+        evidence=(Evidence("allied-isr", "imagery"),),
+    )
+    incident = build_input(report, get_plan())
+    state = IncidentState(incident, t0)
+    for step in state.dispatch_queue:
+        state.dispatch_succeeded(step, t0 + timedelta(minutes=5), "log")
+    state.dispatch_queue.clear()
+    for hours, party, assets in ((3, "uk", ("air",)), (4, "pl", ("ground",)), (5, "fr", ("air",))):
+        state.add_commitment(CommitmentInput(party, Answer.COMMIT, assets, f"ally:{party}"), t0 + timedelta(hours=hours))
+    state.decide(DecisionInput(Action.AUTHORIZE, "nac-chair", "quorum reached"), t0 + timedelta(hours=6))
+    state.advance(t0 + timedelta(hours=6))
+    assert state.outcome is not None
+    return state, incident.incident_id
+
+
+def snapshot(state: IncidentState, incident_id: str) -> IncidentSnapshot:
+    report = state.input.report
+    return IncidentSnapshot(
+        incident_id=incident_id,
+        report_id=report.report_id,
+        workflow_id=workflow_id_for(incident_id),
+        run_id="run-1",
+        plan_id=state.plan.id,
+        plan_version=state.plan.version,
+        kind=state.kind,
+        sector=report.sector,
+        reported_by=report.reported_by,
+        summary=report.summary,
+        exercise=False,
+        t0=state.clock.t0,
+        reported_at=state.reported_at,
+        window_closes_at=state.clock.at(state.plan.activation_window_hours),
+        phase=str(state.phase()),
+        outcome=None if state.outcome is None else str(state.outcome),
+        escalation_level=state.escalation_level,
+        next_deadline_at=state.next_event_at(),
+        closed_at=state.closed_at,
+    )
+
+
+async def write_ledger(sessions: async_sessionmaker[AsyncSession]) -> WrittenLedger:
+    state, incident_id = activated_incident()
+    ledger = LedgerActivities(sessions)
+    decisions = tuple(state.decisions)
+    snap = snapshot(state, incident_id)
+    # In three batches, as the workflow would over time.
+    for batch in (decisions[:4], decisions[4:9], decisions[9:]):
+        await ActivityEnvironment().run(ledger.record_decisions, RecordDecisionsInput(snap, batch))
+    return WrittenLedger(incident_id, snap.workflow_id, decisions, str(state.outcome))
