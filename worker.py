@@ -20,7 +20,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.ledger import LedgerActivities
 from activities.notifications import NotificationActivities
 from activities.sinks import ExerciseSink, LogSink, NotificationSink, WebhookSink
+from contingency.log_context import ActivityLogContext
 from contingency.logging import configure_logging
+from contingency.metrics import sdk_runtime
+from contingency.metrics import serve as serve_metrics
 from contingency.settings import Settings
 from contingency.temporal import connect
 from db.session import create_engine, session_factory
@@ -85,11 +88,17 @@ def build_worker(client: Client, task_queue: str, deps: WorkerDependencies, sett
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,
+        interceptors=[ActivityLogContext()],
     )
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    client = await connect(settings)
+    runtime = None
+    if settings.metrics_port is not None:
+        runtime, sdk_url = sdk_runtime()
+        server = serve_metrics(settings.metrics_port, settings.metrics_host, sdk_url=sdk_url)
+        log.info("worker.metrics", url=f"http://{settings.metrics_host}:{server.server_port}/metrics")
+    client = await connect(settings, runtime=runtime)
     deps = WorkerDependencies.build(settings)
     worker = build_worker(client, settings.task_queue, deps, settings)
     log.info(

@@ -15,10 +15,14 @@ from temporalio.client import Client
 from api.context import ApiContext, Clock, wall_clock
 from api.errors import MAX_BODY_BYTES, BodySizeLimit, install_error_handlers
 from api.ratelimit import TokenBuckets, limit_intake
-from api.routers import health, incidents, ledger_audit, plans, violations
+from api import metrics as api_metrics
+from api.metrics import RequestMetrics
+from api.request_log import RequestLogContext
+from api.routers import board, health, incidents, ledger_audit, plans, violations
 from contingency.logging import configure_logging
 from contingency.settings import Settings
 from contingency.temporal import connect
+from contingency.tracing import instrument_api, provider_for
 from db.session import create_engine, session_factory
 
 log = structlog.get_logger(__name__)
@@ -95,6 +99,12 @@ def create_app(
     app.include_router(violations.router, dependencies=[Depends(limit_intake)])
     for module in (incidents, plans, health, ledger_audit):
         app.include_router(module.router)
+    app.include_router(api_metrics.router, include_in_schema=False)
+    board.install(app)
+    # Outermost: every request is counted and logged, refusals included.
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestLogContext)
+    instrument_api(app, provider_for(settings.tracing_export))
     if settings.time_scale != 1:
         log.warning("api.compressed_plan_clock", time_scale=settings.time_scale,
                     note="for test and exercise deployments only")

@@ -12,6 +12,8 @@ from typing import Literal
 
 import structlog
 
+from contingency.log_context import lift_temporal_ids, scrub_secrets
+
 _SECRET_KEYS = {"authorization", "token", "bearer", "secret", "password", "api_key", "webhook_secret"}
 
 
@@ -29,6 +31,8 @@ def configure_logging(fmt: Literal["console", "json"] = "console", level: str | 
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _drop_secrets,
+        lift_temporal_ids,
+        scrub_secrets,
     ]
     renderer = (
         structlog.processors.JSONRenderer()

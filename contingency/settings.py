@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
 
+    # The operators' view (README "Metrics, tracing and logs", "Situation board").
+    # The worker serves Prometheus metrics (the Temporal SDK's and the engine's) on this port;
+    # unset, it serves none. The API always serves its own at /metrics.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Tracing is off unless set: "console" prints spans, an http(s) URL is an OTLP/HTTP collector.
+    tracing_export: str = ""
+    # Where the board's links into the Temporal Web UI point; the local dev server's UI when unset.
+    temporal_ui_url: str | None = None
+
     # Worker tuning: one worker process serves thousands of waiting incidents.
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
@@ -79,6 +89,10 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'contingency.db').resolve()}"
         return self
+
+    @property
+    def ui_base_url(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

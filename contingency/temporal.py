@@ -6,13 +6,17 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from contingency.settings import Settings
+from contingency.tracing import provider_for, temporal_interceptors
 from workflows import search_attributes as sa
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """A client for the settings' server; traced when tracing is on (contingency/tracing.py),
+    on ``runtime`` when given (the worker's, which serves the SDK's metrics)."""
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_tls_cert or settings.temporal_tls_ca:
         tls = TLSConfig(
@@ -25,6 +29,8 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls,
         api_key=settings.temporal_api_key,
+        interceptors=temporal_interceptors(provider_for(settings.tracing_export)),
+        runtime=runtime,
     )
 
 

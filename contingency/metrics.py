@@ -1,0 +1,135 @@
+"""Prometheus metrics: the engine's own (recorded where the facts are: the ledger activity sees
+every decision exactly once) and the Temporal SDK runtime's, served together on one port.
+
+The SDK's metrics come from its Rust core, which serves them on an HTTP endpoint of its own; the
+worker binds that endpoint to a private loopback port and :class:`SdkMetricsCollector` re-exposes
+it through ``prometheus_client``, so Prometheus scrapes one target per worker process.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from wsgiref.simple_server import WSGIServer
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import REGISTRY, Collector
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+# Plan hours: the plan's own deadlines are the natural bucket edges.
+ACTIVATION_BUCKETS = (6, 12, 24, 36, 48, 60, 66, 72)
+LEDGER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+DECISIONS = Counter(
+    "contingency_decisions",
+    "Decisions written to the ledger, by kind",
+    ["kind", "exercise"],
+)
+INCIDENTS_CLOSED = Counter(
+    "contingency_incidents_closed",
+    "Incidents that reached an outcome, by outcome",
+    ["outcome", "exercise"],
+)
+ESCALATIONS = Counter(
+    "contingency_escalations",
+    "Escalations, by the level the plan rule escalated to",
+    ["level", "exercise"],
+)
+TIME_TO_ACTIVATION = Histogram(
+    "contingency_time_to_activation_hours",
+    "Plan hours from T0 to activation of the military response",
+    ["exercise"],
+    buckets=ACTIVATION_BUCKETS,
+)
+LEDGER_WRITE = Histogram(
+    "contingency_ledger_write_seconds",
+    "Wall time of one ledger batch (one transaction), retries included as separate batches",
+    buckets=LEDGER_BUCKETS,
+)
+
+OUTCOMES = frozenset(
+    {"activated", "not_activated", "unverified_closed", "diplomatic_response", "stood_down"}
+)
+
+
+@dataclass(frozen=True)
+class DecisionFact:
+    """What the metrics need of one decision; the ledger passes only rows it actually wrote."""
+
+    kind: str
+    t_plus_hours: float
+    payload: dict[str, Any]
+
+
+def record_ledger_batch(exercise: bool, written: Sequence[Any], seconds: float) -> None:
+    """Count the decisions a ledger batch wrote (a retried batch writes none, so nothing is
+    counted twice) and the batch's latency."""
+    LEDGER_WRITE.observe(seconds)
+    flag = "true" if exercise else "false"
+    for decision in written:
+        kind = decision.kind
+        DECISIONS.labels(kind=kind, exercise=flag).inc()
+        if kind == "escalated":
+            ESCALATIONS.labels(level=str(decision.payload.get("level", "")), exercise=flag).inc()
+        elif kind in OUTCOMES:
+            INCIDENTS_CLOSED.labels(outcome=kind, exercise=flag).inc()
+            if kind == "activated":
+                TIME_TO_ACTIVATION.labels(exercise=flag).observe(decision.t_plus_hours)
+
+
+class SdkMetricsCollector(Collector):
+    """Re-exposes the Temporal SDK core's Prometheus endpoint through this process's registry."""
+
+    def __init__(self, url: str, timeout: float = 2.0) -> None:
+        self._url = url
+        self._timeout = timeout
+
+    def describe(self) -> Iterable[Metric]:
+        # Registration must not scrape the core (it may not be serving yet); its names are its own.
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:  # noqa: S310 (loopback)
+                text = response.read().decode()
+        except OSError:
+            return []  # the core is not serving yet (or has stopped): the engine's metrics still go out
+        return list(text_string_to_metric_families(text))
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sdk_runtime(sdk_port: int | None = None) -> tuple[Runtime, str]:
+    """A Temporal runtime whose metrics the core serves on a private loopback port; returns the
+    runtime (pass it to ``Client.connect(runtime=...)``) and the URL it serves on."""
+    port = sdk_port or _free_loopback_port()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=f"127.0.0.1:{port}",
+                counters_total_suffix=True,
+                durations_as_seconds=True,
+            )
+        )
+    )
+    return runtime, f"http://127.0.0.1:{port}/metrics"
+
+
+def serve(
+    port: int, host: str = "127.0.0.1", *, sdk_url: str | None = None, registry: CollectorRegistry = REGISTRY
+) -> WSGIServer:
+    """Serve ``registry`` (plus the SDK's metrics, when given) on ``host:port`` from a daemon
+    thread; ``.server_port`` is the bound port (useful with port 0), ``.shutdown()`` stops it."""
+    if sdk_url is not None:
+        registry.register(SdkMetricsCollector(sdk_url))
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server
