@@ -93,11 +93,11 @@ def build_worker(client: Client, task_queue: str, deps: WorkerDependencies, sett
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
-    runtime = None
+    runtime, metrics = None, None
     if settings.metrics_port is not None:
         runtime, sdk_url = sdk_runtime()
-        server = serve_metrics(settings.metrics_port, settings.metrics_host, sdk_url=sdk_url)
-        log.info("worker.metrics", url=f"http://{settings.metrics_host}:{server.server_port}/metrics")
+        metrics = serve_metrics(settings.metrics_port, settings.metrics_host, sdk_url=sdk_url)
+        log.info("worker.metrics", url=f"http://{settings.metrics_host}:{metrics.port}/metrics")
     client = await connect(settings, runtime=runtime)
     deps = WorkerDependencies.build(settings)
     worker = build_worker(client, settings.task_queue, deps, settings)
@@ -114,6 +114,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker.stopping")
     finally:
         await deps.engine.dispose()
+        if metrics is not None:
+            metrics.close()
     log.info("worker.stopped")
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
+from contingency.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import genesis_hash, row_hash
 from db.models import Incident, LedgerDecision
@@ -30,6 +33,7 @@ class LedgerActivities:
 
     @activity.defn(name="record_decisions")
     async def record_decisions(self, batch: RecordDecisionsInput) -> RecordDecisionsResult:
+        started = time.perf_counter()
         incident = batch.incident
         bound = log.bind(
             incident_id=incident.incident_id, workflow_id=incident.workflow_id, run_id=incident.run_id
@@ -75,6 +79,10 @@ class LedgerActivities:
             written = result.rowcount
             if written != len(rows):
                 await _check_replayed_rows(session, incident.incident_id, rows)
+        # A batch lands whole or not at all, so the rows written are its last ``written``.
+        record_ledger_batch(
+            incident.exercise, batch.decisions[len(batch.decisions) - written :], time.perf_counter() - started
+        )
         last = batch.decisions[-1].seq
         bound.info(
             "ledger.recorded",

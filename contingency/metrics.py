@@ -117,6 +117,7 @@ def sdk_runtime(sdk_port: int | None = None) -> tuple[Runtime, str]:
             metrics=PrometheusConfig(
                 bind_address=f"127.0.0.1:{port}",
                 counters_total_suffix=True,
+                unit_suffix=True,
                 durations_as_seconds=True,
             )
         )
@@ -124,12 +125,32 @@ def sdk_runtime(sdk_port: int | None = None) -> tuple[Runtime, str]:
     return runtime, f"http://127.0.0.1:{port}/metrics"
 
 
+@dataclass
+class MetricsServer:
+    """The HTTP endpoint ``serve`` started; ``close()`` stops it and forgets the SDK's metrics."""
+
+    server: WSGIServer
+    registry: CollectorRegistry
+    sdk: SdkMetricsCollector | None
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self.sdk is not None:
+            self.registry.unregister(self.sdk)
+
+
 def serve(
     port: int, host: str = "127.0.0.1", *, sdk_url: str | None = None, registry: CollectorRegistry = REGISTRY
-) -> WSGIServer:
+) -> MetricsServer:
     """Serve ``registry`` (plus the SDK's metrics, when given) on ``host:port`` from a daemon
-    thread; ``.server_port`` is the bound port (useful with port 0), ``.shutdown()`` stops it."""
-    if sdk_url is not None:
-        registry.register(SdkMetricsCollector(sdk_url))
+    thread; ``.port`` is the bound port (useful with port 0)."""
+    sdk = SdkMetricsCollector(sdk_url) if sdk_url is not None else None
+    if sdk is not None:
+        registry.register(sdk)
     server, _thread = start_http_server(port, addr=host, registry=registry)
-    return server
+    return MetricsServer(server, registry, sdk)
