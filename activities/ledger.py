@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from functools import cache
+from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -14,7 +17,6 @@ from contingency.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import genesis_hash, row_hash
 from db.models import Incident, LedgerDecision
-from db.upsert import insert_for
 
 log = structlog.get_logger(__name__)
 
@@ -74,9 +76,8 @@ class LedgerActivities:
                     }
                 )
                 prev = digest
-            stmt = insert_for(session, LedgerDecision).values(rows)
-            result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["incident_id", "seq"]))
-            written = result.rowcount
+            result = await session.execute(_statements(_dialect(session)).insert_decisions, rows)
+            written = len(result.all())
             if written != len(rows):
                 await _check_replayed_rows(session, incident.incident_id, rows)
         # A batch lands whole or not at all, so the rows written are its last ``written``.
@@ -118,11 +119,44 @@ async def _upsert_incident(session: AsyncSession, snap: IncidentSnapshot) -> Non
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    mutable = ("run_id", "kind", "phase", "outcome", "escalation_level", "next_deadline_at", "closed_at", "updated_at")
-    stmt = insert_for(session, Incident).values(values)
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["id"], set_={k: stmt.excluded[k] for k in mutable})
-    )
+    await session.execute(_statements(_dialect(session)).upsert_incident, values)
+
+
+MUTABLE = ("run_id", "kind", "phase", "outcome", "escalation_level", "next_deadline_at", "closed_at", "updated_at")
+
+
+class _Statements:
+    """The ledger's two writes, built once per dialect: a statement whose values travel as
+    parameters is compiled once and then served from SQLAlchemy's cache, where one built
+    with ``.values(...)`` for every batch was compiled again on every call."""
+
+    def __init__(self, dialect: Any) -> None:
+        upsert = dialect.insert(Incident.__table__)
+        self.upsert_incident = upsert.on_conflict_do_update(
+            index_elements=["id"], set_={k: upsert.excluded[k] for k in MUTABLE}
+        )
+        # RETURNING yields only the rows this attempt inserted: rows a retried batch already
+        # wrote are skipped by ON CONFLICT and not counted. Executed with one parameter set per
+        # row, SQLAlchemy sends it as a single multi-row INSERT ("insertmanyvalues").
+        self.insert_decisions = (
+            dialect.insert(LedgerDecision.__table__)
+            .on_conflict_do_nothing(index_elements=["incident_id", "seq"])
+            .returning(LedgerDecision.__table__.c.seq)
+        )
+
+
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    if dialect not in _DIALECTS:
+        raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+    return _Statements(_DIALECTS[dialect])
 
 
 async def _hash_before(session: AsyncSession, snap: IncidentSnapshot, seq: int) -> str:
