@@ -58,7 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     from contingency.logging import configure_logging
 
     configure_logging("console", os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
-    results = asyncio.run(_run(list(args.names or NAMES), args.quick))
+    # The servers started along the way print their banners on file descriptor 1: send them to
+    # stderr while the benchmarks run, so stdout carries the tables (or the JSON) alone.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        results = asyncio.run(_run(list(args.names or NAMES), args.quick))
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
     emit(results, args.json)
     return 0
 

@@ -77,9 +77,10 @@ async def _sweep(total: int, servers: int, bare: bool) -> float:
         await asyncio.gather(*(env.shutdown() for env in envs))
 
 
-async def run(quick: bool, runs: int | None = None, sweep: int | None = None, servers: int = 4) -> Result:
-    runs = runs or (3 if quick else 10)
-    sweep = sweep if sweep is not None else (12 if quick else 200)
+async def run(quick: bool, runs: int | None = None, sweep: int | None = None, servers: int | None = None) -> Result:
+    runs = runs or (2 if quick else 10)
+    sweep = sweep if sweep is not None else (4 if quick else 200)
+    servers = servers or (2 if quick else 4)
     result = Result(
         "exercise",
         "Exercise speed: the 72-hour scenario on the time-skipping server",

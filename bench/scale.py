@@ -140,9 +140,9 @@ async def _bare(client: Client, address: str, n: int, deadline_s: float, concurr
 
 
 async def run(quick: bool, incidents: int | None = None, deadline_s: float | None = None, concurrency: int = 32) -> Result:
-    n = incidents or (50 if quick else 5000)
+    n = incidents or (30 if quick else 5000)
     # The shared deadline falls once every incident should be open (measured, and reported if not).
-    deadline_s = deadline_s or (8.0 if quick else 30 + n * 0.035)
+    deadline_s = deadline_s or (5.0 if quick else 30 + n * 0.035)
     result = Result(
         "scale", f"Scale: {n:,} incidents open at once on one worker, waiting on their deadline",
         params={"incidents": n, "deadline_after_s": round(deadline_s, 1), "start_concurrency": concurrency},
