@@ -51,6 +51,9 @@ DISPATCH_RETRY = RetryPolicy(
 )
 DISPATCH_TIMEOUT = timedelta(seconds=20)
 
+# Behaviour changes that running incidents must not see (replayed histories stay deterministic).
+PATCH_EVIDENCE_VERIFIES_PRESUMPTION = "evidence-verifies-presumption"
+
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
 class IncidentWorkflow:
@@ -60,6 +63,7 @@ class IncidentWorkflow:
         self._invalid: str | None = None
         try:
             self._state = IncidentState(incident, workflow.now())
+            self._state.evidence_verifies_presumption = workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION)
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)

@@ -126,6 +126,10 @@ class IncidentState:
         self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
         self.unmet: tuple[str, ...] = ()
+        # Independent evidence arriving after the plan proceeded on presumption verifies the
+        # violation. Incidents started before this rule keep the old behaviour on replay: the
+        # workflow sets this from workflow.patched().
+        self.evidence_verifies_presumption = False
 
         self._record(
             "reported",
@@ -437,7 +441,10 @@ class IncidentState:
             distinct_sources=len(self.sources) + (1 if new else 0),
         )
         self._add_source(source)
-        if self.verification is Verification.PENDING and len(self.sources) >= self.plan.min_sources:
+        verifiable = self.verification is Verification.PENDING or (
+            self.verification is Verification.PRESUMED and self.evidence_verifies_presumption
+        )
+        if verifiable and len(self.sources) >= self.plan.min_sources:
             self._verify(now, f"Evidence from {len(self.sources)} distinct sources: {', '.join(self.sources)}")
 
     def add_commitment(self, commitment: CommitmentInput, now: datetime) -> None:

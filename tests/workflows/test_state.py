@@ -188,3 +188,15 @@ def test_a_second_plan_needs_no_code():
     state.advance(at(4))
     assert state.outcome is Outcome.ACTIVATED
     assert state.view().window_closes_at == at(48)
+
+
+@pytest.mark.parametrize("patched", [True, False])
+def test_independent_evidence_verifies_a_presumption(patched):
+    state = incident()
+    state.evidence_verifies_presumption = patched  # the workflow sets it from workflow.patched()
+    state.advance(at(13))
+    assert state.verification is Verification.PRESUMED
+    state.add_evidence(EvidenceInput(source="allied-isr"), at(14))
+    expected = Verification.VERIFIED if patched else Verification.PRESUMED
+    assert state.verification is expected
+    assert ("verified" in [d.kind for d in state.decisions]) is patched
