@@ -16,13 +16,17 @@ from exercises.runner import run_time_skipping
 from exercises.scenario import load_scenario
 
 HISTORIES = sorted(HISTORIES_DIR.glob("*.json"))
+# Histories recorded by every past version of the workflow, one folder per version, all replayed.
+EVERY_HISTORY = sorted(HISTORIES_DIR.rglob("*.json"))
 
 
 def test_every_scenario_has_a_recorded_history() -> None:
     assert {p.stem for p in HISTORIES} >= {p.stem for p in SCENARIOS_DIR.glob("*.yaml")}
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize(
+    "path", EVERY_HISTORY, ids=[str(p.relative_to(HISTORIES_DIR).with_suffix("")) for p in EVERY_HISTORY]
+)
 async def test_history_replays_deterministically(path: Path) -> None:
     outcome = await replay_file(path)
     assert outcome.deterministic, outcome.failure
