@@ -32,11 +32,12 @@ async def test_live_run_keeps_plan_time_on_a_compressed_clock(dev_env: WorkflowE
     assert [e for e in report.expectations if not e.met] == []
     assert report.outcome == "not_activated"
     # Deadlines fire on the workflow's own compressed timers. A timer fires some milliseconds
-    # late on a real server, and each real millisecond is 10 plan-seconds at x36000.
+    # late on a real server, and each real millisecond is 10 plan-seconds at x36000: on a busy
+    # 2-core machine a few hundred milliseconds late is seen, hence plan hours of slack.
     assert [e.level for e in report.escalations] == [2, 3, 3]
-    assert [e.at_hours for e in report.escalations] == pytest.approx([24, 48, 60], abs=2)
-    assert report.closed_at_hours == pytest.approx(72, abs=2)
-    assert 6.5 < report.wall_seconds < 20
+    assert [e.at_hours for e in report.escalations] == pytest.approx([24, 48, 60], abs=4)
+    assert report.closed_at_hours == pytest.approx(72, abs=4)
+    assert 6.5 < report.wall_seconds < 30
 
     description = await dev_env.client.get_workflow_handle(report.workflow_id).describe()
     assert description.task_queue == task_queue
