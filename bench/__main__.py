@@ -44,8 +44,15 @@ async def _run(names: list[str], quick: bool) -> list[Result]:
     results = []
     for name in names:
         print(f"running {name}...", file=sys.stderr, flush=True)
-        bench: Bench = importlib.import_module(MODULES[name]).run
-        results.append(await bench(quick))
+        try:
+            bench: Bench = importlib.import_module(MODULES[name]).run
+            results.append(await bench(quick))
+        except Exception as exc:  # noqa: BLE001 (reported, and the exit status says so)
+            failed = Result(name, f"{name}: FAILED")
+            failed.notes.append(f"{type(exc).__name__}: {exc}")
+            failed.params["failed"] = True
+            results.append(failed)
+            print(f"{name} failed: {exc!r}", file=sys.stderr, flush=True)
     return results
 
 
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(saved, 1)
         os.close(saved)
     emit(results, args.json)
-    return 0
+    return 1 if any(r.params.get("failed") for r in results) else 0
 
 
 if __name__ == "__main__":
