@@ -62,5 +62,10 @@ def configure_logging(fmt: Literal["console", "json"] = "console", level: str | 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if isinstance(level, int) else level.upper())
+    # uvicorn installs handlers of its own (its access log prints query strings as they came):
+    # route its lines through this one formatter, where secrets are masked.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     for noisy in ("aiosqlite", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

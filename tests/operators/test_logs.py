@@ -1,0 +1,109 @@
+"""The production log format (structlog JSON) over one incident: the API's, the activities' and
+the workflow's lines carry the incident's ids, and no line carries a token."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contingency.logging import configure_logging
+from tests.api.conftest import report
+from workflows.names import workflow_id_for
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """The production configuration, its one handler writing into a buffer instead of stderr."""
+    configure_logging("json", "INFO")
+    buffer = io.StringIO()
+    (handler,) = logging.getLogger().handlers
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
+
+
+def parsed(text: str) -> list[dict]:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+async def test_every_line_names_its_incident_and_none_carries_a_secret(
+    json_logs, dev_env, run_worker, api, tokens
+) -> None:
+    async with run_worker(dev_env.client), api(dev_env.client) as http:
+        t0 = datetime.now(UTC)
+        opened = await http.post(
+            "/v1/violations",
+            json=report(observed_at=(t0 - timedelta(minutes=5)).isoformat()),
+            headers=tokens.auth("reporter"),
+        )
+        assert opened.status_code == 202, opened.text
+        incident = opened.json()["incident_id"]
+        evidence = await http.post(
+            f"/v1/incidents/{incident}/evidence",
+            json={"source": "allied-isr", "summary": "imagery"},
+            headers=tokens.auth("reporter"),
+        )
+        assert evidence.status_code == 200, evidence.text
+        stood_down = await http.post(
+            f"/v1/incidents/{incident}/decisions",
+            json={"action": "stand_down", "rationale": "de-escalation agreed"},
+            headers=tokens.auth("operator"),
+        )
+        assert stood_down.status_code == 200, stood_down.text
+        await dev_env.client.get_workflow_handle(workflow_id_for(incident)).result()
+        kiosk = await http.get("/board/login", params={"token": tokens.secrets["observer"]})
+        assert kiosk.status_code == 303
+        refused = await http.get("/v1/incidents", headers={"Authorization": "Bearer ct_" + "x" * 43})
+        assert refused.status_code == 401
+    # An access log line as uvicorn writes it, query string included.
+    logging.getLogger("uvicorn.access").warning(
+        '%s - "%s %s HTTP/1.1" %d', "127.0.0.1:5000", "GET",
+        f"/board/login?token={tokens.secrets['observer']}&next=/board", 303,
+    )  # fmt: skip
+
+    text = json_logs.getvalue()
+    lines = parsed(text)
+    workflow_id = workflow_id_for(incident)
+
+    def having(**fields: str) -> list[dict]:
+        return [line for line in lines if all(line.get(k) == v for k, v in fields.items())]
+
+    received = having(event="violation.received")
+    assert received and received[0]["incident_id"] == incident and received[0]["workflow_id"] == workflow_id
+
+    requests = having(event="api.request", incident_id=incident)
+    assert {line["route"] for line in requests} >= {
+        "/v1/incidents/{incident_id}/evidence",
+        "/v1/incidents/{incident_id}/decisions",
+    }
+    assert all(line["workflow_id"] == workflow_id for line in requests)
+
+    ledger = having(event="ledger.recorded", incident_id=incident)
+    assert len(ledger) >= 3
+    run_ids = {line["run_id"] for line in ledger}
+    assert len(run_ids) == 1 and all(line["workflow_id"] == workflow_id for line in ledger)
+    assert all(line["activity"] == "record_decisions" for line in ledger)
+
+    closed = [line for line in lines if line["event"].startswith(f"Incident {incident} closed")]
+    assert closed, "the workflow's own line (workflow.logger)"
+    assert closed[0]["workflow_id"] == workflow_id and closed[0]["incident_id"] == incident
+    assert closed[0]["run_id"] in run_ids
+
+    access = [line for line in lines if line.get("logger") == "uvicorn.access"]
+    assert access and "token=[redacted]" in access[0]["event"]
+
+    for secret in tokens.secrets.values():
+        assert secret not in text
+    assert "Bearer ct_" not in text and "ct_xxxxxxxx" not in text
