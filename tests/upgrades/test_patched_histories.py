@@ -1,0 +1,75 @@
+"""Both sides of every ``workflow.patched(...)`` are replayed: for each patch id the workflow
+declares, the recorded histories include incidents started before it (no marker: the old code
+path, replayed by the new code) and after it (the marker: the new path), and all of them replay
+deterministically. A patch without histories on both sides fails here."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from exercises.histories import HISTORIES_DIR, load_history, replay_file
+
+WORKFLOW_SOURCE = Path(__file__).resolve().parents[2] / "workflows" / "incident.py"
+PATCH_IDS = sorted(set(re.findall(r'^PATCH_\w+ = "([^"]+)"', WORKFLOW_SOURCE.read_text(), re.MULTILINE)))
+HISTORIES = sorted(HISTORIES_DIR.rglob("*.json"))
+
+
+def patches_in(path: Path) -> set[str]:
+    """The patch ids whose marker the recorded history carries."""
+    found = set()
+    for event in load_history(path).events:
+        if event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":
+                for payload in marker.details["patch-data"].payloads:
+                    found.add(json.loads(payload.data)["id"])
+    return found
+
+
+def test_the_workflow_declares_its_patches():
+    assert PATCH_IDS, "no PATCH_* id found in workflows/incident.py"
+    assert "evidence-verifies-presumption" in PATCH_IDS
+
+
+@pytest.mark.parametrize("patch", PATCH_IDS)
+async def test_histories_before_and_after_the_patch_replay(patch: str):
+    before = [p for p in HISTORIES if patch not in patches_in(p)]
+    after = [p for p in HISTORIES if patch in patches_in(p)]
+    assert before, f"no recorded history predates {patch!r}: the old code path is not replayed"
+    assert after, f"no recorded history carries {patch!r}: the new code path is not replayed"
+    failures = []
+    for path in before + after:
+        outcome = await replay_file(path)
+        if not outcome.deterministic:
+            failures.append(f"{path.relative_to(HISTORIES_DIR)}: {outcome.failure}")
+    assert not failures, "\n".join(failures)
+
+
+def ledger_kinds(path: Path) -> list[str]:
+    """The decisions the recorded workflow sent to the ledger, in order."""
+    kinds = []
+    for event in load_history(path).events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == "record_decisions":
+                batch = json.loads(scheduled.input.payloads[0].data)
+                kinds += [d["kind"] for d in batch["decisions"]]
+    return kinds
+
+
+async def test_the_new_rule_shows_only_in_histories_recorded_after_it():
+    """late-report: independent evidence arrives after the plan proceeded on presumption. Before
+    the patch it is logged only; after it, it verifies the violation."""
+    old = HISTORIES_DIR / "v1-before-evidence-verifies-presumption" / "late-report.json"
+    new = HISTORIES_DIR / "late-report.json"
+    assert "evidence-verifies-presumption" not in patches_in(old)
+    assert "evidence-verifies-presumption" in patches_in(new)
+    old_kinds, new_kinds = ledger_kinds(old), ledger_kinds(new)
+    assert "presumed" in old_kinds and "verified" not in old_kinds
+    assert new_kinds.index("presumed") < new_kinds.index("verified")
+    for path in (old, new):
+        assert (await replay_file(path)).deterministic
