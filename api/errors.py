@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
@@ -147,6 +148,22 @@ def install_error_handlers(app: FastAPI) -> None:
         ):
             return error_response(503, "unavailable", "Temporal is unavailable; retry the request")
         return error_response(500, "internal", "unexpected Temporal error; see the server log")
+
+    async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down or restarting: a retry will do, as for Temporal above.
+        log.warning("api.database_unreachable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        return error_response(503, "unavailable", "the database is unavailable; retry the request")
+
+    # asyncpg raises plain connection errors while connecting; SQLAlchemy wraps the others.
+    for unreachable in (ConnectionError, TimeoutError, OperationalError, InterfaceError):
+        app.add_exception_handler(unreachable, _database_unreachable)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await _database_unreachable(request, exc)
+        log.exception("api.database_error", path=request.url.path)
+        return error_response(500, "internal", "unexpected database error; see the server log")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
