@@ -71,6 +71,7 @@ class IncidentWorkflow:
         self._persisted = 0
         self._wake = False
         self._published: dict[str, object] = {}
+        self._published_at = 0  # decisions count when search attributes and details were last set
         self._dispatches: list[asyncio.Task[None]] = []
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
@@ -276,6 +277,11 @@ class IncidentWorkflow:
     def _publish(self) -> None:
         """Keep search attributes and current details in step with the state, writing only changes."""
         state = self._state
+        # Every change of state records a decision: between two decisions there is nothing new
+        # to show, and the wake-ups in between need not build the view.
+        if len(state.decisions) == self._published_at:
+            return
+        self._published_at = len(state.decisions)
         view = state.view(self._persisted)
         next_deadline = view.next_deadline.due_at if view.next_deadline else None
         values: dict[str, object] = {
@@ -290,13 +296,12 @@ class IncidentWorkflow:
             sa.EXERCISE.name: view.exercise,
         }
         changed = {k: v for k, v in values.items() if self._published.get(k) != v}
-        if not changed:
-            return
-        keys = {key.name: key for key in sa.ALL}
-        updates: list[SearchAttributeUpdate] = [
-            keys[name].value_unset() if value is None else keys[name].value_set(value)  # type: ignore[attr-defined]
-            for name, value in changed.items()
-        ]
-        workflow.upsert_search_attributes(updates)
-        self._published.update(changed)
+        if changed:
+            keys = {key.name: key for key in sa.ALL}
+            updates: list[SearchAttributeUpdate] = [
+                keys[name].value_unset() if value is None else keys[name].value_set(value)  # type: ignore[attr-defined]
+                for name, value in changed.items()
+            ]
+            workflow.upsert_search_attributes(updates)
+            self._published.update(changed)
         workflow.set_current_details(current_details(view))

@@ -295,7 +295,11 @@ class IncidentState:
                 self._window_closes(now)
 
     def preview(self, now: datetime) -> IncidentState:
-        """A copy advanced to ``now``: what a validator checks against without changing anything."""
+        """The state advanced to ``now``, for validators: itself when nothing falls due by then
+        (checks never change it), else an advanced copy."""
+        due = self.next_event_at()
+        if due is None or due > now:
+            return self
         probe = copy.deepcopy(self)
         probe.advance(now)
         return probe
