@@ -38,7 +38,9 @@ router = APIRouter(tags=["health"])
     "/metrics",
     summary="Prometheus metrics: request counts and latencies (and the engine's, in-process)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}
+    },
 )
 async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

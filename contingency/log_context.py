@@ -65,9 +65,13 @@ class ActivityLogContext(Interceptor):
 def lift_temporal_ids(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: the ids the SDK's loggers put on a record, as top-level keys."""
     record = event.get("_record")
-    details = getattr(record, "temporal_workflow", None) or getattr(record, "temporal_activity", None)
+    details = getattr(record, "temporal_workflow", None) or getattr(
+        record, "temporal_activity", None
+    )
     if isinstance(details, dict):
-        for key, value in ids_for(details.get("workflow_id"), details.get("run_id") or details.get("workflow_run_id")).items():
+        for key, value in ids_for(
+            details.get("workflow_id"), details.get("run_id") or details.get("workflow_run_id")
+        ).items():
             event.setdefault(key, value)
     return event
 

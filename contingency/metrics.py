@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from wsgiref.simple_server import WSGIServer
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import Metric
@@ -95,7 +95,7 @@ class SdkMetricsCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         try:
-            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(self._url, timeout=self._timeout) as response:
                 text = response.read().decode()
         except OSError:
             return []  # the core is not serving yet (or has stopped): the engine's metrics still go out
@@ -145,7 +145,11 @@ class MetricsServer:
 
 
 def serve(
-    port: int, host: str = "127.0.0.1", *, sdk_url: str | None = None, registry: CollectorRegistry = REGISTRY
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    sdk_url: str | None = None,
+    registry: CollectorRegistry = REGISTRY,
 ) -> MetricsServer:
     """Serve ``registry`` (plus the SDK's metrics, when given) on ``host:port`` from a daemon
     thread; ``.port`` is the bound port (useful with port 0)."""

@@ -35,7 +35,9 @@ def exporter_for(export: str) -> SpanExporter:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         endpoint = export.rstrip("/")
-        return OTLPSpanExporter(endpoint=endpoint if endpoint.endswith("/v1/traces") else f"{endpoint}/v1/traces")
+        return OTLPSpanExporter(
+            endpoint=endpoint if endpoint.endswith("/v1/traces") else f"{endpoint}/v1/traces"
+        )
     raise TracingConfigError(
         f"CONTINGENCY_TRACING_EXPORT: {export!r} is neither 'console' nor an http(s):// OTLP endpoint"
     )
@@ -64,4 +66,6 @@ def instrument_api(app: FastAPI, provider: TracerProvider | None) -> None:
         return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics")
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, excluded_urls="healthz,readyz,metrics"
+    )

@@ -108,7 +108,12 @@ Viewer = Annotated[Principal, Depends(viewer)]
 
 def safe_next(target: str | None) -> str:
     """Only a board page: never an absolute or protocol-relative URL (no open redirect)."""
-    if target and target.startswith("/board") and not target.startswith("//") and "\\" not in target:
+    if (
+        target
+        and target.startswith("/board")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return "/board"
 
@@ -139,7 +144,7 @@ async def login_form(
     request: Request,
     context: Context,
     token: Annotated[str | None, Query(max_length=200)] = None,
-    next: Annotated[str | None, Query(max_length=500)] = None,  # noqa: A002 (the usual name)
+    next: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     if token is not None:
         return await _sign_in(request, context, token, next or "/board")
@@ -206,10 +211,17 @@ async def board_json(
                     "window_closes_at": _iso(row.window.due_at),
                     "next_deadline": None
                     if row.next_deadline is None
-                    else {"label": row.next_deadline.label, "due_at": _iso(row.next_deadline.due_at)},
+                    else {
+                        "label": row.next_deadline.label,
+                        "due_at": _iso(row.next_deadline.due_at),
+                    },
                     "quorum": None
                     if row.committed is None
-                    else {"committed": row.committed, "needed": row.quorum_needed, "holds": row.quorum_holds},
+                    else {
+                        "committed": row.committed,
+                        "needed": row.quorum_needed,
+                        "holds": row.quorum_holds,
+                    },
                     "live": row.live,
                     "ui_url": row.ui_url,
                     "timeline_url": row.timeline_url,
@@ -222,7 +234,9 @@ async def board_json(
 
 
 @router.get("/incidents/{incident_id}")
-async def incident_timeline(incident_id: IncidentId, context: Context, principal: Viewer) -> HTMLResponse:
+async def incident_timeline(
+    incident_id: IncidentId, context: Context, principal: Viewer
+) -> HTMLResponse:
     page = await timeline_page(context, incident_id)
     if page is None:
         return render("board_missing.html", status=404, incident_id=incident_id)

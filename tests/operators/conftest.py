@@ -70,7 +70,7 @@ SCENE = {
 }
 
 
-async def wait_for(predicate, timeout: float = SETTLE_TIMEOUT, what: str = "condition"):  # noqa: ANN001, ANN201
+async def wait_for(predicate, timeout: float = SETTLE_TIMEOUT, what: str = "condition"):
     """Poll an async predicate until it returns something truthy (visibility is eventually consistent)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -83,11 +83,15 @@ async def wait_for(predicate, timeout: float = SETTLE_TIMEOUT, what: str = "cond
 
 
 @pytest.fixture(scope="module")
-async def scene(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene]:
+async def scene(
+    dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Scene]:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('operators') / 'scene.db'}"
     await upgrade_async(url)
     settings = Settings(
-        database_url=url, task_queue=f"tq-ops-{uuid.uuid4().hex[:10]}", temporal_ui_url="http://ui.test:8233"
+        database_url=url,
+        task_queue=f"tq-ops-{uuid.uuid4().hex[:10]}",
+        temporal_ui_url="http://ui.test:8233",
     )
     engine = create_engine(url)
     sessions = session_factory(engine)
@@ -95,7 +99,9 @@ async def scene(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathF
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(deps.engine.dispose)
-        await stack.enter_async_context(build_worker(dev_env.client, settings.task_queue, deps, settings))
+        await stack.enter_async_context(
+            build_worker(dev_env.client, settings.task_queue, deps, settings)
+        )
         now = datetime.now(UTC)
         handles: dict[str, WorkflowHandle] = {}
         for name, (kind, sector, hours, exercise) in SCENE.items():
@@ -109,7 +115,9 @@ async def scene(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathF
                 reported_at=now,
             )
             plan_input = build_input(report, get_plan(), exercise=exercise)
-            handles[name] = await start_incident(dev_env.client, plan_input, settings.task_queue, now=now)
+            handles[name] = await start_incident(
+                dev_env.client, plan_input, settings.task_queue, now=now
+            )
         await handles["closed"].result()
 
         async def settled() -> bool:

@@ -36,10 +36,16 @@ def rows(html: str) -> list[str]:
 async def test_the_board_asks_a_browser_to_sign_in(scene: Scene) -> None:
     async with board_client(scene) as http:
         page = await http.get("/board")
-        assert page.status_code == 401 and 'name="token"' in page.text and 'type="password"' in page.text
+        assert (
+            page.status_code == 401
+            and 'name="token"' in page.text
+            and 'type="password"' in page.text
+        )
         data = await http.get("/board/incidents.json")
         assert data.status_code == 401 and data.json()["field"] == "Authorization"
-        wrong = await http.post("/board/login", data={"token": "ct_not-a-real-token", "next": "/board"})
+        wrong = await http.post(
+            "/board/login", data={"token": "ct_not-a-real-token", "next": "/board"}
+        )
         assert wrong.status_code == 401 and "unknown or has been revoked" in wrong.text
         assert "set-cookie" not in wrong.headers
 
@@ -78,7 +84,11 @@ async def test_exercises_have_their_own_marked_board(scene: Scene) -> None:
     incidents = {i["incident_id"]: i for i in real_json.json()["incidents"]}
     assert set(incidents) == {scene.incident_id("consultation"), scene.incident_id("fresh")}
     fresh = incidents[scene.incident_id("fresh")]
-    assert fresh["phase"] == "verification" and fresh["awaiting"] == "evidence" and fresh["live"] is True
+    assert (
+        fresh["phase"] == "verification"
+        and fresh["awaiting"] == "evidence"
+        and fresh["live"] is True
+    )
     assert fresh["next_deadline"]["label"] == "Verification (T0+12h)"
     assert bad.status_code == 422
 
@@ -91,14 +101,22 @@ async def test_a_bearer_header_works_for_scripts(scene: Scene) -> None:
     assert data.status_code == 200 and len(data.json()["incidents"]) == 2
 
 
-async def test_kiosk_url_trades_the_token_for_a_cookie_and_never_redirects_away(scene: Scene) -> None:
+async def test_kiosk_url_trades_the_token_for_a_cookie_and_never_redirects_away(
+    scene: Scene,
+) -> None:
     async with board_client(scene) as http:
-        kiosk = await http.get("/board/login", params={"token": scene.observer_token, "next": "/board/exercises"})
+        kiosk = await http.get(
+            "/board/login", params={"token": scene.observer_token, "next": "/board/exercises"}
+        )
         assert kiosk.status_code == 303 and kiosk.headers["location"] == "/board/exercises"
         assert scene.observer_token not in kiosk.headers["location"]
-        away = await http.get("/board/login", params={"token": scene.observer_token, "next": "https://evil.example/"})
+        away = await http.get(
+            "/board/login", params={"token": scene.observer_token, "next": "https://evil.example/"}
+        )
         assert away.headers["location"] == "/board"
-        sneaky = await http.get("/board/login", params={"token": scene.observer_token, "next": "//evil.example"})
+        sneaky = await http.get(
+            "/board/login", params={"token": scene.observer_token, "next": "//evil.example"}
+        )
         assert sneaky.headers["location"] == "/board"
         out = await http.get("/board/logout")
         assert out.status_code == 303 and 'contingency_board=""' in out.headers["set-cookie"]
@@ -133,7 +151,11 @@ async def test_the_timeline_of_one_incident_with_its_ledger(scene: Scene) -> Non
     assert f"http://ui.test:8233/namespaces/default/workflows/{scene.wid('consultation')}" in html
     assert 'data-due="' in html  # pending deadlines count down
     # A closed incident: its final state (the workflow result), no countdowns.
-    assert closed.status_code == 200 and "outcome <b>" in closed.text and 'data-due="' not in closed.text
+    assert (
+        closed.status_code == 200
+        and "outcome <b>" in closed.text
+        and 'data-due="' not in closed.text
+    )
     assert missing.status_code == 404 and "No incident nowhere-00000000" in missing.text
     assert invalid.status_code == 422
 

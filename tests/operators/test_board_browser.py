@@ -26,14 +26,18 @@ from tests.api.conftest import free_port
 from tests.operators.conftest import DOCS, Scene
 
 BROWSER_TIMEOUT = 25.0
-COUNTDOWN = re.compile(r'class="countdown window[^"]*" data-due="[^"]+">(?:overdue )?(?:(\d+)d )?(\d\d):(\d\d):(\d\d)<')
+COUNTDOWN = re.compile(
+    r'class="countdown window[^"]*" data-due="[^"]+">(?:overdue )?(?:(\d+)d )?(\d\d):(\d\d):(\d\d)<'
+)
 
 
 @asynccontextmanager
 async def served(scene: Scene) -> AsyncIterator[str]:
     port = free_port()
     app = create_app(scene.settings, client=scene.client, sessions=scene.sessions)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)

@@ -65,7 +65,9 @@ async def test_every_line_names_its_incident_and_none_carries_a_secret(
         await dev_env.client.get_workflow_handle(workflow_id_for(incident)).result()
         kiosk = await http.get("/board/login", params={"token": tokens.secrets["observer"]})
         assert kiosk.status_code == 303
-        refused = await http.get("/v1/incidents", headers={"Authorization": "Bearer ct_" + "x" * 43})
+        refused = await http.get(
+            "/v1/incidents", headers={"Authorization": "Bearer ct_" + "x" * 43}
+        )
         assert refused.status_code == 401
     # An access log line as uvicorn writes it, query string included.
     logging.getLogger("uvicorn.access").warning(
@@ -81,7 +83,11 @@ async def test_every_line_names_its_incident_and_none_carries_a_secret(
         return [line for line in lines if all(line.get(k) == v for k, v in fields.items())]
 
     received = having(event="violation.received")
-    assert received and received[0]["incident_id"] == incident and received[0]["workflow_id"] == workflow_id
+    assert (
+        received
+        and received[0]["incident_id"] == incident
+        and received[0]["workflow_id"] == workflow_id
+    )
 
     requests = having(event="api.request", incident_id=incident)
     assert {line["route"] for line in requests} >= {

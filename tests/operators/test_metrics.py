@@ -52,7 +52,9 @@ def snapshot_of(view: IncidentView, workflow_id: str, run_id: str) -> IncidentSn
     )  # fmt: skip
 
 
-async def test_engine_metrics_after_a_scripted_activation(ts_env, run_worker, api, tokens, task_queue, sessions):
+async def test_engine_metrics_after_a_scripted_activation(
+    ts_env, run_worker, api, tokens, task_queue, sessions
+):
     async with run_worker(ts_env.client), api(ts_env.client, clock=ts_env.get_current_time) as http:
         before = await scrape(http)
         drill = await start_drill(ts_env, task_queue, "large_scale_offensive")
@@ -64,17 +66,21 @@ async def test_engine_metrics_after_a_scripted_activation(ts_env, run_worker, ap
         await drill.decide(Action.AUTHORIZE, "quorum reached")
         final = await drill.result()
         incident = final.incident_id
-        assert (await http.get(f"/v1/incidents/{incident}", headers=tokens.auth("observer"))).status_code == 200
+        assert (
+            await http.get(f"/v1/incidents/{incident}", headers=tokens.auth("observer"))
+        ).status_code == 200
         after = await scrape(http)
 
         # The ledger activity retried with a batch it already wrote: nothing is counted again.
         run_id = drill.handle.result_run_id or ""
-        retry = RecordDecisionsInput(incident=snapshot_of(final, drill.handle.id, run_id), decisions=final.timeline[-2:])
+        retry = RecordDecisionsInput(
+            incident=snapshot_of(final, drill.handle.id, run_id), decisions=final.timeline[-2:]
+        )
         result = await ActivityEnvironment().run(LedgerActivities(sessions).record_decisions, retry)
         assert result.written == 0
         again = await scrape(http)
 
-    def delta(name: str, scraped=after, **labels: str) -> float:  # noqa: ANN001
+    def delta(name: str, scraped=after, **labels: str) -> float:
         return value(scraped, name, **labels) - value(before, name, **labels)
 
     real = {"exercise": "false"}
@@ -86,16 +92,36 @@ async def test_engine_metrics_after_a_scripted_activation(ts_env, run_worker, ap
     assert 29.9 < delta("contingency_time_to_activation_hours_sum", **real) < 30.1
     assert delta("contingency_time_to_activation_hours_bucket", le="36.0", **real) == 1
     assert delta("contingency_time_to_activation_hours_bucket", le="24.0", **real) == 0
-    assert delta("contingency_ledger_write_seconds_count") >= 5  # reported, presumed+escalated, 3 commitments, ...
+    assert (
+        delta("contingency_ledger_write_seconds_count") >= 5
+    )  # reported, presumed+escalated, 3 commitments, ...
     assert delta("contingency_ledger_write_seconds_sum") > 0
-    assert delta("contingency_api_requests_total", method="GET", route="/v1/incidents/{incident_id}", status="200") == 1
-    assert delta("contingency_api_request_seconds_count", method="GET", route="/v1/incidents/{incident_id}") == 1
+    assert (
+        delta(
+            "contingency_api_requests_total",
+            method="GET",
+            route="/v1/incidents/{incident_id}",
+            status="200",
+        )
+        == 1
+    )
+    assert (
+        delta(
+            "contingency_api_request_seconds_count",
+            method="GET",
+            route="/v1/incidents/{incident_id}",
+        )
+        == 1
+    )
     assert not [key for key in after if incident in str(key)], "no incident id may become a label"
 
     # The retried batch was timed, but none of its decisions was counted again.
     assert delta("contingency_decisions_total", again, kind="authorize", **real) == 1
     assert delta("contingency_incidents_closed_total", again, outcome="activated", **real) == 1
-    assert delta("contingency_ledger_write_seconds_count", again) == delta("contingency_ledger_write_seconds_count") + 1
+    assert (
+        delta("contingency_ledger_write_seconds_count", again)
+        == delta("contingency_ledger_write_seconds_count") + 1
+    )
 
 
 async def test_unknown_paths_are_one_series(api, ts_env) -> None:
@@ -103,11 +129,18 @@ async def test_unknown_paths_are_one_series(api, ts_env) -> None:
         for junk in ("/wp-admin", "/.env", f"/{uuid.uuid4().hex}"):
             assert (await http.get(junk)).status_code == 404
         scraped = await scrape(http)
-    assert value(scraped, "contingency_api_requests_total", method="GET", route="unmatched", status="404") >= 3
+    assert (
+        value(
+            scraped, "contingency_api_requests_total", method="GET", route="unmatched", status="404"
+        )
+        >= 3
+    )
     assert not [key for key in scraped if "wp-admin" in str(key)]
 
 
-async def test_worker_serves_sdk_and_engine_metrics_on_one_port(dev_env: WorkflowEnvironment, sqlite_url: str) -> None:
+async def test_worker_serves_sdk_and_engine_metrics_on_one_port(
+    dev_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
     port = free_port()
     settings = Settings(
         database_url=sqlite_url,
@@ -123,20 +156,31 @@ async def test_worker_serves_sdk_and_engine_metrics_on_one_port(dev_env: Workflo
             report_id=f"metrics-{uuid.uuid4().hex}", kind="ceasefire_breach", sector="Luhansk",
             reported_by="osce", observed_at=now - timedelta(hours=80), reported_at=now,
         )  # fmt: skip
-        handle = await start_incident(dev_env.client, build_input(report, get_plan()), settings.task_queue, now=now)
+        handle = await start_incident(
+            dev_env.client, build_input(report, get_plan()), settings.task_queue, now=now
+        )
         await asyncio.wait_for(handle.result(), 30)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             text = (await http.get("/metrics")).text
     finally:
         stop.set()
         await worker
-    names = {sample.name for family in text_string_to_metric_families(text) for sample in family.samples}
+    names = {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }
     # The SDK core's, re-exposed: workflow and activity latencies, counters with _total.
-    assert "temporal_workflow_completed_total" in names, sorted(n for n in names if n.startswith("temporal"))
-    assert "temporal_activity_execution_latency_seconds_bucket" in names, sorted(n for n in names if n.startswith("temporal"))
+    assert "temporal_workflow_completed_total" in names, sorted(
+        n for n in names if n.startswith("temporal")
+    )
+    assert "temporal_activity_execution_latency_seconds_bucket" in names, sorted(
+        n for n in names if n.startswith("temporal")
+    )
     assert "temporal_workflow_task_execution_latency_seconds_bucket" in names
     # The engine's own, from the same endpoint.
-    assert "contingency_incidents_closed_total" in names and "contingency_ledger_write_seconds_bucket" in names
+    assert (
+        "contingency_incidents_closed_total" in names
+        and "contingency_ledger_write_seconds_bucket" in names
+    )
     # Stopped with the worker.
     async with httpx.AsyncClient() as http:
         try:

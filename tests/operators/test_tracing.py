@@ -26,7 +26,9 @@ from tests.api.conftest import report
 from workflows.names import workflow_id_for
 
 
-async def test_one_trace_from_the_request_to_the_activities(dev_env, run_worker, settings, sessions, tokens) -> None:
+async def test_one_trace_from_the_request_to_the_activities(
+    dev_env, run_worker, settings, sessions, tokens
+) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -62,6 +64,9 @@ def test_tracing_is_off_unless_set() -> None:
     assert provider_for("") is None and temporal_interceptors(None) == []
     assert isinstance(exporter_for("console"), ConsoleSpanExporter)
     otlp = exporter_for("http://collector:4318")
-    assert type(otlp).__name__ == "OTLPSpanExporter" and otlp._endpoint == "http://collector:4318/v1/traces"
+    assert (
+        type(otlp).__name__ == "OTLPSpanExporter"
+        and otlp._endpoint == "http://collector:4318/v1/traces"
+    )
     with pytest.raises(TracingConfigError, match="CONTINGENCY_TRACING_EXPORT"):
         exporter_for("jaeger")

@@ -30,11 +30,14 @@ README_QUERIES = {
     "Exercise = true": {"drill"},
     'IncidentOutcome = "not_activated" OR IncidentOutcome = "unverified_closed"': {"closed"},
     'IncidentSector = "Zaporizhzhia"': {"consultation"},
-    'IncidentKind = "large_scale_offensive" AND ExecutionStatus = "Running"': {"consultation", "fresh"},
+    'IncidentKind = "large_scale_offensive" AND ExecutionStatus = "Running"': {
+        "consultation",
+        "fresh",
+    },
 }
 
 
-def decode(payload) -> str:  # noqa: ANN001 - a temporalio.api.common.v1.Payload
+def decode(payload) -> str:
     return DataConverter.default.payload_converter.from_payload(payload, str)
 
 
@@ -47,15 +50,24 @@ async def test_workflow_ids_summary_and_details_describe_the_incident(scene: Sce
     summary = await description.static_summary()
     details = await description.static_details()
     assert summary == "large_scale_offensive in Zaporizhzhia, reported by ua-general-staff"
-    assert "| T0 (observed) |" in details and "| Activation deadline |" in details and "(T0+72h)" in details
-    assert (await (await scene.handles["drill"].describe()).static_summary()).startswith("EXERCISE · ")
+    assert (
+        "| T0 (observed) |" in details
+        and "| Activation deadline |" in details
+        and "(T0+72h)" in details
+    )
+    assert (await (await scene.handles["drill"].describe()).static_summary()).startswith(
+        "EXERCISE · "
+    )
 
     # The UI's "current details" pane: the SDK answers the built-in metadata query with them.
     metadata = await handle.query("__temporal_workflow_metadata")
     current = metadata.current_details
     assert "phase **consultation**" in current and "escalation level **2**" in current
     assert "| Deadline | Due | Status |" in current
-    assert re.search(r"\| Allied consultation quorum \| T0\+24h · \d{4}-\d\d-\d\d \d\d:\d\d UTC \| ❌ missed \|", current), current
+    assert re.search(
+        r"\| Allied consultation quorum \| T0\+24h · \d{4}-\d\d-\d\d \d\d:\d\d UTC \| ❌ missed \|",
+        current,
+    ), current
     assert "Quorum: 0/3 committed" in current
 
 
@@ -73,10 +85,20 @@ async def test_timers_and_activities_carry_summaries(scene: Scene) -> None:
 
 async def test_search_attributes_follow_the_state(scene: Scene) -> None:
     expected = {
-        "consultation": {sa.INCIDENT_PHASE: "consultation", sa.AWAITING: "allies", sa.ESCALATION_LEVEL: 2,
-                         sa.EXERCISE: False, sa.INCIDENT_SECTOR: "Zaporizhzhia", sa.PLAN_ID: "allied-72h"},
-        "fresh": {sa.INCIDENT_PHASE: "verification", sa.AWAITING: "evidence", sa.ESCALATION_LEVEL: 1,
-                  sa.INCIDENT_KIND: "large_scale_offensive"},
+        "consultation": {
+            sa.INCIDENT_PHASE: "consultation",
+            sa.AWAITING: "allies",
+            sa.ESCALATION_LEVEL: 2,
+            sa.EXERCISE: False,
+            sa.INCIDENT_SECTOR: "Zaporizhzhia",
+            sa.PLAN_ID: "allied-72h",
+        },
+        "fresh": {
+            sa.INCIDENT_PHASE: "verification",
+            sa.AWAITING: "evidence",
+            sa.ESCALATION_LEVEL: 1,
+            sa.INCIDENT_KIND: "large_scale_offensive",
+        },
         "drill": {sa.EXERCISE: True, sa.INCIDENT_KIND: "limited_incursion"},
         "closed": {sa.INCIDENT_PHASE: "closed", sa.AWAITING: "none", sa.EXERCISE: False},
     }
@@ -88,9 +110,12 @@ async def test_search_attributes_follow_the_state(scene: Scene) -> None:
     view = await scene.handles["consultation"].query(IncidentWorkflow.state)
     assert view.next_deadline is not None
     assert running.get(sa.NEXT_DEADLINE) == view.next_deadline.due_at
-    closed = (await scene.handles["closed"].describe())
+    closed = await scene.handles["closed"].describe()
     assert closed.status is WorkflowExecutionStatus.COMPLETED
-    assert closed.typed_search_attributes.get(sa.INCIDENT_OUTCOME) in ("not_activated", "unverified_closed")
+    assert closed.typed_search_attributes.get(sa.INCIDENT_OUTCOME) in (
+        "not_activated",
+        "unverified_closed",
+    )
     assert closed.typed_search_attributes.get(sa.NEXT_DEADLINE) is None
 
 
@@ -104,7 +129,9 @@ async def test_readme_visibility_queries_through_the_client(scene: Scene, query:
     wanted = {scene.wid(name) for name in README_QUERIES[query]}
 
     async def listed() -> set[str] | None:
-        found = {execution.id async for execution in scene.client.list_workflows(scoped(query, scene))}
+        found = {
+            execution.id async for execution in scene.client.list_workflows(scoped(query, scene))
+        }
         return found if found == wanted else None
 
     await wait_for(listed, what=f"{query} -> {sorted(wanted)}")
@@ -128,7 +155,7 @@ async def test_readme_visibility_queries_through_the_temporal_cli(scene: Scene) 
     for query, names in README_QUERIES.items():
         wanted = {scene.wid(name) for name in names}
 
-        async def listed() -> set[str] | None:
+        async def listed(query: str = query, wanted: set[str] = wanted) -> set[str] | None:
             process = await asyncio.create_subprocess_exec(
                 binary("temporal"), "workflow", "list", "--address", address, "--namespace", "default",
                 "--query", scoped(query, scene), "--output", "json",
