@@ -147,15 +147,20 @@ async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus:
 async def audit_incident(
     sessions: async_sessionmaker[AsyncSession], incident: Incident, client: Client | None = None
 ) -> LedgerAudit:
+    # A running incident keeps writing while it is audited. Ask the workflow before reading the
+    # rows (what it knows to be persisted is then already in them) and again after (its timeline
+    # then covers every row legitimately written in between).
+    before = None if client is None else await _workflow_decisions(client, incident.workflow_id)
     async with sessions() as session:
         rows = await _rows(session, incident.id)
     broken = check_rows(incident, rows)
     anchored = False
-    if broken is None and client is not None:
-        decisions = await _workflow_decisions(client, incident.workflow_id)
-        if decisions is not None:
-            timeline, persisted, completed = decisions
-            broken = compare_with_timeline(incident.id, incident.workflow_id, rows, timeline, persisted, completed)
+    if broken is None and client is not None and before is not None:
+        _, persisted, completed = before
+        after = before if completed else await _workflow_decisions(client, incident.workflow_id)
+        if after is not None:
+            # Complete only if it already was when the rows were read.
+            broken = compare_with_timeline(incident.id, incident.workflow_id, rows, after[0], persisted, completed)
             anchored = True
     return LedgerAudit(
         incident_id=incident.id,

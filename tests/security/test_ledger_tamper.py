@@ -232,3 +232,25 @@ async def test_verify_without_an_incident_checks_them_all(database_url, sessions
     assert audits[second.incident_id]["rows"] == 12
     missing = await cli_verify(database_url, "nowhere-00000000")
     assert missing.exit_code == 2 and "no incident 'nowhere-00000000'" in missing.output
+
+
+async def test_the_api_names_a_tampered_row_of_a_live_incident(dev_env, run_worker, api, tokens, engine, sessions):
+    """Through the API, on a running workflow: intact, then one forged rationale named by seq."""
+    from tests.api.conftest import report
+
+    async with run_worker(dev_env.client), api(dev_env.client) as http:
+        body = report(evidence=[{"source": "allied-isr", "summary": "imagery"}])
+        incident_id = (await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))).json()["incident_id"]
+        receipt = await http.post(f"/v1/incidents/{incident_id}/evidence", json={"source": "osce-smm"},
+                                  headers=tokens.auth("reporter"), )  # answered once it is in the ledger
+        assert receipt.status_code == 200, receipt.text
+        url = f"/v1/incidents/{incident_id}/ledger/verify"
+        clean = (await http.get(url, headers=tokens.auth("observer"))).json()
+        assert clean["intact"] is True and clean["checked_against_workflow"] is True and clean["rows"] >= 3
+        await tamper(engine, ("UPDATE decisions SET rationale = 'nothing seen' WHERE incident_id = :id AND seq = 2",
+                              {"id": incident_id}))
+        broken = (await http.get(url, headers=tokens.auth("observer"))).json()
+        assert broken["intact"] is False and broken["broken_at_seq"] == 2 and "altered" in broken["problem"]
+        missing = await http.get("/v1/incidents/nowhere-00000000/ledger/verify", headers=tokens.auth("observer"))
+        assert missing.status_code == 404
+        assert (await http.get(url)).status_code == 401
