@@ -53,6 +53,7 @@ DISPATCH_TIMEOUT = timedelta(seconds=20)
 
 # Behaviour changes that running incidents must not see (replayed histories stay deterministic).
 PATCH_EVIDENCE_VERIFIES_PRESUMPTION = "evidence-verifies-presumption"
+PATCH_STAND_DOWN_FINISHES_SENT_STEPS = "stand-down-finishes-sent-steps"
 
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
@@ -95,11 +96,12 @@ class IncidentWorkflow:
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None:
             self._timer.cancel()
-        if state.outcome is Outcome.STOOD_DOWN:
-            # A stood-down response sends nothing more; every other outcome still owes the
-            # diplomatic steps it started, however long the sink takes.
+        if state.outcome is Outcome.STOOD_DOWN and not workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS):
             for task in self._dispatches:
                 task.cancel()
+        # Every other outcome still owes the diplomatic steps it started, however long the sink
+        # takes; a stood-down response finishes the steps already handed to the sink (a cancel
+        # could not take them back) and sends no other.
         await asyncio.gather(*self._dispatches, return_exceptions=True)
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._all_persisted())
         ledger.cancel()
@@ -224,6 +226,10 @@ class IncidentWorkflow:
         try:
             # The ledger shows why a step went out before it shows that it went out.
             await workflow.wait_condition(lambda: self._persisted >= after_seq)
+            if state.outcome is Outcome.STOOD_DOWN and workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS):
+                state.dispatch_cancelled(step, workflow.now())
+                self._wake = True
+                return
             result = await workflow.execute_activity_method(
                 NotificationActivities.dispatch_step,
                 DispatchStepInput(
