@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
+from fastapi import Depends, Path, Query
 from sqlalchemy import select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
@@ -24,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.context import ApiContext
+from api.context import ApiContext, get_context
 from api.errors import ApiError
 from api.tokens import Principal
 from db.models import Incident
@@ -60,6 +61,23 @@ def rejection(message: str) -> ApiError:
 async def incident_row(context: ApiContext, incident_id: str) -> Incident | None:
     async with context.sessions() as session:
         return await session.scalar(select(Incident).where(Incident.id == incident_id))
+
+
+async def same_world(
+    incident_id: Annotated[str, Path()],
+    context: Annotated[ApiContext, Depends(get_context)],
+    exercise: Annotated[
+        bool, Query(description="Address an exercise incident (exercise and real incidents never mix)")
+    ] = False,
+) -> None:
+    """Exercise incidents are reachable only with ``exercise=true``, real ones only without: a
+    tabletop exercise can never be read or acted on as a real incident, nor the reverse."""
+    row = await incident_row(context, incident_id)
+    if row is not None and row.exercise != exercise:
+        raise not_found(incident_id)
+
+
+InSameWorld = Depends(same_world)
 
 
 async def pinned_plan(context: ApiContext, incident_id: str) -> Plan | None:

@@ -30,7 +30,7 @@ from api.schemas.incidents import (
     Receipt,
 )
 from api.tokens import Principal
-from api.updates import not_found, pinned_plan, submit, update_id_for, workflow_status
+from api.updates import InSameWorld, not_found, pinned_plan, submit, update_id_for, workflow_status
 from db.chain import verify_chain
 from db.models import Incident, LedgerDecision
 from workflows.incident import IncidentWorkflow
@@ -113,6 +113,7 @@ async def list_incidents(
 
 @router.get(
     "/{incident_id}",
+    dependencies=[InSameWorld],
     response_model=IncidentDetail,
     responses=documented(401, 403, 404, 409, 422, 503),
     summary="The live state of an incident",
@@ -162,6 +163,7 @@ def detail_of(
 
 @router.get(
     "/{incident_id}/decisions",
+    dependencies=[InSameWorld],
     response_model=Ledger,
     responses=documented(401, 403, 404, 422),
     summary="The incident's ledger, in order, with its hash chain checked",
@@ -204,6 +206,7 @@ def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
 
 @router.post(
     "/{incident_id}/evidence",
+    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="Add evidence (a new source counts towards verification)",
@@ -225,6 +228,7 @@ async def add_evidence(
 
 @router.post(
     "/{incident_id}/commitments",
+    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="An allied party commits assets, or declines",
@@ -275,6 +279,7 @@ async def add_commitment(
 
 @router.post(
     "/{incident_id}/decisions",
+    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="An operator decision: confirm, authorize, stand_down or reclassify",

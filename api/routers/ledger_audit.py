@@ -13,7 +13,7 @@ from api.context import ApiContext, get_context
 from api.errors import documented
 from api.schemas.common import IncidentId
 from api.tokens import Principal
-from api.updates import not_found
+from api.updates import InSameWorld, not_found
 from contingency.ledger_audit import audit_incident, find_incident
 
 router = APIRouter(prefix="/v1/incidents", tags=["ledger"])
@@ -33,6 +33,7 @@ class LedgerVerification(BaseModel):
 
 @router.get(
     "/{incident_id}/ledger/verify",
+    dependencies=[InSameWorld],
     response_model=LedgerVerification,
     responses=documented(401, 403, 404, 422),
     summary="Verify the incident's ledger: hash chain, outcome, and against the workflow",

@@ -1,0 +1,53 @@
+"""Exercise incidents and real ones never mix: each is reachable only in its own world."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy import select
+
+from contingency.incidents import build_input, start_incident
+from db.models import LedgerDecision
+from plans.loader import get_plan
+from tests.api.conftest import report
+from workflows.incident import IncidentWorkflow
+from workflows.messages import Evidence, ViolationReport
+
+
+async def test_exercise_and_real_incidents_are_kept_apart(ts_env, run_worker, api, tokens, sessions, task_queue):
+    async with run_worker(ts_env.client), api(ts_env.client, clock=ts_env.get_current_time) as http:
+        now = await ts_env.get_current_time()
+        drill = ViolationReport(
+            report_id=f"drill-{uuid.uuid4().hex}", kind="ceasefire_breach", sector="Zaporizhzhia",
+            reported_by="exercise-control", observed_at=now, reported_at=now, evidence=(Evidence("umpire"),),
+        )  # fmt: skip
+        exercise = build_input(drill, get_plan(), exercise=True)
+        handle = await start_incident(ts_env.client, exercise, task_queue, now=now)
+        await handle.query(IncidentWorkflow.state)
+        for _ in range(200):  # the ledger activity writes the incident row
+            async with sessions() as session:
+                if await session.scalar(select(LedgerDecision.id).where(LedgerDecision.incident_id == exercise.incident_id)):
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the exercise incident never reached the ledger")
+        opened = await http.post("/v1/violations", json=report(), headers=tokens.auth("reporter"))
+        real = opened.json()["incident_id"]
+
+        reader, reporter = tokens.auth("observer"), tokens.auth("reporter")
+        drill_paths = [f"/v1/incidents/{exercise.incident_id}{tail}" for tail in ("", "/decisions", "/ledger/verify")]
+        for path in drill_paths:
+            hidden = await http.get(path, headers=reader)
+            assert hidden.status_code == 404, (path, hidden.text)
+            assert hidden.json()["field"] == "incident_id"
+            assert (await http.get(path, params={"exercise": "true"}, headers=reader)).status_code == 200, path
+        sneaked = await http.post(f"/v1/incidents/{exercise.incident_id}/evidence",
+                                  json={"source": "spy", "summary": "x"}, headers=reporter)  # fmt: skip
+        assert sneaked.status_code == 404
+        assert (await http.get(f"/v1/incidents/{real}", params={"exercise": "true"}, headers=reader)).status_code == 404
+        assert (await http.get(f"/v1/incidents/{real}", headers=reader)).status_code == 200
+        listed = (await http.get("/v1/incidents", headers=reader)).json()
+        ids = [i["incident_id"] for i in listed["incidents"]]
+        assert real in ids and exercise.incident_id not in ids
+        await handle.terminate("test over")
