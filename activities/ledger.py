@@ -8,7 +8,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -17,6 +16,7 @@ from contingency.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import genesis_hash, row_hash
 from db.models import Incident, LedgerDecision
+from db.upsert import dialect_of
 
 log = structlog.get_logger(__name__)
 
@@ -145,18 +145,13 @@ class _Statements:
         )
 
 
-_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
-
-
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
 @cache
 def _statements(dialect: str) -> _Statements:
-    if dialect not in _DIALECTS:
-        raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
-    return _Statements(_DIALECTS[dialect])
+    return _Statements(dialect_of(dialect))
 
 
 async def _hash_before(session: AsyncSession, snap: IncidentSnapshot, seq: int) -> str:

@@ -1,18 +1,28 @@
-"""INSERT ... ON CONFLICT for the two dialects the engine runs on."""
+"""INSERT ... ON CONFLICT for the two databases the engine runs on."""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+_DIALECTS: dict[str, ModuleType] = {"postgresql": postgresql, "sqlite": sqlite}
+
+
+class UnsupportedDatabase(RuntimeError):
+    """The engine runs on SQLite and PostgreSQL only."""
+
+
+def dialect_of(name: str) -> ModuleType:
+    """The SQLAlchemy dialect module (with its ``insert`` that knows ``on_conflict_*``)."""
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise UnsupportedDatabase(f"the engine supports SQLite and PostgreSQL, not {name}") from None
+
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """A dialect insert construct (with ``on_conflict_*``) for the session's database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+    return dialect_of(session.get_bind().dialect.name).insert(table)

@@ -71,7 +71,7 @@ def _statements(postgresql: Sequence[str], sqlite: Sequence[str]) -> Sequence[st
         return postgresql
     if dialect == "sqlite":
         return sqlite
-    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+    raise RuntimeError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
 
 
 def upgrade() -> None:
