@@ -14,7 +14,7 @@ from temporalio import activity
 from activities.inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
 from contingency.metrics import record_ledger_batch
 from db.base import utcnow
-from db.chain import genesis_hash, row_hash
+from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
 from db.upsert import dialect_of
 
@@ -46,18 +46,7 @@ class LedgerActivities:
             prev = await _hash_before(session, incident, first)
             rows = []
             for decision in batch.decisions:
-                digest = row_hash(
-                    prev_hash=prev,
-                    incident_id=incident.incident_id,
-                    seq=decision.seq,
-                    kind=decision.kind,
-                    actor=decision.actor,
-                    rationale=decision.rationale,
-                    payload=decision.payload,
-                    occurred_at=decision.at,
-                    t_plus_hours=decision.t_plus_hours,
-                    workflow_id=incident.workflow_id,
-                )
+                digest = decision_hash(prev, incident.incident_id, incident.workflow_id, decision)
                 rows.append(
                     {
                         "incident_id": incident.incident_id,

@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from db.chain import ChainBreak, genesis_hash, row_hash, verify_chain
+from db.chain import ChainBreak, decision_hash, genesis_hash, verify_chain
 from db.models import Incident, LedgerDecision
 from workflows.messages import Decision
 
@@ -82,18 +82,7 @@ def compare_with_timeline(
     prev = genesis_hash(workflow_id)
     by_seq = {row.seq: row for row in rows}
     for decision in timeline:
-        expected = row_hash(
-            prev_hash=prev,
-            incident_id=incident_id,
-            seq=decision.seq,
-            kind=decision.kind,
-            actor=decision.actor,
-            rationale=decision.rationale,
-            payload=decision.payload,
-            occurred_at=decision.at,
-            t_plus_hours=decision.t_plus_hours,
-            workflow_id=workflow_id,
-        )
+        expected = decision_hash(prev, incident_id, workflow_id, decision)
         row = by_seq.get(decision.seq)
         if row is None:
             if decision.seq <= persisted:

@@ -61,6 +61,32 @@ def row_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+class DecisionLike(Protocol):
+    seq: int
+    kind: str
+    at: datetime
+    t_plus_hours: float
+    actor: str
+    rationale: str
+    payload: dict[str, Any]
+
+
+def decision_hash(prev_hash: str, incident_id: str, workflow_id: str, decision: DecisionLike) -> str:
+    """The hash the ledger row of a workflow decision must carry."""
+    return row_hash(
+        prev_hash=prev_hash,
+        incident_id=incident_id,
+        seq=decision.seq,
+        kind=decision.kind,
+        actor=decision.actor,
+        rationale=decision.rationale,
+        payload=decision.payload,
+        occurred_at=decision.at,
+        t_plus_hours=decision.t_plus_hours,
+        workflow_id=workflow_id,
+    )
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int
