@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contingency.ledger_audit import audit_incident, find_incident
@@ -30,6 +30,11 @@ from tests.faults.receiver import WebhookReceiver
 from tests.faults.scripts import OPERATOR, REPORTER
 from workflows.incident import IncidentWorkflow
 from workflows.messages import IncidentView
+
+BENIGN_TASK_FAILURES = {
+    "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND",
+    "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE",
+}
 
 HUMAN_KINDS = ("commitment", "authorize", "stand_down", "confirm", "reclassify")
 
@@ -53,6 +58,7 @@ class FaultResult:
     receiver_raw_duplicates: int = 0
     delivered_not_in_ledger: int = 0
     workflow_tasks_failed: int = 0
+    workflow_tasks_turned_down: int = 0
     workflow_tasks_timed_out: int = 0
     activity_attempts_failed: int = 0
     client_requests: int = 0
@@ -188,10 +194,20 @@ async def verify_incidents(
             # No workflow task failed (a failed task would be a stuck or crashing workflow).
             history = await client.get_workflow_handle(run.workflow_id).fetch_history()
             types = Counter(EventType.Name(e.event_type) for e in history.events)
-            result.workflow_tasks_failed += types["EVENT_TYPE_WORKFLOW_TASK_FAILED"]
+            # A task the server turned down because an update arrived as the workflow tried to
+            # complete (UNHANDLED_COMMAND), or whose sticky worker died, is Temporal doing its
+            # job; any other failed task (an exception, nondeterminism) is a broken workflow.
+            causes = Counter(
+                WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause)
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            )
+            broken = {c: n for c, n in causes.items() if c not in BENIGN_TASK_FAILURES}
+            result.workflow_tasks_failed += sum(broken.values())
+            result.workflow_tasks_turned_down += sum(causes.values()) - sum(broken.values())
             result.workflow_tasks_timed_out += types["EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT"]
-            if types["EVENT_TYPE_WORKFLOW_TASK_FAILED"]:
-                problems.append(f"{name}: {types['EVENT_TYPE_WORKFLOW_TASK_FAILED']} failed workflow task(s)")
+            if broken:
+                problems.append(f"{name}: failed workflow task(s): {broken}")
             for event in history.events:
                 if event.HasField("activity_task_started_event_attributes"):
                     result.activity_attempts_failed += event.activity_task_started_event_attributes.attempt - 1
