@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -115,35 +116,35 @@ async def _record(
     context: ApiContext, body: ViolationIn, plan: Plan, incident_id: str, digest: str, now: datetime
 ) -> tuple[Incident, bool]:
     """The incident row for this report: inserted now, or found from an earlier post."""
+    t0 = body.observed_at or now
+    values: dict[str, Any] = {
+        "id": incident_id,
+        "report_id": body.report_id,
+        "workflow_id": workflow_id_for(incident_id),
+        "plan_id": plan.id,
+        "plan_version": plan.version,
+        "kind": body.kind,
+        "sector": body.sector,
+        "reported_by": body.reported_by,
+        "summary": body.summary,
+        "exercise": False,
+        "observed_at": t0,
+        "reported_at": now,
+        "window_closes_at": PlanClock(t0, context.settings.time_scale).at(plan.activation_window_hours),
+        "phase": str(Phase.VERIFICATION),
+        "escalation_level": 1,
+        "report_digest": digest,
+        "created_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    # Insert first, look up only on a conflict: a new report costs one round trip, and any
+    # unique key taken (report id, incident id) means an earlier or concurrent post won.
+    async with context.sessions.begin() as session:
+        stmt = insert_for(session, Incident).values(values).on_conflict_do_nothing().returning(Incident.id)
+        inserted = (await session.execute(stmt)).scalar_one_or_none() is not None
+    if inserted:
+        return Incident(**values), True
     existing = await _by_report(context, body.report_id)
-    if existing is None:
-        t0 = body.observed_at or now
-        async with context.sessions.begin() as session:
-            stmt = insert_for(session, Incident).values(
-                id=incident_id,
-                report_id=body.report_id,
-                workflow_id=workflow_id_for(incident_id),
-                plan_id=plan.id,
-                plan_version=plan.version,
-                kind=body.kind,
-                sector=body.sector,
-                reported_by=body.reported_by,
-                summary=body.summary,
-                exercise=False,
-                observed_at=t0,
-                reported_at=now,
-                window_closes_at=PlanClock(t0, context.settings.time_scale).at(plan.activation_window_hours),
-                phase=str(Phase.VERIFICATION),
-                escalation_level=1,
-                report_digest=digest,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            # Any unique key taken (report id, incident id): a concurrent duplicate won the race.
-            inserted = (await session.execute(stmt.on_conflict_do_nothing())).rowcount == 1
-        existing = await _by_report(context, body.report_id)
-        if inserted and existing is not None:
-            return existing, True
     if existing is None:
         # The incident id is taken by another report id (an 8-hex-digit digest collision).
         raise ApiError(
