@@ -3,20 +3,17 @@ even when the receiver fails the first attempt; a refusal is permanent, an outag
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,6 +33,7 @@ from contingency.incidents import build_input, start_incident
 from contingency.settings import Settings
 from db.models import Notification
 from plans.loader import get_plan
+from tests.serving import serve_asgi
 from worker import WorkerDependencies, build_sink, build_worker
 from workflows.messages import Evidence, Outcome, ViolationReport
 
@@ -73,20 +71,9 @@ class Receiver:
 
 @asynccontextmanager
 async def serve(receiver: Receiver) -> AsyncIterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_asgi(app) as url:
+        yield f"{url}/hook"
 
 
 def message(step: str = "demarche") -> OutboundMessage:
@@ -98,7 +85,7 @@ def message(step: str = "demarche") -> OutboundMessage:
         title="Démarche",
         kind="ceasefire_breach",
         sector="Luhansk",
-        t0=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        t0=datetime(2026, 3, 1, tzinfo=UTC),
         escalation_level=1,
         exercise=False,
     )

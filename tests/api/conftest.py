@@ -3,8 +3,6 @@ real database (SQLite and PostgreSQL), with a token of every role."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +10,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -21,6 +18,7 @@ from api.app import create_app
 from api.context import Clock, wall_clock
 from api.tokens import create_token
 from contingency.settings import Settings
+from tests.serving import serve_asgi
 
 ROLES = ("reporter", "observer", "operator", "ally:uk", "ally:us", "ally:pl", "ally:fr")
 
@@ -65,12 +63,6 @@ def api(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> ApiFa
     return _api
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def serve_api(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
@@ -79,19 +71,8 @@ def serve_api(
 
     @asynccontextmanager
     async def _serve(client: Client) -> AsyncIterator[str]:
-        port = free_port()
-        app = create_app(settings, client=client, sessions=sessions)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await task
+        async with serve_asgi(create_app(settings, client=client, sessions=sessions)) as url:
+            yield url
 
     return _serve
 

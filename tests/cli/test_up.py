@@ -7,20 +7,15 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 import uuid
 from pathlib import Path
 
 import httpx
 
+from tests.serving import free_port
+
 CONTINGENCY = str(Path(sys.executable).parent / "contingency")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children_of(pid: int) -> list[int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,15 +17,10 @@ import httpx
 from contingency.servers import binary
 from contingency.settings import Settings
 from contingency.temporal import connect, ensure_search_attributes
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -18,12 +18,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
-import uvicorn
-
 from api.app import create_app
 from contingency.servers import binary
-from tests.api.conftest import free_port
 from tests.operators.conftest import DOCS, Scene
+from tests.serving import serve_asgi
 
 BROWSER_TIMEOUT = 25.0
 COUNTDOWN = re.compile(
@@ -33,19 +31,8 @@ COUNTDOWN = re.compile(
 
 @asynccontextmanager
 async def served(scene: Scene) -> AsyncIterator[str]:
-    port = free_port()
-    app = create_app(scene.settings, client=scene.client, sessions=scene.sessions)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_asgi(create_app(scene.settings, client=scene.client, sessions=scene.sessions)) as url:
+        yield url
 
 
 async def chromium(url: str, *args: str) -> str:

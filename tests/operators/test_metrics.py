@@ -17,7 +17,7 @@ from activities.ledger import LedgerActivities
 from contingency.incidents import build_input, start_incident
 from contingency.settings import Settings
 from plans.loader import get_plan
-from tests.api.conftest import free_port
+from tests.serving import free_port
 from tests.workflows.support import start_drill
 from worker import run as run_worker_process
 from workflows.messages import Action, IncidentView, ViolationReport
