@@ -35,9 +35,14 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgre
 configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: one clock for the session, so tests use it one at a time."""
+    """A time-skipping test server per test module (it starts in ~0.1 s).
+
+    It has one clock, so a module's tests use it one at a time; and a workflow a test leaves
+    running there (with no worker left to serve it) can hold that clock back, so no module
+    inherits another's leftovers.
+    """
     env = await start_time_skipping()
     yield env
     await env.shutdown()
