@@ -1,6 +1,8 @@
 """Inputs and results of the engine's activities: one dataclass each, shared with the workflow."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: these dataclasses travel as Temporal payloads, and
+# the SDK's converter resolves their type hints on every decode; string annotations would be
+# compiled and evaluated again for each one.
 
 from dataclasses import dataclass
 from datetime import datetime

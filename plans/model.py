@@ -4,7 +4,9 @@ These classes travel inside the workflow input, so they are plain dataclasses of
 that Temporal's JSON converter round-trips, and they carry no behaviour that touches the world.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: these dataclasses travel as Temporal payloads, and
+# the SDK's converter resolves their type hints on every decode; string annotations would be
+# compiled and evaluated again for each one.
 
 from dataclasses import dataclass
 from enum import StrEnum

@@ -4,7 +4,9 @@ Kinds of violation are plan data (a second plan may name others), so they travel
 and are checked against the pinned plan; the engine's own vocabulary is enumerated here.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: these dataclasses travel as Temporal payloads, and
+# the SDK's converter resolves their type hints on every decode; string annotations would be
+# compiled and evaluated again for each one.
 
 from dataclasses import dataclass, field
 from datetime import datetime
