@@ -26,7 +26,8 @@ from contingency.metrics import sdk_runtime
 from contingency.metrics import serve as serve_metrics
 from contingency.settings import Settings
 from contingency.temporal import connect
-from db.session import create_engine, session_factory
+from db.session import create_engine
+from db.transactions import Transactions, transactions_for
 from workflows.incident import IncidentWorkflow
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,7 @@ def build_sink(settings: Settings) -> NotificationSink:
 @dataclass
 class WorkerDependencies:
     engine: AsyncEngine
+    transactions: Transactions
     ledger: LedgerActivities
     notifications: NotificationActivities
 
@@ -65,14 +67,20 @@ class WorkerDependencies:
         cls, settings: Settings, sink: NotificationSink | None = None, exercise_sink: NotificationSink | None = None
     ) -> WorkerDependencies:
         engine = create_engine(settings.database_url)
-        sessions = session_factory(engine)
+        # One unit-of-work runner for both activities: on SQLite, one writer thread per worker.
+        transactions = transactions_for(engine)
         return cls(
             engine=engine,
-            ledger=LedgerActivities(sessions),
+            transactions=transactions,
+            ledger=LedgerActivities(transactions),
             notifications=NotificationActivities(
-                sessions, sink or build_sink(settings), exercise_sink or ExerciseSink()
+                transactions, sink or build_sink(settings), exercise_sink or ExerciseSink()
             ),
         )
+
+    async def close(self) -> None:
+        await self.transactions.close()
+        await self.engine.dispose()
 
 
 def build_worker(client: Client, task_queue: str, deps: WorkerDependencies, settings: Settings | None = None) -> Worker:
@@ -113,7 +121,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             await stop.wait()
             log.info("worker.stopping")
     finally:
-        await deps.engine.dispose()
+        await deps.close()
         if metrics is not None:
             metrics.close()
     log.info("worker.stopped")

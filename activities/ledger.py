@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, select
 from temporalio import activity
 
 from activities.inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
@@ -16,6 +15,7 @@ from contingency.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
+from db.transactions import Transactions
 from db.upsert import dialect_of
 
 log = structlog.get_logger(__name__)
@@ -30,52 +30,24 @@ class LedgerConflict(Exception):
 
 
 class LedgerActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, transactions: Transactions) -> None:
+        self._transactions = transactions
 
     @activity.defn(name="record_decisions")
     async def record_decisions(self, batch: RecordDecisionsInput) -> RecordDecisionsResult:
         started = time.perf_counter()
         incident = batch.incident
-        bound = log.bind(
-            incident_id=incident.incident_id, workflow_id=incident.workflow_id, run_id=incident.run_id
-        )
-        async with self._sessions.begin() as session:
-            await _upsert_incident(session, incident)
-            first = batch.decisions[0].seq
-            prev = await _hash_before(session, incident, first)
-            rows = []
-            for decision in batch.decisions:
-                digest = decision_hash(prev, incident.incident_id, incident.workflow_id, decision)
-                rows.append(
-                    {
-                        "incident_id": incident.incident_id,
-                        "seq": decision.seq,
-                        "kind": decision.kind,
-                        "actor": decision.actor,
-                        "rationale": decision.rationale,
-                        "payload": decision.payload,
-                        "occurred_at": decision.at,
-                        "t_plus_hours": decision.t_plus_hours,
-                        "workflow_id": incident.workflow_id,
-                        "run_id": incident.run_id,
-                        "recorded_at": utcnow(),
-                        "prev_hash": prev,
-                        "hash": digest,
-                    }
-                )
-                prev = digest
-            result = await session.execute(_statements(_dialect(session)).insert_decisions, rows)
-            written = len(result.all())
-            if written != len(rows):
-                await _check_replayed_rows(session, incident.incident_id, rows)
+        written = await self._transactions.run(partial(_write_batch, batch=batch))
         # A batch lands whole or not at all, so the rows written are its last ``written``.
         record_ledger_batch(
             incident.exercise, batch.decisions[len(batch.decisions) - written :], time.perf_counter() - started
         )
-        last = batch.decisions[-1].seq
-        bound.info(
+        first, last = batch.decisions[0].seq, batch.decisions[-1].seq
+        log.info(
             "ledger.recorded",
+            incident_id=incident.incident_id,
+            workflow_id=incident.workflow_id,
+            run_id=incident.run_id,
             seqs=f"{first}-{last}",
             kinds=[d.kind for d in batch.decisions],
             written=written,
@@ -84,8 +56,42 @@ class LedgerActivities:
         return RecordDecisionsResult(written=written, last_seq=last)
 
 
-async def _upsert_incident(session: AsyncSession, snap: IncidentSnapshot) -> None:
-    values = {
+def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
+    """The incident's row brought up to date and the batch appended to its chain; rows written."""
+    incident = batch.incident
+    statements = _statements(connection.dialect.name)
+    connection.execute(statements.upsert_incident, _incident_values(incident))
+    prev = _hash_before(connection, incident, batch.decisions[0].seq)
+    rows = []
+    for decision in batch.decisions:
+        digest = decision_hash(prev, incident.incident_id, incident.workflow_id, decision)
+        rows.append(
+            {
+                "incident_id": incident.incident_id,
+                "seq": decision.seq,
+                "kind": decision.kind,
+                "actor": decision.actor,
+                "rationale": decision.rationale,
+                "payload": decision.payload,
+                "occurred_at": decision.at,
+                "t_plus_hours": decision.t_plus_hours,
+                "workflow_id": incident.workflow_id,
+                "run_id": incident.run_id,
+                "recorded_at": utcnow(),
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    written = len(connection.execute(statements.insert_decisions, rows).all())
+    if written != len(rows):
+        _check_replayed_rows(connection, incident.incident_id, rows)
+    return written
+
+
+def _incident_values(snap: IncidentSnapshot) -> dict[str, Any]:
+    now = utcnow()
+    return {
         "id": snap.incident_id,
         "report_id": snap.report_id,
         "workflow_id": snap.workflow_id,
@@ -105,10 +111,9 @@ async def _upsert_incident(session: AsyncSession, snap: IncidentSnapshot) -> Non
         "escalation_level": snap.escalation_level,
         "next_deadline_at": snap.next_deadline_at,
         "closed_at": snap.closed_at,
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
+        "created_at": now,
+        "updated_at": now,
     }
-    await session.execute(_statements(_dialect(session)).upsert_incident, values)
 
 
 MUTABLE = ("run_id", "kind", "phase", "outcome", "escalation_level", "next_deadline_at", "closed_at", "updated_at")
@@ -134,19 +139,15 @@ class _Statements:
         )
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
 @cache
 def _statements(dialect: str) -> _Statements:
     return _Statements(dialect_of(dialect))
 
 
-async def _hash_before(session: AsyncSession, snap: IncidentSnapshot, seq: int) -> str:
+def _hash_before(connection: Connection, snap: IncidentSnapshot, seq: int) -> str:
     if seq == 1:
         return genesis_hash(snap.workflow_id)
-    prev = await session.scalar(
+    prev = connection.scalar(
         select(LedgerDecision.hash).where(
             LedgerDecision.incident_id == snap.incident_id, LedgerDecision.seq == seq - 1
         )
@@ -156,15 +157,13 @@ async def _hash_before(session: AsyncSession, snap: IncidentSnapshot, seq: int) 
     return prev
 
 
-async def _check_replayed_rows(session: AsyncSession, incident_id: str, rows: list[dict]) -> None:
+def _check_replayed_rows(connection: Connection, incident_id: str, rows: list[dict]) -> None:
     """A retried batch finds its rows already written; they must be the very same rows."""
     seqs = [r["seq"] for r in rows]
     stored = dict(
-        (
-            await session.execute(
-                select(LedgerDecision.seq, LedgerDecision.hash).where(
-                    LedgerDecision.incident_id == incident_id, LedgerDecision.seq.in_(seqs)
-                )
+        connection.execute(
+            select(LedgerDecision.seq, LedgerDecision.hash).where(
+                LedgerDecision.incident_id == incident_id, LedgerDecision.seq.in_(seqs)
             )
         ).all()
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cache, partial
+from typing import Any
+
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, Row, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -12,19 +15,15 @@ from activities.inputs import DispatchResult, DispatchStepInput
 from activities.sinks import NotificationSink, OutboundMessage, SinkRejected
 from db.base import utcnow
 from db.models import Notification
-from db.upsert import insert_for
+from db.transactions import Transactions
+from db.upsert import dialect_of
 
 log = structlog.get_logger(__name__)
 
 
 class NotificationActivities:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        sink: NotificationSink,
-        exercise_sink: NotificationSink,
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, transactions: Transactions, sink: NotificationSink, exercise_sink: NotificationSink) -> None:
+        self._transactions = transactions
         self._sink = sink
         self._exercise_sink = exercise_sink
 
@@ -45,25 +44,10 @@ class NotificationActivities:
             exercise=step.exercise,
         )
         bound = log.bind(incident_id=step.incident_id, workflow_id=step.workflow_id, step=step.step)
-        async with self._sessions.begin() as session:
-            stmt = insert_for(session, Notification).values(
-                incident_id=step.incident_id,
-                idempotency_key=message.idempotency_key,
-                step=step.step,
-                channel=sink.name,
-                payload=message.as_json(),
-                status="pending",
-                attempts=0,
-                created_at=utcnow(),
-            )
-            await session.execute(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-            row = await session.scalar(
-                select(Notification).where(Notification.idempotency_key == message.idempotency_key)
-            )
-            assert row is not None
-            if row.status == "delivered" and row.delivered_at is not None:
-                bound.info("notification.already_delivered")
-                return DispatchResult(row.channel, row.idempotency_key, row.delivered_at, already_delivered=True)
+        outbox = await self._transactions.run(partial(_claim, message=message, channel=sink.name))
+        if outbox.status == "delivered" and outbox.delivered_at is not None:
+            bound.info("notification.already_delivered")
+            return DispatchResult(outbox.channel, message.idempotency_key, outbox.delivered_at, already_delivered=True)
 
         try:
             await sink.send(message)
@@ -79,15 +63,48 @@ class NotificationActivities:
         await self._mark(message.idempotency_key, status="delivered", delivered_at=delivered_at)
         return DispatchResult(sink.name, message.idempotency_key, delivered_at, already_delivered=False)
 
-    async def _mark(self, key: str, *, status: str, error: str | None = None, delivered_at=None) -> None:  # noqa: ANN001
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Notification)
-                .where(Notification.idempotency_key == key)
-                .values(
-                    status=status,
-                    attempts=Notification.attempts + 1,
-                    last_error=error,
-                    delivered_at=delivered_at,
-                )
-            )
+    async def _mark(self, key: str, *, status: str, error: str | None = None, delivered_at: datetime | None = None) -> None:
+        await self._transactions.run(
+            partial(_mark, key=key, status=status, error=error, delivered_at=delivered_at)
+        )
+
+
+def _claim(connection: Connection, *, message: OutboundMessage, channel: str) -> Row[Any]:
+    """The step's outbox row, created pending on its first attempt; as stored on later ones."""
+    outbox = Notification.__table__
+    connection.execute(
+        _statements(connection.dialect.name).claim,
+        {
+            "incident_id": message.incident_id,
+            "idempotency_key": message.idempotency_key,
+            "step": message.step,
+            "channel": channel,
+            "payload": message.as_json(),
+            "status": "pending",
+            "attempts": 0,
+            "created_at": utcnow(),
+        },
+    )
+    return connection.execute(
+        select(outbox.c.status, outbox.c.channel, outbox.c.delivered_at).where(
+            outbox.c.idempotency_key == message.idempotency_key
+        )
+    ).one()
+
+
+def _mark(connection: Connection, *, key: str, status: str, error: str | None, delivered_at: datetime | None) -> None:
+    connection.execute(
+        update(Notification)
+        .where(Notification.idempotency_key == key)
+        .values(status=status, attempts=Notification.attempts + 1, last_error=error, delivered_at=delivered_at)
+    )
+
+
+class _Statements:
+    def __init__(self, dialect: Any) -> None:
+        self.claim = dialect.insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect_of(dialect))

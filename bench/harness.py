@@ -50,7 +50,7 @@ async def engine_deps(database_url: str) -> AsyncIterator[tuple[Settings, Worker
     try:
         yield settings, deps
     finally:
-        await deps.engine.dispose()
+        await deps.close()
 
 
 def engine_worker(client: Client, queue: str, settings: Settings, deps: WorkerDependencies) -> Worker:

@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
@@ -29,10 +29,11 @@ from db.chain import genesis_hash
 from db.migrate import upgrade_async
 from db.models import Incident, LedgerDecision
 from db.session import create_engine, session_factory
+from db.transactions import transactions_for
 from workflows.messages import Decision
 
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +82,8 @@ def _batches(decisions: int, batch: int) -> list[tuple[Decision, ...]]:
 async def _engine_writers(url: str, writers: int, decisions: int, batch: int) -> float:
     """Decisions/s through the activity: each writer its own incident, batches in order."""
     engine = create_engine(url)
-    ledger = LedgerActivities(session_factory(engine))
+    transactions = transactions_for(engine)
+    ledger = LedgerActivities(transactions)
     env = ActivityEnvironment()
 
     async def writer() -> None:
@@ -94,6 +96,7 @@ async def _engine_writers(url: str, writers: int, decisions: int, batch: int) ->
         await asyncio.gather(*(writer() for _ in range(writers)))
         return writers * decisions / (time.perf_counter() - started)
     finally:
+        await transactions.close()
         await engine.dispose()
 
 

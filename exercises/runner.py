@@ -164,7 +164,7 @@ async def exercise_worker(client: Client, database_url: str, task_queue: str) ->
         async with worker:
             yield ExerciseWorker(client, task_queue, database_url, exercise_sink, real_sink)
     finally:
-        await deps.engine.dispose()
+        await deps.close()
 
 
 def scratch_dir() -> str | None:

@@ -22,12 +22,14 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.ledger import LedgerActivities
 from activities.sinks import ExerciseSink
 from contingency.logging import configure_logging
 from contingency.servers import start_dev_server, start_time_skipping
 from contingency.settings import Settings
 from db.migrate import upgrade_async
 from db.session import create_engine, session_factory
+from db.transactions import Transactions, transactions_for
 from worker import WorkerDependencies, build_worker
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -113,6 +115,19 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
+async def transactions(engine: AsyncEngine) -> AsyncIterator[Transactions]:
+    """The activities' unit-of-work runner on the test's database (SQLite: its writer thread)."""
+    runner = transactions_for(engine)
+    yield runner
+    await runner.close()
+
+
+@pytest.fixture
+def ledger_writer(transactions: Transactions) -> LedgerActivities:
+    return LedgerActivities(transactions)
+
+
+@pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
 
@@ -145,6 +160,6 @@ def run_worker(settings: Settings, exercise_sink: ExerciseSink):
             async with worker:
                 yield worker
         finally:
-            await deps.engine.dispose()
+            await deps.close()
 
     return _run

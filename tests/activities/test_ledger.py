@@ -41,8 +41,8 @@ async def record(ledger: LedgerActivities, batch: RecordDecisionsInput):
     return await ActivityEnvironment().run(ledger.record_decisions, batch)
 
 
-async def test_a_retried_batch_writes_nothing_twice(sessions):
-    ledger = LedgerActivities(sessions)
+async def test_a_retried_batch_writes_nothing_twice(sessions, ledger_writer):
+    ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     first = RecordDecisionsInput(snapshot(incident), decisions(1, 3))
     assert (await record(ledger, first)).written == 3
@@ -59,8 +59,8 @@ async def test_a_retried_batch_writes_nothing_twice(sessions):
         assert stored.phase == "consultation" and stored.observed_at == T0
 
 
-async def test_concurrent_retries_of_one_batch_land_once(sessions):
-    ledger = LedgerActivities(sessions)
+async def test_concurrent_retries_of_one_batch_land_once(sessions, ledger_writer):
+    ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 1)))
     batch = RecordDecisionsInput(snapshot(incident), decisions(2, 4))
@@ -71,8 +71,8 @@ async def test_concurrent_retries_of_one_batch_land_once(sessions):
     assert [r.seq for r in await ledger_rows(sessions, incident)] == [1, 2, 3, 4, 5]
 
 
-async def test_a_batch_ahead_of_the_ledger_waits_for_its_predecessor(sessions):
-    ledger = LedgerActivities(sessions)
+async def test_a_batch_ahead_of_the_ledger_waits_for_its_predecessor(sessions, ledger_writer):
+    ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 2)))
     with pytest.raises(LedgerGap):
@@ -80,8 +80,8 @@ async def test_a_batch_ahead_of_the_ledger_waits_for_its_predecessor(sessions):
     assert [r.seq for r in await ledger_rows(sessions, incident)] == [1, 2]
 
 
-async def test_other_content_under_an_existing_key_is_refused(sessions):
-    ledger = LedgerActivities(sessions)
+async def test_other_content_under_an_existing_key_is_refused(sessions, ledger_writer):
+    ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 2)))
     forged = decisions(1, 2)[:1] + (Decision(seq=2, kind="authorize", at=T0, t_plus_hours=0, actor="mallory"),)

@@ -149,7 +149,7 @@ async def test_each_step_arrives_once_though_the_first_attempt_fails(ts_env, set
                 handle = await start_incident(ts_env.client, incident, settings.task_queue, now=now)
                 view = await handle.result()
         finally:
-            await deps.engine.dispose()
+            await deps.close()
 
     assert view.outcome is Outcome.DIPLOMATIC_RESPONSE
     assert view.dispatched == ("demarche",)

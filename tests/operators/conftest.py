@@ -98,7 +98,7 @@ async def scene(
     deps = WorkerDependencies.build(settings, sink=ExerciseSink(), exercise_sink=ExerciseSink())
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
-        stack.push_async_callback(deps.engine.dispose)
+        stack.push_async_callback(deps.close)
         await stack.enter_async_context(
             build_worker(dev_env.client, settings.task_queue, deps, settings)
         )

@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.inputs import IncidentSnapshot, RecordDecisionsInput
-from activities.ledger import LedgerActivities
 from contingency.incidents import build_input, start_incident
 from contingency.settings import Settings
 from plans.loader import get_plan
@@ -53,7 +52,7 @@ def snapshot_of(view: IncidentView, workflow_id: str, run_id: str) -> IncidentSn
 
 
 async def test_engine_metrics_after_a_scripted_activation(
-    ts_env, run_worker, api, tokens, task_queue, sessions
+    ts_env, run_worker, api, tokens, task_queue, sessions, ledger_writer
 ):
     async with run_worker(ts_env.client), api(ts_env.client, clock=ts_env.get_current_time) as http:
         before = await scrape(http)
@@ -76,7 +75,7 @@ async def test_engine_metrics_after_a_scripted_activation(
         retry = RecordDecisionsInput(
             incident=snapshot_of(final, drill.handle.id, run_id), decisions=final.timeline[-2:]
         )
-        result = await ActivityEnvironment().run(LedgerActivities(sessions).record_decisions, retry)
+        result = await ActivityEnvironment().run(ledger_writer.record_decisions, retry)
         assert result.written == 0
         again = await scrape(http)
 

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.inputs import IncidentSnapshot, RecordDecisionsInput
@@ -84,9 +83,8 @@ def snapshot(state: IncidentState, incident_id: str) -> IncidentSnapshot:
     )
 
 
-async def write_ledger(sessions: async_sessionmaker[AsyncSession]) -> WrittenLedger:
+async def write_ledger(ledger: LedgerActivities) -> WrittenLedger:
     state, incident_id = activated_incident()
-    ledger = LedgerActivities(sessions)
     decisions = tuple(state.decisions)
     snap = snapshot(state, incident_id)
     # In three batches, as the workflow would over time.

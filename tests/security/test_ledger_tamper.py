@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from typer.testing import CliRunner
 
+from activities.ledger import LedgerActivities
 from contingency.cli.main import app as cli_app
 from contingency.ledger_audit import check_rows, compare_with_timeline
 from db.chain import row_hash
@@ -78,8 +79,8 @@ async def cli_verify(database_url: str, *args: str) -> Any:
 
 
 @pytest.fixture
-async def ledger(sessions: async_sessionmaker[AsyncSession]) -> WrittenLedger:
-    return await write_ledger(sessions)
+async def ledger(ledger_writer: LedgerActivities) -> WrittenLedger:
+    return await write_ledger(ledger_writer)
 
 
 async def test_update_and_delete_of_ledger_rows_are_refused(engine, sessions, ledger):
@@ -197,8 +198,8 @@ def test_rows_the_workflow_never_decided_are_caught() -> None:
         def __init__(self, **kw: Any) -> None:
             self.__dict__.update(kw)
 
-    from tests.security.ledger_support import activated_incident
     from db.chain import genesis_hash
+    from tests.security.ledger_support import activated_incident
 
     state, incident_id = activated_incident()
     workflow_id = f"incident-{incident_id}"
@@ -220,8 +221,8 @@ def test_rows_the_workflow_never_decided_are_caught() -> None:
     assert compare_with_timeline(incident_id, workflow_id, rows[:-1], decisions, len(decisions) - 1, False) is None
 
 
-async def test_verify_without_an_incident_checks_them_all(database_url, sessions, ledger):
-    second = await write_ledger(sessions)
+async def test_verify_without_an_incident_checks_them_all(database_url, sessions, ledger, ledger_writer):
+    second = await write_ledger(ledger_writer)
     result = await cli_verify(database_url, "--json")
     document = json.loads(result.output)
     audits = {a["incident_id"]: a for a in document["incidents"]}

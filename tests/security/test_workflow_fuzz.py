@@ -140,7 +140,7 @@ async def incident(dev_env, sqlite_url: str) -> Any:
         # Real time (time_scale 1): no deadline falls due while the test runs.
         handle = await start_incident(client, build_input(report, get_plan()), settings.task_queue, now=now)
         yield handle
-    await deps.engine.dispose()
+    await deps.close()
 
 
 async def test_malformed_messages_never_fail_a_task_nor_lose_state(incident: WorkflowHandle):
