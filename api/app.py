@@ -24,6 +24,7 @@ from contingency.settings import Settings
 from contingency.temporal import connect
 from contingency.tracing import instrument_api, provider_for
 from db.session import create_engine, session_factory
+from db.transactions import AsyncDriverTransactions, transactions_for
 
 log = structlog.get_logger(__name__)
 
@@ -71,16 +72,19 @@ def create_app(
             return
         engine = create_engine(settings.database_url)
         temporal = client or await _connect(settings)
+        transactions = transactions_for(engine)
         app.state.context = ApiContext(
             settings=settings,
             client=temporal,
             sessions=sessions or session_factory(engine),
+            transactions=transactions,
             clock=clock,
         )
         log.info("api.started", temporal=settings.temporal_address, task_queue=settings.task_queue)
         try:
             yield
         finally:
+            await transactions.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -90,8 +94,14 @@ def create_app(
         lifespan=lifespan,
     )
     if client is not None and sessions is not None:
+        # Injected (tests): the writes go through the sessions' own async engine, which the
+        # caller owns and disposes of; there is no writer thread to close.
         app.state.context = ApiContext(
-            settings=settings, client=client, sessions=sessions, clock=clock
+            settings=settings,
+            client=client,
+            sessions=sessions,
+            transactions=AsyncDriverTransactions(sessions.kw["bind"]),
+            clock=clock,
         )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from contingency.settings import Settings
+from db.transactions import Transactions
 
 # Async so that tests on the time-skipping server can pass its virtual clock.
 Clock = Callable[[], Awaitable[datetime]]
@@ -24,7 +25,8 @@ async def wall_clock() -> datetime:
 class ApiContext:
     settings: Settings
     client: Client
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # reads
+    transactions: Transactions  # writes (on SQLite: the process's one writer thread)
     clock: Clock = wall_clock
 
     @property

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.context import ApiContext
@@ -23,7 +24,7 @@ from api.tokens import Principal
 from contingency.incidents import build_input, incident_id_for, start_incident
 from db.base import utcnow
 from db.models import Incident
-from db.upsert import insert_for
+from db.upsert import dialect_of
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.clock import PlanClock
@@ -139,9 +140,7 @@ async def _record(
     }
     # Insert first, look up only on a conflict: a new report costs one round trip, and any
     # unique key taken (report id, incident id) means an earlier or concurrent post won.
-    async with context.sessions.begin() as session:
-        stmt = insert_for(session, Incident).values(values).on_conflict_do_nothing().returning(Incident.id)
-        inserted = (await session.execute(stmt)).scalar_one_or_none() is not None
+    inserted = await context.transactions.run(partial(_insert_incident, values=values))
     if inserted:
         return Incident(**values), True
     existing = await _by_report(context, body.report_id)
@@ -162,6 +161,17 @@ async def _record(
             "report_id",
         )
     return existing, False
+
+
+def _insert_incident(connection: Connection, *, values: dict[str, Any]) -> bool:
+    return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none() is not None
+
+
+@cache
+def _insert_statement(dialect: str) -> Any:
+    """Built once per dialect; the values travel as parameters (compiled once, then cached)."""
+    table = Incident.__table__
+    return dialect_of(dialect).insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 async def _by_report(context: ApiContext, report_id: str) -> Incident | None:

@@ -6,7 +6,6 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 _DIALECTS: dict[str, ModuleType] = {"postgresql": postgresql, "sqlite": sqlite}
 
@@ -21,8 +20,3 @@ def dialect_of(name: str) -> ModuleType:
         return _DIALECTS[name]
     except KeyError:
         raise UnsupportedDatabase(f"the engine supports SQLite and PostgreSQL, not {name}") from None
-
-
-def insert_for(session: AsyncSession, table: Any) -> Any:
-    """A dialect insert construct (with ``on_conflict_*``) for the session's database."""
-    return dialect_of(session.get_bind().dialect.name).insert(table)
