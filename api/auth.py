@@ -52,7 +52,7 @@ async def current_principal(
         raise ApiError(
             401, "unauthenticated", "Authorization: a bearer token is required", "Authorization"
         )
-    principal = await authenticate(context.sessions, credentials.credentials)
+    principal = await authenticate(context.transactions, credentials.credentials)
     if principal is None:
         raise ApiError(
             401, "unauthenticated", "Authorization: unknown or revoked token", "Authorization"

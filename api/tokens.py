@@ -12,13 +12,16 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
 from db.models import ApiToken
+from db.transactions import Transactions
 from plans.loader import load_plans
 
 SECRET_PREFIX = "ct_"
@@ -116,14 +119,21 @@ async def has_tokens(sessions: async_sessionmaker[AsyncSession]) -> bool:
         return await session.scalar(select(ApiToken.id).limit(1)) is not None
 
 
-async def authenticate(sessions: async_sessionmaker[AsyncSession], secret: str) -> Principal | None:
+async def authenticate(transactions: Transactions, secret: str) -> Principal | None:
     if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     wanted = digest(secret)
-    async with sessions() as session:
-        row = await session.scalar(
-            select(ApiToken).where(ApiToken.secret_hash == wanted, ApiToken.revoked_at.is_(None))
-        )
+    # Looked up on every request, never cached: a revoked token stops working at once.
+    row = await transactions.run(partial(_live_token, secret_hash=wanted))
     if row is None or not hmac.compare_digest(row.secret_hash, wanted):
         return None
     return Principal(name=row.name, role=row.role)
+
+
+def _live_token(connection: Connection, *, secret_hash: str) -> Row[Any] | None:
+    tokens = ApiToken.__table__
+    return connection.execute(
+        select(tokens.c.name, tokens.c.role, tokens.c.secret_hash).where(
+            tokens.c.secret_hash == secret_hash, tokens.c.revoked_at.is_(None)
+        )
+    ).one_or_none()

@@ -2,7 +2,9 @@
 
 The API runs as in production, uvicorn in a process of its own (``api.app:create_app_from_env``)
 over a migrated SQLite ledger and the dev server; the load comes from this process: a fixed
-number of concurrent clients, each posting distinct reports back to back. The baseline is the
+number of concurrent clients, each posting distinct reports back to back on a keep-alive
+connection of its own (``bench/http_load.py``: a lean client, so that the load generator takes
+as little CPU as it can from the API on a 2-core machine). The baseline is the
 same number of concurrent ``client.start_workflow`` calls from this process, no HTTP, no
 database, no validation. No worker runs in either case: intake is measured, not the response.
 """
@@ -25,6 +27,7 @@ import httpx
 
 from bench import harness
 from bench.bare import BareInput, BareWorkflow
+from bench.http_load import KeepAliveClient
 from bench.report import Result, ratio
 from contingency.servers import start_dev_server
 from db.session import create_engine, session_factory
@@ -116,22 +119,32 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
             token = await _token(url)
             port = _free_port()
             proc = _serve_api(address, url, queue, port)
-            limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
             try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60,
-                                             headers={"Authorization": f"Bearer {token}"}) as http:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
                     await _ready(http, proc)
+                headers = {"Authorization": f"Bearer {token}"}
+                clients = [KeepAliveClient("127.0.0.1", port, headers) for _ in range(concurrency)]
+                free = asyncio.Queue[KeepAliveClient]()
+                for c in clients:
+                    free.put_nowait(c)
 
-                    async def post(i: int) -> None:
-                        body = {"report_id": f"bench-{run_id}-{i}", "kind": "large_scale_offensive",
-                                "sector": f"sector-{i % 97}", "reported_by": "observer-mission",
-                                "summary": "armoured columns crossing the line of contact"}
-                        response = await http.post("/v1/violations", json=body)
-                        if response.status_code != 202:
-                            errors.append(f"{response.status_code} {response.text[:200]}")
+                async def post(i: int) -> None:
+                    body = {"report_id": f"bench-{run_id}-{i}", "kind": "large_scale_offensive",
+                            "sector": f"sector-{i % 97}", "reported_by": "observer-mission",
+                            "summary": "armoured columns crossing the line of contact"}
+                    client = await free.get()
+                    try:
+                        status, content = await client.post_json("/v1/violations", body)
+                    finally:
+                        free.put_nowait(client)
+                    if status != 202:
+                        errors.append(f"{status} {content[:200].decode(errors='replace')}")
 
+                try:
                     await _load(min(50, n), concurrency, lambda i: post(n + i))  # warm-up, distinct ids
                     api_s, api_lat = await _load(n, concurrency, post)
+                finally:
+                    await asyncio.gather(*(c.close() for c in clients))
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=30)

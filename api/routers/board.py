@@ -94,7 +94,7 @@ def _presented_token(request: Request) -> str | None:
 async def viewer(request: Request, context: Context) -> Principal:
     """The principal behind the board's cookie (or bearer header), with read permission."""
     secret = _presented_token(request)
-    principal = await authenticate(context.sessions, secret) if secret else None
+    principal = await authenticate(context.transactions, secret) if secret else None
     if principal is None or Permission.READ not in permissions_of(principal):
         raise SignInRequired(
             request.url.path,
@@ -123,7 +123,7 @@ def login_page(wanted: str, message: str = "", status: int = 401) -> HTMLRespons
 
 
 async def _sign_in(request: Request, context: ApiContext, token: str, target: str) -> Response:
-    principal = await authenticate(context.sessions, token.strip()) if token else None
+    principal = await authenticate(context.transactions, token.strip()) if token else None
     if principal is None:
         return login_page(target, "That token is unknown or has been revoked.")
     response = RedirectResponse(safe_next(target), status_code=303)

@@ -74,7 +74,7 @@ async def test_a_revoked_token_stops_working(dev_env, api, sessions):
     assert token.name in [t.name for t in await list_tokens(sessions, include_revoked=True)]
 
 
-async def test_tokens_are_stored_as_digests_only(sessions):
+async def test_tokens_are_stored_as_digests_only(sessions, transactions):
     token = await create_token(sessions, f"digest-check-{uuid.uuid4().hex[:8]}", "ally:pl")
     stored = next(t for t in await list_tokens(sessions) if t.name == token.name)
     assert isinstance(stored, ApiToken)
@@ -83,7 +83,7 @@ async def test_tokens_are_stored_as_digests_only(sessions):
         stored.prefix,
     )
     assert stored.role == "ally:pl"
-    principal = await authenticate(sessions, token.secret)
+    principal = await authenticate(transactions, token.secret)
     assert principal is not None and principal.party == "pl" and principal.name == token.name
 
 
