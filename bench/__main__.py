@@ -47,6 +47,8 @@ async def _run(names: list[str], quick: bool) -> list[Result]:
         try:
             bench: Bench = importlib.import_module(MODULES[name]).run
             results.append(await bench(quick))
+            # On stderr as soon as it is known: a later benchmark that fails loses nothing.
+            emit(results[-1:], False, sys.stderr)
         except Exception as exc:  # noqa: BLE001 (reported, and the exit status says so)
             failed = Result(name, f"{name}: FAILED")
             failed.notes.append(f"{type(exc).__name__}: {exc}")

@@ -2,17 +2,21 @@
 
 Per scenario: one server, the engine's worker and the bare worker side by side, runs
 interleaved so both see the same machine load; the median wall time of each. Sweep: many
-scenarios spread over several servers (one server has one clock, so one scenario at a time).
+scenarios spread over OS processes with a time-skipping server each (one server has one clock,
+so one scenario at a time), as ``contingency exercise sweep`` spreads them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
+import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,6 +24,7 @@ from bench import harness
 from bench.report import Result, ratio
 from bench.scenario import STEPS
 from contingency.servers import start_time_skipping
+from exercises.sweep import default_processes
 
 _numbers = itertools.count(1)  # incident numbers are unique across the run: they share one ledger
 
@@ -49,50 +54,81 @@ async def _per_scenario(runs: int) -> tuple[list[float], list[float], int]:
 Runner = Callable[[WorkflowEnvironment, str, int], Awaitable[int]]
 
 
-async def _sweep(total: int, servers: int, bare: bool) -> float:
-    """Wall seconds for ``total`` scenarios spread over ``servers`` time-skipping servers."""
-    envs = await asyncio.gather(*(start_time_skipping() for _ in range(servers)))
-    todo = iter(range(total))
+async def _sweep_lane(share: int, bare: bool, barrier: Barrier) -> tuple[float, float]:
+    """One process's share of a sweep on its own server and worker: (start, end) monotonic."""
+    env = await start_time_skipping()
     run: Runner = harness.run_bare_scenario if bare else harness.run_engine_scenario
-
-    async def lane(env: WorkflowEnvironment, queue: str) -> None:
-        for _ in todo:
-            await run(env, queue, next(_numbers))
-
+    queue = harness.task_queue("sweep")
     try:
         async with harness.temp_sqlite() as url, harness.engine_deps(url) as (settings, deps):
-            async with contextlib.AsyncExitStack() as stack:
-                queues = []
-                for env in envs:
-                    queue = harness.task_queue("sweep")
-                    worker = harness.bare_worker(env.client, queue) if bare else harness.engine_worker(
-                        env.client, queue, settings, deps
-                    )
-                    await stack.enter_async_context(worker)
-                    queues.append(queue)
-                started = time.perf_counter()
-                await asyncio.gather(*(lane(env, q) for env, q in zip(envs, queues)))
-                return time.perf_counter() - started
+            worker = harness.bare_worker(env.client, queue) if bare else harness.engine_worker(
+                env.client, queue, settings, deps
+            )
+            async with worker:
+                # Every process starts its runs at once, set up and warm: start-up is not timed.
+                await run(env, queue, next(_numbers))
+                await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+                started = time.monotonic()
+                for _ in range(share):
+                    await run(env, queue, next(_numbers))
+                return started, time.monotonic()
     finally:
-        await asyncio.gather(*(env.shutdown() for env in envs))
+        await env.shutdown()
 
 
-async def run(quick: bool, runs: int | None = None, sweep: int | None = None, servers: int | None = None) -> Result:
+def _sweep_process(share: int, bare: bool, barrier: Barrier, results: Queue) -> None:
+    from contingency.logging import configure_logging
+
+    configure_logging("console", "WARNING")
+    try:
+        results.put(asyncio.run(_sweep_lane(share, bare, barrier)))
+    except BaseException as exc:  # noqa: BLE001 (reported to the parent, which raises)
+        barrier.abort()
+        results.put(f"{type(exc).__name__}: {exc}")
+    results.close()
+    results.join_thread()
+    os._exit(0)  # sdk-python#300: no interpreter teardown with SDK threads about
+
+
+def _sweep(total: int, processes: int, bare: bool) -> float:
+    """Wall seconds for ``total`` scenarios over ``processes`` OS processes, one server each: the
+    layout ``contingency exercise sweep`` uses on this machine (exercises/sweep.py)."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process running SDK threads
+    barrier, results = context.Barrier(processes), context.Queue()
+    shares = [total // processes + (i < total % processes) for i in range(processes)]
+    children = [context.Process(target=_sweep_process, args=(share, bare, barrier, results)) for share in shares]
+    for child in children:
+        child.start()
+    try:
+        lanes = [results.get(timeout=900) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+    failures = [lane for lane in lanes if isinstance(lane, str)]
+    if failures:
+        raise RuntimeError(f"sweep process failed: {failures[0]}")
+    return max(end for _, end in lanes) - min(start for start, _ in lanes)
+
+
+async def run(quick: bool, runs: int | None = None, sweep: int | None = None, processes: int | None = None) -> Result:
     runs = runs or (2 if quick else 10)
     sweep = sweep if sweep is not None else (4 if quick else 200)
-    servers = servers or (2 if quick else 4)
+    processes = processes or default_processes(2)
     result = Result(
         "exercise",
         "Exercise speed: the 72-hour scenario on the time-skipping server",
-        params={"updates": len(STEPS), "runs": runs, "sweep": sweep, "servers": servers},
+        params={"updates": len(STEPS), "runs": runs, "sweep": sweep, "sweep_processes": processes},
     )
     engine, bare, rows = await _per_scenario(runs)
     e, b = statistics.median(engine), statistics.median(bare)
     result.add("wall per scenario (median)", round(e, 3), "s", baseline=round(b, 3), ratio=ratio(e, b), target="<= 1.5")
     result.add("ledger rows per scenario", rows)
     if sweep:
-        engine_sweep = await _sweep(sweep, servers, bare=False)
-        bare_sweep = await _sweep(sweep, servers, bare=True)
+        loop = asyncio.get_running_loop()
+        engine_sweep = await loop.run_in_executor(None, _sweep, sweep, processes, False)
+        bare_sweep = await loop.run_in_executor(None, _sweep, sweep, processes, True)
         result.add(
             f"sweep of {sweep} scenarios",
             round(engine_sweep, 2),
