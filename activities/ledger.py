@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from db.base import utcnow
 from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
 from db.transactions import Transactions
-from db.upsert import dialect_of
+from db.upsert import per_dialect
 
 log = structlog.get_logger(__name__)
 
@@ -139,9 +139,7 @@ class _Statements:
         )
 
 
-@cache
-def _statements(dialect: str) -> _Statements:
-    return _Statements(dialect_of(dialect))
+_statements = per_dialect(_Statements)
 
 
 def _hash_before(connection: Connection, snap: IncidentSnapshot, seq: int) -> str:

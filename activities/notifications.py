@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from activities.sinks import NotificationSink, OutboundMessage, SinkRejected
 from db.base import utcnow
 from db.models import Notification
 from db.transactions import Transactions
-from db.upsert import dialect_of
+from db.upsert import per_dialect
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +65,7 @@ class NotificationActivities:
 
     async def _mark(self, key: str, *, status: str, error: str | None = None, delivered_at: datetime | None = None) -> None:
         await self._transactions.run(
-            partial(_mark, key=key, status=status, error=error, delivered_at=delivered_at)
+            partial(_set_status, key=key, status=status, error=error, delivered_at=delivered_at)
         )
 
 
@@ -73,7 +73,7 @@ def _claim(connection: Connection, *, message: OutboundMessage, channel: str) ->
     """The step's outbox row, created pending on its first attempt; as stored on later ones."""
     outbox = Notification.__table__
     connection.execute(
-        _statements(connection.dialect.name).claim,
+        _claim_statement(connection.dialect.name),
         {
             "incident_id": message.incident_id,
             "idempotency_key": message.idempotency_key,
@@ -92,7 +92,7 @@ def _claim(connection: Connection, *, message: OutboundMessage, channel: str) ->
     ).one()
 
 
-def _mark(connection: Connection, *, key: str, status: str, error: str | None, delivered_at: datetime | None) -> None:
+def _set_status(connection: Connection, *, key: str, status: str, error: str | None, delivered_at: datetime | None) -> None:
     connection.execute(
         update(Notification)
         .where(Notification.idempotency_key == key)
@@ -100,11 +100,6 @@ def _mark(connection: Connection, *, key: str, status: str, error: str | None, d
     )
 
 
-class _Statements:
-    def __init__(self, dialect: Any) -> None:
-        self.claim = dialect.insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
-
-
-@cache
-def _statements(dialect: str) -> _Statements:
-    return _Statements(dialect_of(dialect))
+_claim_statement = per_dialect(
+    lambda dialect: dialect.insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+)

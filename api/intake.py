@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import structlog
@@ -24,7 +24,7 @@ from api.tokens import Principal
 from contingency.incidents import build_input, incident_id_for, start_incident
 from db.base import utcnow
 from db.models import Incident
-from db.upsert import dialect_of
+from db.upsert import per_dialect
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.clock import PlanClock
@@ -167,11 +167,9 @@ def _insert_incident(connection: Connection, *, values: dict[str, Any]) -> bool:
     return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none() is not None
 
 
-@cache
-def _insert_statement(dialect: str) -> Any:
-    """Built once per dialect; the values travel as parameters (compiled once, then cached)."""
-    table = Incident.__table__
-    return dialect_of(dialect).insert(table).on_conflict_do_nothing().returning(table.c.id)
+_insert_statement = per_dialect(
+    lambda dialect: dialect.insert(Incident.__table__).on_conflict_do_nothing().returning(Incident.__table__.c.id)
+)
 
 
 async def _by_report(context: ApiContext, report_id: str) -> Incident | None:

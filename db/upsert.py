@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
+
+T = TypeVar("T")
 
 _DIALECTS: dict[str, ModuleType] = {"postgresql": postgresql, "sqlite": sqlite}
 
@@ -20,3 +24,9 @@ def dialect_of(name: str) -> ModuleType:
         return _DIALECTS[name]
     except KeyError:
         raise UnsupportedDatabase(f"the engine supports SQLite and PostgreSQL, not {name}") from None
+
+
+def per_dialect(build: Callable[[ModuleType], T]) -> Callable[[str], T]:
+    """``build(dialect)`` once per database name, the same statement ever after: one whose
+    values travel as parameters is compiled once and then served from SQLAlchemy's cache."""
+    return cache(lambda name: build(dialect_of(name)))
