@@ -34,9 +34,21 @@ log = structlog.get_logger(__name__)
 
 # Deterministic, side-effect-free modules the workflow imports: share them with the sandbox
 # instead of re-importing them for every workflow run.
-PASSTHROUGH = ("plans", "workflows.messages", "workflows.state", "workflows.clock", "workflows.details",
-               "workflows.names", "workflows.search_attributes", "activities", "db", "sqlalchemy",
-               "structlog", "pydantic", "yaml")
+PASSTHROUGH = (
+    "plans",
+    "workflows.messages",
+    "workflows.state",
+    "workflows.clock",
+    "workflows.details",
+    "workflows.names",
+    "workflows.search_attributes",
+    "activities",
+    "db",
+    "sqlalchemy",
+    "structlog",
+    "pydantic",
+    "yaml",
+)
 
 
 def build_sink(settings: Settings) -> NotificationSink:
@@ -64,7 +76,10 @@ class WorkerDependencies:
 
     @classmethod
     def build(
-        cls, settings: Settings, sink: NotificationSink | None = None, exercise_sink: NotificationSink | None = None
+        cls,
+        settings: Settings,
+        sink: NotificationSink | None = None,
+        exercise_sink: NotificationSink | None = None,
     ) -> WorkerDependencies:
         engine = create_engine(settings.database_url)
         # One unit-of-work runner for both activities: on SQLite, one writer thread per worker.
@@ -83,7 +98,9 @@ class WorkerDependencies:
         await self.engine.dispose()
 
 
-def build_worker(client: Client, task_queue: str, deps: WorkerDependencies, settings: Settings | None = None) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, deps: WorkerDependencies, settings: Settings | None = None
+) -> Worker:
     settings = settings or Settings()
     return Worker(
         client,

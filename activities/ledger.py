@@ -40,7 +40,9 @@ class LedgerActivities:
         written = await self._transactions.run(partial(_write_batch, batch=batch))
         # A batch lands whole or not at all, so the rows written are its last ``written``.
         record_ledger_batch(
-            incident.exercise, batch.decisions[len(batch.decisions) - written :], time.perf_counter() - started
+            incident.exercise,
+            batch.decisions[len(batch.decisions) - written :],
+            time.perf_counter() - started,
         )
         first, last = batch.decisions[0].seq, batch.decisions[-1].seq
         log.info(
@@ -116,7 +118,16 @@ def _incident_values(snap: IncidentSnapshot) -> dict[str, Any]:
     }
 
 
-MUTABLE = ("run_id", "kind", "phase", "outcome", "escalation_level", "next_deadline_at", "closed_at", "updated_at")
+MUTABLE = (
+    "run_id",
+    "kind",
+    "phase",
+    "outcome",
+    "escalation_level",
+    "next_deadline_at",
+    "closed_at",
+    "updated_at",
+)
 
 
 class _Statements:

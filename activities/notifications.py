@@ -22,7 +22,9 @@ log = structlog.get_logger(__name__)
 
 
 class NotificationActivities:
-    def __init__(self, transactions: Transactions, sink: NotificationSink, exercise_sink: NotificationSink) -> None:
+    def __init__(
+        self, transactions: Transactions, sink: NotificationSink, exercise_sink: NotificationSink
+    ) -> None:
         self._transactions = transactions
         self._sink = sink
         self._exercise_sink = exercise_sink
@@ -47,7 +49,9 @@ class NotificationActivities:
         outbox = await self._transactions.run(partial(_claim, message=message, channel=sink.name))
         if outbox.status == "delivered" and outbox.delivered_at is not None:
             bound.info("notification.already_delivered")
-            return DispatchResult(outbox.channel, message.idempotency_key, outbox.delivered_at, already_delivered=True)
+            return DispatchResult(
+                outbox.channel, message.idempotency_key, outbox.delivered_at, already_delivered=True
+            )
 
         try:
             await sink.send(message)
@@ -56,14 +60,25 @@ class NotificationActivities:
             bound.error("notification.rejected", error=str(exc))
             raise ApplicationError(str(exc), type="SinkRejected", non_retryable=True) from exc
         except Exception as exc:
-            await self._mark(message.idempotency_key, status="pending", error=f"{type(exc).__name__}: {exc}")
+            await self._mark(
+                message.idempotency_key, status="pending", error=f"{type(exc).__name__}: {exc}"
+            )
             bound.warning("notification.retrying", error=str(exc), attempt=activity.info().attempt)
             raise
         delivered_at = utcnow()
         await self._mark(message.idempotency_key, status="delivered", delivered_at=delivered_at)
-        return DispatchResult(sink.name, message.idempotency_key, delivered_at, already_delivered=False)
+        return DispatchResult(
+            sink.name, message.idempotency_key, delivered_at, already_delivered=False
+        )
 
-    async def _mark(self, key: str, *, status: str, error: str | None = None, delivered_at: datetime | None = None) -> None:
+    async def _mark(
+        self,
+        key: str,
+        *,
+        status: str,
+        error: str | None = None,
+        delivered_at: datetime | None = None,
+    ) -> None:
         await self._transactions.run(
             partial(_set_status, key=key, status=status, error=error, delivered_at=delivered_at)
         )
@@ -92,14 +107,28 @@ def _claim(connection: Connection, *, message: OutboundMessage, channel: str) ->
     ).one()
 
 
-def _set_status(connection: Connection, *, key: str, status: str, error: str | None, delivered_at: datetime | None) -> None:
+def _set_status(
+    connection: Connection,
+    *,
+    key: str,
+    status: str,
+    error: str | None,
+    delivered_at: datetime | None,
+) -> None:
     connection.execute(
         update(Notification)
         .where(Notification.idempotency_key == key)
-        .values(status=status, attempts=Notification.attempts + 1, last_error=error, delivered_at=delivered_at)
+        .values(
+            status=status,
+            attempts=Notification.attempts + 1,
+            last_error=error,
+            delivered_at=delivered_at,
+        )
     )
 
 
 _claim_statement = per_dialect(
-    lambda dialect: dialect.insert(Notification.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    lambda dialect: dialect.insert(Notification.__table__).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    )
 )

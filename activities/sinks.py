@@ -93,7 +93,12 @@ class WebhookSink:
     name = "webhook"
 
     def __init__(
-        self, url: str, secret: str, *, timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        url: str,
+        secret: str,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not secret:
             raise ValueError("the webhook sink needs a signing secret")

@@ -116,8 +116,11 @@ def create_app(
     app.add_middleware(RequestLogContext)
     instrument_api(app, provider_for(settings.tracing_export))
     if settings.time_scale != 1:
-        log.warning("api.compressed_plan_clock", time_scale=settings.time_scale,
-                    note="for test and exercise deployments only")
+        log.warning(
+            "api.compressed_plan_clock",
+            time_scale=settings.time_scale,
+            note="for test and exercise deployments only",
+        )
     return app
 
 

@@ -151,7 +151,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         # The database is down or restarting: a retry will do, as for Temporal above.
-        log.warning("api.database_unreachable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "api.database_unreachable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"
+        )
         return error_response(503, "unavailable", "the database is unavailable; retry the request")
 
     # asyncpg raises plain connection errors while connecting; SQLAlchemy wraps the others.

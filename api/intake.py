@@ -131,7 +131,9 @@ async def _record(
         "exercise": False,
         "observed_at": t0,
         "reported_at": now,
-        "window_closes_at": PlanClock(t0, context.settings.time_scale).at(plan.activation_window_hours),
+        "window_closes_at": PlanClock(t0, context.settings.time_scale).at(
+            plan.activation_window_hours
+        ),
         "phase": str(Phase.VERIFICATION),
         "escalation_level": 1,
         "report_digest": digest,
@@ -164,11 +166,18 @@ async def _record(
 
 
 def _insert_incident(connection: Connection, *, values: dict[str, Any]) -> bool:
-    return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none() is not None
+    return (
+        connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
+        is not None
+    )
 
 
 _insert_statement = per_dialect(
-    lambda dialect: dialect.insert(Incident.__table__).on_conflict_do_nothing().returning(Incident.__table__.c.id)
+    lambda dialect: (
+        dialect.insert(Incident.__table__)
+        .on_conflict_do_nothing()
+        .returning(Incident.__table__.c.id)
+    )
 )
 
 

@@ -67,7 +67,8 @@ async def same_world(
     incident_id: Annotated[str, Path()],
     context: Annotated[ApiContext, Depends(get_context)],
     exercise: Annotated[
-        bool, Query(description="Address an exercise incident (exercise and real incidents never mix)")
+        bool,
+        Query(description="Address an exercise incident (exercise and real incidents never mix)"),
     ] = False,
 ) -> None:
     """Exercise incidents are reachable only with ``exercise=true``, real ones only without: a

@@ -70,7 +70,9 @@ class BareWorkflow:
             if hours in spec.recording_hours:
                 await self._record(f"deadline {hours}")
             if hours == spec.dispatch_at_hours:
-                self._dispatches = [asyncio.create_task(self._dispatch(i)) for i in range(spec.dispatches)]
+                self._dispatches = [
+                    asyncio.create_task(self._dispatch(i)) for i in range(spec.dispatches)
+                ]
         await asyncio.gather(*self._dispatches)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._updates
@@ -85,9 +87,13 @@ class BareWorkflow:
         return "ok"
 
     async def _dispatch(self, step: int) -> None:
-        await workflow.execute_activity(bare_noop, f"dispatch {step}", start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity(
+            bare_noop, f"dispatch {step}", start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )
         if self._spec.record_dispatches:
             await self._record(f"dispatched {step}")
 
     async def _record(self, what: str) -> None:
-        await workflow.execute_activity(bare_noop, what, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity(
+            bare_noop, what, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        )

@@ -24,7 +24,10 @@ async def _serve(address: str, queue: str) -> None:
     settings = Settings()
     # The engine worker's cache and concurrency, so memory compares like with like.
     async with Worker(
-        client, task_queue=queue, workflows=[BareWorkflow], activities=[bare_noop],
+        client,
+        task_queue=queue,
+        workflows=[BareWorkflow],
+        activities=[bare_noop],
         max_cached_workflows=settings.max_cached_workflows,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_activities=settings.max_concurrent_activities,

@@ -39,8 +39,13 @@ COMMITMENTS = (
 )
 # The engine's shape on this path (checked in the notes): the ledger writes at the start, per update,
 # per dispatch, when authorization lapses (60) and when the window closes (72).
-BARE_SPEC = dict(deadline_hours=(0, 12, 24, 48, 60, 72), recording_hours=(60, 72), dispatch_at_hours=0,
-                 dispatches=3, updates_to_close=10**9)
+BARE_SPEC = dict(
+    deadline_hours=(0, 12, 24, 48, 60, 72),
+    recording_hours=(60, 72),
+    dispatch_at_hours=0,
+    dispatches=3,
+    updates_to_close=10**9,
+)
 
 
 async def _bounded(n: int, concurrency: int, job: Callable[[int], Awaitable[None]]) -> None:
@@ -53,17 +58,26 @@ async def _bounded(n: int, concurrency: int, job: Callable[[int], Awaitable[None
     await asyncio.gather(*(lane() for _ in range(concurrency)))
 
 
-async def _engine_batch(client: Client, queue: str, n: int, scale: float, concurrency: int, tag: str) -> list[WorkflowHandle]:
+async def _engine_batch(
+    client: Client, queue: str, n: int, scale: float, concurrency: int, tag: str
+) -> list[WorkflowHandle]:
     plan = get_plan("allied-72h")
     handles: list[WorkflowHandle] = [None] * n  # type: ignore[list-item]
 
     async def one(i: int) -> None:
         report = ViolationReport(
-            report_id=f"e2e-{tag}-{i}", kind="large_scale_offensive", sector=f"sector-{i % 17}",
-            reported_by="observer-mission", summary="armour crossing", evidence=(Evidence("allied-isr", "imagery"),),
+            report_id=f"e2e-{tag}-{i}",
+            kind="large_scale_offensive",
+            sector=f"sector-{i % 17}",
+            reported_by="observer-mission",
+            summary="armour crossing",
+            evidence=(Evidence("allied-isr", "imagery"),),
         )
         handle = await start_incident(
-            client, build_input(report, plan, exercise=True, time_scale=scale), queue, now=datetime.now(timezone.utc)
+            client,
+            build_input(report, plan, exercise=True, time_scale=scale),
+            queue,
+            now=datetime.now(timezone.utc),
         )
         for commitment in COMMITMENTS:
             try:
@@ -77,12 +91,17 @@ async def _engine_batch(client: Client, queue: str, n: int, scale: float, concur
     return handles
 
 
-async def _bare_batch(client: Client, queue: str, n: int, scale: float, concurrency: int, tag: str) -> list[WorkflowHandle]:
+async def _bare_batch(
+    client: Client, queue: str, n: int, scale: float, concurrency: int, tag: str
+) -> list[WorkflowHandle]:
     handles: list[WorkflowHandle] = [None] * n  # type: ignore[list-item]
 
     async def one(i: int) -> None:
         handle = await client.start_workflow(
-            BareWorkflow.run, BareInput(time_scale=scale, **BARE_SPEC), id=f"bare-{tag}-{i}", task_queue=queue
+            BareWorkflow.run,
+            BareInput(time_scale=scale, **BARE_SPEC),
+            id=f"bare-{tag}-{i}",
+            task_queue=queue,
         )
         for commitment in COMMITMENTS:
             await handle.execute_update(BARE_UPDATE, commitment)
@@ -104,39 +123,74 @@ async def _shape(handle: WorkflowHandle) -> str:
     counts: collections.Counter[str] = collections.Counter()
     async for event in handle.fetch_history_events():
         counts[EventType.Name(event.event_type)] += 1
-    return (f"{counts['EVENT_TYPE_ACTIVITY_TASK_SCHEDULED']} activities, {counts['EVENT_TYPE_TIMER_STARTED']} timers, "
-            f"{counts['EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED']} updates, "
-            f"{counts['EVENT_TYPE_WORKFLOW_TASK_COMPLETED']} workflow tasks")
+    return (
+        f"{counts['EVENT_TYPE_ACTIVITY_TASK_SCHEDULED']} activities, {counts['EVENT_TYPE_TIMER_STARTED']} timers, "
+        f"{counts['EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED']} updates, "
+        f"{counts['EVENT_TYPE_WORKFLOW_TASK_COMPLETED']} workflow tasks"
+    )
 
 
-async def run(quick: bool, incidents: int | None = None, plan_seconds: float | None = None, concurrency: int = 32) -> Result:
+async def run(
+    quick: bool,
+    incidents: int | None = None,
+    plan_seconds: float | None = None,
+    concurrency: int = 32,
+) -> Result:
     n = incidents or (10 if quick else 200)
     # Long enough that every incident's updates land before its window closes under load.
     plan_seconds = plan_seconds or max(6.0, n / 10)
     scale = PLAN_HOURS * 3600 / plan_seconds
     result = Result(
-        "e2e", "End to end: incidents through the full plan on the dev server (compressed clock)",
-        params={"incidents": n, "plan_72h_in_s": plan_seconds, "concurrency": concurrency, "updates_each": len(COMMITMENTS)},
+        "e2e",
+        "End to end: incidents through the full plan on the dev server (compressed clock)",
+        params={
+            "incidents": n,
+            "plan_72h_in_s": plan_seconds,
+            "concurrency": concurrency,
+            "updates_each": len(COMMITMENTS),
+        },
     )
     LATE.clear()
     env = await start_dev_server()
     engine_q, bare_q = harness.task_queue("e2e"), harness.task_queue("e2e-bare")
     try:
         async with harness.temp_sqlite() as url, harness.engine_deps(url) as (settings, deps):
-            async with harness.engine_worker(env.client, engine_q, settings, deps), harness.bare_worker(env.client, bare_q):
+            async with (
+                harness.engine_worker(env.client, engine_q, settings, deps),
+                harness.bare_worker(env.client, bare_q),
+            ):
                 await _timed(_engine_batch(env.client, engine_q, 3, scale, 3, "warm"))
                 await _timed(_bare_batch(env.client, bare_q, 3, scale, 3, "warm"))
                 async with session_factory(deps.engine)() as session:
-                    rows_before = await session.scalar(select(func.count()).select_from(LedgerDecision))
-                engine_s, engine_handles = await _timed(_engine_batch(env.client, engine_q, n, scale, concurrency, "run"))
+                    rows_before = await session.scalar(
+                        select(func.count()).select_from(LedgerDecision)
+                    )
+                engine_s, engine_handles = await _timed(
+                    _engine_batch(env.client, engine_q, n, scale, concurrency, "run")
+                )
                 async with session_factory(deps.engine)() as session:
-                    rows = await session.scalar(select(func.count()).select_from(LedgerDecision)) - rows_before
-                bare_s, bare_handles = await _timed(_bare_batch(env.client, bare_q, n, scale, concurrency, "run"))
-                engine_shape, bare_shape = await _shape(engine_handles[0]), await _shape(bare_handles[0])
+                    rows = (
+                        await session.scalar(select(func.count()).select_from(LedgerDecision))
+                        - rows_before
+                    )
+                bare_s, bare_handles = await _timed(
+                    _bare_batch(env.client, bare_q, n, scale, concurrency, "run")
+                )
+                engine_shape, bare_shape = (
+                    await _shape(engine_handles[0]),
+                    await _shape(bare_handles[0]),
+                )
     finally:
         await env.shutdown()
     e, b = n / engine_s, n / bare_s
-    result.add("incidents completed", round(e, 2), "/s", baseline=round(b, 2), ratio=ratio(e, b), target=">= 0.7")
+    result.add(
+        "incidents completed",
+        round(e, 2),
+        "/s",
+        baseline=round(b, 2),
+        ratio=ratio(e, b),
+        target=">= 0.7",
+    )
     result.add("wall time, all incidents", round(engine_s, 2), "s", baseline=round(bare_s, 2))
     result.add("ledger rows written", round(rows / engine_s, 1), "rows/s")
     result.add("incidents closed before their updates landed", len(LATE), target="<= 0")

@@ -34,7 +34,10 @@ async def _per_scenario(runs: int) -> tuple[list[float], list[float], int]:
     engine_q, bare_q = harness.task_queue("engine"), harness.task_queue("bare")
     try:
         async with harness.temp_sqlite() as url, harness.engine_deps(url) as (settings, deps):
-            async with harness.engine_worker(env.client, engine_q, settings, deps), harness.bare_worker(env.client, bare_q):
+            async with (
+                harness.engine_worker(env.client, engine_q, settings, deps),
+                harness.bare_worker(env.client, bare_q),
+            ):
                 engine, bare, rows = [], [], 0
                 for i in range(runs + 1):  # the first pair warms up imports, caches and connections
                     started = time.perf_counter()
@@ -61,8 +64,10 @@ async def _sweep_lane(share: int, bare: bool, barrier: Barrier) -> tuple[float, 
     queue = harness.task_queue("sweep")
     try:
         async with harness.temp_sqlite() as url, harness.engine_deps(url) as (settings, deps):
-            worker = harness.bare_worker(env.client, queue) if bare else harness.engine_worker(
-                env.client, queue, settings, deps
+            worker = (
+                harness.bare_worker(env.client, queue)
+                if bare
+                else harness.engine_worker(env.client, queue, settings, deps)
             )
             async with worker:
                 # Every process starts its runs at once, set up and warm: start-up is not timed.
@@ -96,7 +101,10 @@ def _sweep(total: int, processes: int, bare: bool) -> float:
     context = multiprocessing.get_context("spawn")  # no fork of a process running SDK threads
     barrier, results = context.Barrier(processes), context.Queue()
     shares = [total // processes + (i < total % processes) for i in range(processes)]
-    children = [context.Process(target=_sweep_process, args=(share, bare, barrier, results)) for share in shares]
+    children = [
+        context.Process(target=_sweep_process, args=(share, bare, barrier, results))
+        for share in shares
+    ]
     for child in children:
         child.start()
     try:
@@ -112,7 +120,9 @@ def _sweep(total: int, processes: int, bare: bool) -> float:
     return max(end for _, end in lanes) - min(start for start, _ in lanes)
 
 
-async def run(quick: bool, runs: int | None = None, sweep: int | None = None, processes: int | None = None) -> Result:
+async def run(
+    quick: bool, runs: int | None = None, sweep: int | None = None, processes: int | None = None
+) -> Result:
     runs = runs or (2 if quick else 10)
     sweep = sweep if sweep is not None else (4 if quick else 200)
     processes = processes or default_processes(2)
@@ -123,7 +133,14 @@ async def run(quick: bool, runs: int | None = None, sweep: int | None = None, pr
     )
     engine, bare, rows = await _per_scenario(runs)
     e, b = statistics.median(engine), statistics.median(bare)
-    result.add("wall per scenario (median)", round(e, 3), "s", baseline=round(b, 3), ratio=ratio(e, b), target="<= 1.5")
+    result.add(
+        "wall per scenario (median)",
+        round(e, 3),
+        "s",
+        baseline=round(b, 3),
+        ratio=ratio(e, b),
+        target="<= 1.5",
+    )
     result.add("ledger rows per scenario", rows)
     if sweep:
         loop = asyncio.get_running_loop()
@@ -138,7 +155,12 @@ async def run(quick: bool, runs: int | None = None, sweep: int | None = None, pr
         )
         # The 60 s target is for 200 runs; a shorter sweep is scaled to it.
         projected = engine_sweep * 200 / sweep
-        result.add("sweep, 200 scenarios" + ("" if sweep == 200 else " (projected)"), round(projected, 1), "s", target="<= 60")
+        result.add(
+            "sweep, 200 scenarios" + ("" if sweep == 200 else " (projected)"),
+            round(projected, 1),
+            "s",
+            target="<= 60",
+        )
     result.notes.append(
         "ratio = engine / bare (lower is better); bare = bench/bare.py: same timers, updates and "
         "no-op activities, no plan logic, no database"

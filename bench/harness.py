@@ -24,7 +24,11 @@ from db.migrate import upgrade_async
 from worker import WorkerDependencies, build_worker
 from workflows.names import UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
 
-UPDATE_NAMES = {"evidence": UPDATE_EVIDENCE, "commitment": UPDATE_COMMITMENT, "decision": UPDATE_DECISION}
+UPDATE_NAMES = {
+    "evidence": UPDATE_EVIDENCE,
+    "commitment": UPDATE_COMMITMENT,
+    "decision": UPDATE_DECISION,
+}
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +57,9 @@ async def engine_deps(database_url: str) -> AsyncIterator[tuple[Settings, Worker
         await deps.close()
 
 
-def engine_worker(client: Client, queue: str, settings: Settings, deps: WorkerDependencies) -> Worker:
+def engine_worker(
+    client: Client, queue: str, settings: Settings, deps: WorkerDependencies
+) -> Worker:
     """The production worker, exactly as worker.py builds it."""
     return build_worker(client, queue, deps, settings)
 
@@ -74,7 +80,10 @@ async def run_engine_scenario(env: WorkflowEnvironment, queue: str, n: int) -> i
 
 async def run_bare_scenario(env: WorkflowEnvironment, queue: str, n: int) -> int:
     handle = await env.client.start_workflow(
-        BareWorkflow.run, BareInput(updates_to_close=len(STEPS)), id=f"bare-{queue}-{n}", task_queue=queue
+        BareWorkflow.run,
+        BareInput(updates_to_close=len(STEPS)),
+        id=f"bare-{queue}-{n}",
+        task_queue=queue,
     )
     await _walk(env, handle, lambda step: (BARE_UPDATE, step.payload))
     return await handle.result()

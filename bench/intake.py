@@ -46,7 +46,9 @@ async def _token(url: str) -> str:
 
     engine = create_engine(url)
     try:
-        return (await create_token(session_factory(engine), f"bench-{uuid.uuid4().hex[:6]}", "reporter")).secret
+        return (
+            await create_token(session_factory(engine), f"bench-{uuid.uuid4().hex[:6]}", "reporter")
+        ).secret
     finally:
         await engine.dispose()
 
@@ -63,9 +65,23 @@ def _serve_api(address: str, database_url: str, queue: str, port: int) -> subpro
         "CONTINGENCY_INTAKE_BURST": "100000000",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app_from_env",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -83,7 +99,9 @@ async def _ready(http: httpx.AsyncClient, proc: subprocess.Popen, timeout: float
     raise TimeoutError("the API did not answer /healthz")
 
 
-async def _load(n: int, concurrency: int, call: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
+async def _load(
+    n: int, concurrency: int, call: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float]]:
     """Wall seconds and per-call latencies for ``n`` calls from ``concurrency`` clients."""
     latencies: list[float] = []
     todo = iter(range(n))
@@ -100,13 +118,18 @@ async def _load(n: int, concurrency: int, call: Callable[[int], Awaitable[None]]
 
 
 def _pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
 
 
 async def run(quick: bool, reports: int | None = None, concurrency: int = 32) -> Result:
     n = reports or (200 if quick else 2000)
     result = Result(
-        "intake", "Intake: POST /v1/violations on loopback vs bare start_workflow",
+        "intake",
+        "Intake: POST /v1/violations on loopback vs bare start_workflow",
         params={"reports": n, "concurrency": concurrency},
     )
     env = await start_dev_server()
@@ -120,7 +143,9 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
             port = _free_port()
             proc = _serve_api(address, url, queue, port)
             try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{port}", timeout=60
+                ) as http:
                     await _ready(http, proc)
                 headers = {"Authorization": f"Bearer {token}"}
                 clients = [KeepAliveClient("127.0.0.1", port, headers) for _ in range(concurrency)]
@@ -129,9 +154,13 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
                     free.put_nowait(c)
 
                 async def post(i: int) -> None:
-                    body = {"report_id": f"bench-{run_id}-{i}", "kind": "large_scale_offensive",
-                            "sector": f"sector-{i % 97}", "reported_by": "observer-mission",
-                            "summary": "armoured columns crossing the line of contact"}
+                    body = {
+                        "report_id": f"bench-{run_id}-{i}",
+                        "kind": "large_scale_offensive",
+                        "sector": f"sector-{i % 97}",
+                        "reported_by": "observer-mission",
+                        "summary": "armoured columns crossing the line of contact",
+                    }
                     client = await free.get()
                     try:
                         status, content = await client.post_json("/v1/violations", body)
@@ -141,7 +170,9 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
                         errors.append(f"{status} {content[:200].decode(errors='replace')}")
 
                 try:
-                    await _load(min(50, n), concurrency, lambda i: post(n + i))  # warm-up, distinct ids
+                    await _load(
+                        min(50, n), concurrency, lambda i: post(n + i)
+                    )  # warm-up, distinct ids
                     api_s, api_lat = await _load(n, concurrency, post)
                 finally:
                     await asyncio.gather(*(c.close() for c in clients))
@@ -152,7 +183,9 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
         bare_queue = harness.task_queue("intake-bare")
 
         async def start(i: int) -> None:
-            await env.client.start_workflow(BareWorkflow.run, BareInput(), id=f"{bare_queue}-{i}", task_queue=bare_queue)
+            await env.client.start_workflow(
+                BareWorkflow.run, BareInput(), id=f"{bare_queue}-{i}", task_queue=bare_queue
+            )
 
         await _load(min(50, n), concurrency, lambda i: start(n + i))
         bare_s, bare_lat = await _load(n, concurrency, start)
@@ -160,13 +193,32 @@ async def run(quick: bool, reports: int | None = None, concurrency: int = 32) ->
         await env.shutdown()
 
     api_rate, bare_rate = n / api_s, n / bare_s
-    result.add("throughput", round(api_rate, 1), "reports/s", baseline=round(bare_rate, 1),
-               ratio=ratio(api_rate, bare_rate), target=">= 0.7")
-    result.add("latency p50", round(_pct(api_lat, 50) * 1000, 1), "ms", baseline=round(_pct(bare_lat, 50) * 1000, 1))
+    result.add(
+        "throughput",
+        round(api_rate, 1),
+        "reports/s",
+        baseline=round(bare_rate, 1),
+        ratio=ratio(api_rate, bare_rate),
+        target=">= 0.7",
+    )
+    result.add(
+        "latency p50",
+        round(_pct(api_lat, 50) * 1000, 1),
+        "ms",
+        baseline=round(_pct(bare_lat, 50) * 1000, 1),
+    )
     p99 = _pct(api_lat, 99) * 1000
-    result.add("latency p99", round(p99, 1), "ms", baseline=round(_pct(bare_lat, 99) * 1000, 1), target="<= 100")
+    result.add(
+        "latency p99",
+        round(p99, 1),
+        "ms",
+        baseline=round(_pct(bare_lat, 99) * 1000, 1),
+        target="<= 100",
+    )
     result.add("rejected or failed posts", len(errors), target="<= 0")
     if errors:
         result.notes.append(f"first failure: {errors[0]}")
-    result.notes.append("ratio = API / bare throughput (higher is better); the p99 target applies to the API figure")
+    result.notes.append(
+        "ratio = API / bare throughput (higher is better); the p99 target applies to the API figure"
+    )
     return result

@@ -32,7 +32,9 @@ from db.session import create_engine, session_factory
 from db.transactions import transactions_for
 from workflows.messages import Decision
 
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -42,8 +44,11 @@ async def temp_postgres() -> AsyncIterator[str]:
 
     parsed = make_url(POSTGRES_URL)
     admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
-        password=parsed.password, database=parsed.database or "postgres",
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database=parsed.database or "postgres",
     )
     name = f"contingency_bench_{uuid.uuid4().hex[:10]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -58,25 +63,46 @@ async def temp_postgres() -> AsyncIterator[str]:
 
 def _snapshot(incident_id: str) -> IncidentSnapshot:
     return IncidentSnapshot(
-        incident_id=incident_id, report_id=f"report-{incident_id}", workflow_id=f"incident-{incident_id}",
-        run_id=uuid.uuid4().hex, plan_id="allied-72h", plan_version=1, kind="large_scale_offensive",
-        sector="sector-1", reported_by="observer-mission", summary="bench", exercise=True, t0=T0, reported_at=T0,
-        window_closes_at=T0 + timedelta(hours=72), phase="consultation", outcome=None, escalation_level=1,
-        next_deadline_at=T0 + timedelta(hours=24), closed_at=None,
+        incident_id=incident_id,
+        report_id=f"report-{incident_id}",
+        workflow_id=f"incident-{incident_id}",
+        run_id=uuid.uuid4().hex,
+        plan_id="allied-72h",
+        plan_version=1,
+        kind="large_scale_offensive",
+        sector="sector-1",
+        reported_by="observer-mission",
+        summary="bench",
+        exercise=True,
+        t0=T0,
+        reported_at=T0,
+        window_closes_at=T0 + timedelta(hours=72),
+        phase="consultation",
+        outcome=None,
+        escalation_level=1,
+        next_deadline_at=T0 + timedelta(hours=24),
+        closed_at=None,
     )
 
 
 def _decision(seq: int) -> Decision:
     at = T0 + timedelta(minutes=seq)
     return Decision(
-        seq=seq, kind="commitment", at=at, t_plus_hours=round(seq / 60, 4), actor="us-liaison",
-        rationale="air assets on standby", payload={"party": "us", "answer": "commit", "assets": ["air"], "previous": None},
+        seq=seq,
+        kind="commitment",
+        at=at,
+        t_plus_hours=round(seq / 60, 4),
+        actor="us-liaison",
+        rationale="air assets on standby",
+        payload={"party": "us", "answer": "commit", "assets": ["air"], "previous": None},
     )
 
 
 def _batches(decisions: int, batch: int) -> list[tuple[Decision, ...]]:
-    return [tuple(_decision(s) for s in range(first, min(first + batch, decisions + 1)))
-            for first in range(1, decisions + 1, batch)]
+    return [
+        tuple(_decision(s) for s in range(first, min(first + batch, decisions + 1)))
+        for first in range(1, decisions + 1, batch)
+    ]
 
 
 async def _engine_writers(url: str, writers: int, decisions: int, batch: int) -> float:
@@ -89,7 +115,9 @@ async def _engine_writers(url: str, writers: int, decisions: int, batch: int) ->
     async def writer() -> None:
         snap = _snapshot(uuid.uuid4().hex[:12])
         for chunk in _batches(decisions, batch):
-            await env.run(ledger.record_decisions, RecordDecisionsInput(incident=snap, decisions=chunk))
+            await env.run(
+                ledger.record_decisions, RecordDecisionsInput(incident=snap, decisions=chunk)
+            )
 
     try:
         started = time.perf_counter()
@@ -108,19 +136,44 @@ async def _bare_writers(url: str, writers: int, decisions: int, batch: int) -> f
     async def writer() -> None:
         snap = _snapshot(uuid.uuid4().hex[:12])
         async with sessions.begin() as session:
-            session.add(Incident(
-                id=snap.incident_id, report_id=snap.report_id, workflow_id=snap.workflow_id, run_id=snap.run_id,
-                plan_id=snap.plan_id, plan_version=1, kind=snap.kind, sector=snap.sector, reported_by=snap.reported_by,
-                summary="", exercise=True, observed_at=T0, reported_at=T0, window_closes_at=snap.window_closes_at,
-                phase=snap.phase, escalation_level=1,
-            ))
+            session.add(
+                Incident(
+                    id=snap.incident_id,
+                    report_id=snap.report_id,
+                    workflow_id=snap.workflow_id,
+                    run_id=snap.run_id,
+                    plan_id=snap.plan_id,
+                    plan_version=1,
+                    kind=snap.kind,
+                    sector=snap.sector,
+                    reported_by=snap.reported_by,
+                    summary="",
+                    exercise=True,
+                    observed_at=T0,
+                    reported_at=T0,
+                    window_closes_at=snap.window_closes_at,
+                    phase=snap.phase,
+                    escalation_level=1,
+                )
+            )
         prev = genesis_hash(snap.workflow_id)
         for chunk in _batches(decisions, batch):
             rows = [
-                {"incident_id": snap.incident_id, "seq": d.seq, "kind": d.kind, "actor": d.actor,
-                 "rationale": d.rationale, "payload": d.payload, "occurred_at": d.at, "t_plus_hours": d.t_plus_hours,
-                 "workflow_id": snap.workflow_id, "run_id": snap.run_id, "recorded_at": utcnow(),
-                 "prev_hash": prev, "hash": prev}
+                {
+                    "incident_id": snap.incident_id,
+                    "seq": d.seq,
+                    "kind": d.kind,
+                    "actor": d.actor,
+                    "rationale": d.rationale,
+                    "payload": d.payload,
+                    "occurred_at": d.at,
+                    "t_plus_hours": d.t_plus_hours,
+                    "workflow_id": snap.workflow_id,
+                    "run_id": snap.run_id,
+                    "recorded_at": utcnow(),
+                    "prev_hash": prev,
+                    "hash": prev,
+                }
                 for d in chunk
             ]
             async with sessions.begin() as session:
@@ -144,13 +197,18 @@ async def _measure(result: Result, backend: str, url: str, quick: bool) -> None:
             bare_rate = await _bare_writers(url, writers, per_writer, batch)
             result.add(
                 f"{backend}, {writers} writer{'s' if writers > 1 else ''}, batch {batch}",
-                round(engine_rate, 1), "decisions/s", baseline=round(bare_rate, 1), ratio=ratio(engine_rate, bare_rate),
+                round(engine_rate, 1),
+                "decisions/s",
+                baseline=round(bare_rate, 1),
+                ratio=ratio(engine_rate, bare_rate),
             )
 
 
 async def run(quick: bool) -> Result:
     result = Result(
-        "ledger", "Ledger: decisions/s written by record_decisions (no Temporal)", baseline_label="plain INSERT"
+        "ledger",
+        "Ledger: decisions/s written by record_decisions (no Temporal)",
+        baseline_label="plain INSERT",
     )
     async with harness.temp_sqlite() as url:
         await _measure(result, "SQLite", url, quick)

@@ -26,7 +26,12 @@ class Row:
         if not isinstance(subject, (int, float)):
             return None
         bound = float(limit)
-        return {"<=": subject <= bound, ">=": subject >= bound, "<": subject < bound, ">": subject > bound}.get(op)
+        return {
+            "<=": subject <= bound,
+            ">=": subject >= bound,
+            "<": subject < bound,
+            ">": subject > bound,
+        }.get(op)
 
 
 @dataclass
@@ -70,13 +75,18 @@ def render_markdown(result: Result) -> str:
     lines = [f"### {result.title}", ""]
     if result.params:
         lines += [", ".join(f"{k}={v}" for k, v in result.params.items()), ""]
-    lines += [f"| metric | engine | {result.baseline_label} | ratio | target | |", "| --- | ---: | ---: | ---: | --- | --- |"]
+    lines += [
+        f"| metric | engine | {result.baseline_label} | ratio | target | |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
     for row in result.rows:
         met = row.met()
         mark = "" if met is None else ("ok" if met else "MISSED")
         value = f"{_fmt(row.value)} {row.unit}".strip()
         baseline = f"{_fmt(row.baseline)} {row.unit}".strip() if row.baseline is not None else ""
-        lines.append(f"| {row.metric} | {value} | {baseline} | {_fmt(row.ratio)} | {row.target} | {mark} |")
+        lines.append(
+            f"| {row.metric} | {value} | {baseline} | {_fmt(row.ratio)} | {row.target} | {mark} |"
+        )
     for note in result.notes:
         lines += ["", f"- {note}"] if note is result.notes[0] else [f"- {note}"]
     return "\n".join(lines)

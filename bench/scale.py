@@ -71,28 +71,44 @@ async def _wait_for(count: Callable[[], Awaitable[int]], target: int, timeout: f
     return time.perf_counter()
 
 
-async def _engine(client: Client, address: str, url: str, n: int, deadline_s: float, concurrency: int) -> dict:
+async def _engine(
+    client: Client, address: str, url: str, n: int, deadline_s: float, concurrency: int
+) -> dict:
     queue = harness.task_queue("scale")
     proc = _spawn(
         [sys.executable, "-c", "import worker; worker.main()"],
-        {"TEMPORAL_ADDRESS": address, "DATABASE_URL": url, "CONTINGENCY_TASK_QUEUE": queue,
-         "CONTINGENCY_LOG_LEVEL": "WARNING", "CONTINGENCY_NOTIFICATION_SINK": "exercise"},
+        {
+            "TEMPORAL_ADDRESS": address,
+            "DATABASE_URL": url,
+            "CONTINGENCY_TASK_QUEUE": queue,
+            "CONTINGENCY_LOG_LEVEL": "WARNING",
+            "CONTINGENCY_NOTIFICATION_SINK": "exercise",
+        },
     )
     engine = create_engine(url)
     sessions = session_factory(engine)
 
     async def rows(kind: str) -> int:
         async with sessions() as session:
-            return await session.scalar(select(func.count()).select_from(LedgerDecision).where(LedgerDecision.kind == kind))
+            return await session.scalar(
+                select(func.count()).select_from(LedgerDecision).where(LedgerDecision.kind == kind)
+            )
 
     plan = get_plan("allied-72h")
     scale = VERIFICATION_HOURS * 3600 / deadline_s
     t0 = datetime.now(timezone.utc)
 
     async def one(i: int) -> None:
-        report = ViolationReport(report_id=f"scale-{i}", kind="ceasefire_breach", sector=f"sector-{i % 97}",
-                                 reported_by="observer-mission", observed_at=t0)
-        await start_incident(client, build_input(report, plan, exercise=True, time_scale=scale), queue, now=t0)
+        report = ViolationReport(
+            report_id=f"scale-{i}",
+            kind="ceasefire_breach",
+            sector=f"sector-{i % 97}",
+            reported_by="observer-mission",
+            observed_at=t0,
+        )
+        await start_incident(
+            client, build_input(report, plan, exercise=True, time_scale=scale), queue, now=t0
+        )
 
     try:
         # One incident first, so the clock starts once the worker process is up and serving.
@@ -105,33 +121,52 @@ async def _engine(client: Client, address: str, url: str, n: int, deadline_s: fl
         opened = await _wait_for(lambda: rows("reported"), with_warm, timeout=deadline_s + 600)
         due = started + deadline_s
         done = await _wait_for(
-            lambda: rows("unverified_closed"), with_warm, timeout=max(due - time.perf_counter(), 0) + 600
+            lambda: rows("unverified_closed"),
+            with_warm,
+            timeout=max(due - time.perf_counter(), 0) + 600,
         )
         closed = await rows("unverified_closed")
     finally:
         peak = _stop(proc)
         await engine.dispose()
-    return {"peak": peak, "open_s": opened - started, "after_deadline_s": done - max(due, opened),
-            "all_open_before_deadline": opened <= due, "closed": closed - 1}
+    return {
+        "peak": peak,
+        "open_s": opened - started,
+        "after_deadline_s": done - max(due, opened),
+        "all_open_before_deadline": opened <= due,
+        "closed": closed - 1,
+    }
 
 
 async def _bare(client: Client, address: str, n: int, deadline_s: float, concurrency: int) -> dict:
     queue = harness.task_queue("scale-bare")
     proc = _spawn([sys.executable, "-m", "bench.bare_worker", address, queue], {})
-    spec = BareInput(deadline_hours=(VERIFICATION_HOURS,), recording_hours=(VERIFICATION_HOURS,), dispatches=0,
-                     dispatch_at_hours=-1, time_scale=VERIFICATION_HOURS * 3600 / deadline_s)
+    spec = BareInput(
+        deadline_hours=(VERIFICATION_HOURS,),
+        recording_hours=(VERIFICATION_HOURS,),
+        dispatches=0,
+        dispatch_at_hours=-1,
+        time_scale=VERIFICATION_HOURS * 3600 / deadline_s,
+    )
     handles = []
 
     async def one(i: int) -> None:
-        handles.append(await client.start_workflow(BareWorkflow.run, spec, id=f"{queue}-{i}", task_queue=queue))
+        handles.append(
+            await client.start_workflow(BareWorkflow.run, spec, id=f"{queue}-{i}", task_queue=queue)
+        )
 
     try:
-        warm = await client.start_workflow(BareWorkflow.run, BareInput(deadline_hours=(), dispatches=0),
-                                           id=f"{queue}-warm", task_queue=queue)
+        warm = await client.start_workflow(
+            BareWorkflow.run,
+            BareInput(deadline_hours=(), dispatches=0),
+            id=f"{queue}-warm",
+            task_queue=queue,
+        )
         await warm.result()
         started = time.perf_counter()
         spec = dataclasses.replace(spec, anchor=datetime.now(timezone.utc))
         await _bounded(n, concurrency, one)
+
         # A bounded number of result long-polls: the dev server refuses thousands at once.
         async def result(i: int) -> None:
             await handles[i].result()
@@ -143,13 +178,23 @@ async def _bare(client: Client, address: str, n: int, deadline_s: float, concurr
     return {"peak": peak, "after_deadline_s": done - (started + deadline_s), "closed": len(handles)}
 
 
-async def run(quick: bool, incidents: int | None = None, deadline_s: float | None = None, concurrency: int = 32) -> Result:
+async def run(
+    quick: bool,
+    incidents: int | None = None,
+    deadline_s: float | None = None,
+    concurrency: int = 32,
+) -> Result:
     n = incidents or (30 if quick else 5000)
     # The shared deadline falls once every incident should be open (measured, and reported if not).
     deadline_s = deadline_s or (5.0 if quick else 30 + n * 0.035)
     result = Result(
-        "scale", f"Scale: {n:,} incidents open at once on one worker, waiting on their deadline",
-        params={"incidents": n, "deadline_after_s": round(deadline_s, 1), "start_concurrency": concurrency},
+        "scale",
+        f"Scale: {n:,} incidents open at once on one worker, waiting on their deadline",
+        params={
+            "incidents": n,
+            "deadline_after_s": round(deadline_s, 1),
+            "start_concurrency": concurrency,
+        },
     )
     env = await start_dev_server()
     address = env.client.service_client.config.target_host
@@ -159,15 +204,29 @@ async def run(quick: bool, incidents: int | None = None, deadline_s: float | Non
         bare = await _bare(env.client, address, n, deadline_s, concurrency)
     finally:
         await env.shutdown()
-    result.add("worker peak RSS", round(engine["peak"] / 2**20, 1), "MiB", baseline=round(bare["peak"] / 2**20, 1),
-               ratio=ratio(engine["peak"], bare["peak"]))
+    result.add(
+        "worker peak RSS",
+        round(engine["peak"] / 2**20, 1),
+        "MiB",
+        baseline=round(bare["peak"] / 2**20, 1),
+        ratio=ratio(engine["peak"], bare["peak"]),
+    )
     result.add("worker peak RSS", round(engine["peak"] / GIB, 3), "GiB", target="< 1.5")
     result.add("time to open all", round(engine["open_s"], 1), "s")
-    result.add("completion after the deadline", round(engine["after_deadline_s"], 2), "s",
-               baseline=round(bare["after_deadline_s"], 2), ratio=ratio(engine["after_deadline_s"], bare["after_deadline_s"]))
+    result.add(
+        "completion after the deadline",
+        round(engine["after_deadline_s"], 2),
+        "s",
+        baseline=round(bare["after_deadline_s"], 2),
+        ratio=ratio(engine["after_deadline_s"], bare["after_deadline_s"]),
+    )
     result.add("incidents closed (ledger)", engine["closed"], baseline=bare["closed"])
     result.add("incidents lost", n - engine["closed"], target="<= 0")
     if not engine["all_open_before_deadline"]:
-        result.notes.append("not every incident was open when the deadline fell: the completion time includes opening")
-    result.notes.append("ratio = engine / bare (lower is better for memory and time); bare worker: same cache size")
+        result.notes.append(
+            "not every incident was open when the deadline fell: the completion time includes opening"
+        )
+    result.notes.append(
+        "ratio = engine / bare (lower is better for memory and time); bare worker: same cache size"
+    )
     return result

@@ -37,17 +37,31 @@ class Step:
 
 
 def _commit(at: float, party: str, *assets: str) -> Step:
-    return Step(at, "commitment", CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets, actor=f"{party}-liaison"))
+    return Step(
+        at,
+        "commitment",
+        CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets, actor=f"{party}-liaison"),
+    )
 
 
 def _decline(at: float, party: str) -> Step:
-    return Step(at, "commitment", CommitmentInput(party=party, answer=Answer.DECLINE, actor=f"{party}-liaison"))
+    return Step(
+        at,
+        "commitment",
+        CommitmentInput(party=party, answer=Answer.DECLINE, actor=f"{party}-liaison"),
+    )
 
 
 STEPS: tuple[Step, ...] = (
     Step(1, "evidence", EvidenceInput(source=REPORTER, summary="drone footage of armour crossing")),
     Step(3, "evidence", EvidenceInput(source=REPORTER, summary="second sighting, same observers")),
-    Step(13, "decision", DecisionInput(action=Action.CONFIRM, actor="duty-officer", rationale="corroborated by radar")),
+    Step(
+        13,
+        "decision",
+        DecisionInput(
+            action=Action.CONFIRM, actor="duty-officer", rationale="corroborated by radar"
+        ),
+    ),
     _commit(14, "us", "air", "ground"),
     _decline(15, "uk"),
     _commit(16, "fr", "naval"),
@@ -68,7 +82,11 @@ STEPS: tuple[Step, ...] = (
     _commit(39, "fi", "ground"),
     Step(40, "evidence", EvidenceInput(source="allied-isr", summary="imagery confirms")),
     Step(44, "evidence", EvidenceInput(source="satellite", summary="columns still advancing")),
-    Step(70, "decision", DecisionInput(action=Action.AUTHORIZE, actor="commander", rationale="quorum holds")),
+    Step(
+        70,
+        "decision",
+        DecisionInput(action=Action.AUTHORIZE, actor="commander", rationale="quorum holds"),
+    ),
 )
 
 
@@ -83,5 +101,9 @@ def report(n: int, observed_at: datetime | None = None) -> ViolationReport:
     )
 
 
-def incident(n: int, *, time_scale: float = 1.0, observed_at: datetime | None = None, exercise: bool = True) -> IncidentInput:
-    return build_input(report(n, observed_at), get_plan("allied-72h"), exercise=exercise, time_scale=time_scale)
+def incident(
+    n: int, *, time_scale: float = 1.0, observed_at: datetime | None = None, exercise: bool = True
+) -> IncidentInput:
+    return build_input(
+        report(n, observed_at), get_plan("allied-72h"), exercise=exercise, time_scale=time_scale
+    )

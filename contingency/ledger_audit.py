@@ -86,7 +86,10 @@ def compare_with_timeline(
         row = by_seq.get(decision.seq)
         if row is None:
             if decision.seq <= persisted:
-                return ChainBreak(decision.seq, f"decision {decision.seq} ({decision.kind}) of the workflow is missing from the ledger")
+                return ChainBreak(
+                    decision.seq,
+                    f"decision {decision.seq} ({decision.kind}) of the workflow is missing from the ledger",
+                )
             break
         if row.hash != expected:
             return ChainBreak(
@@ -96,13 +99,21 @@ def compare_with_timeline(
         prev = expected
     extra = [r.seq for r in rows if r.seq > len(timeline)]
     if extra:
-        return ChainBreak(extra[0], f"row {extra[0]} is not a decision of the workflow (it has {len(timeline)}): inserted")
+        return ChainBreak(
+            extra[0],
+            f"row {extra[0]} is not a decision of the workflow (it has {len(timeline)}): inserted",
+        )
     if completed and len(rows) < len(timeline):
-        return ChainBreak(len(rows) + 1, f"the ledger ends at seq {len(rows)}; the workflow decided {len(timeline)}")
+        return ChainBreak(
+            len(rows) + 1,
+            f"the ledger ends at seq {len(rows)}; the workflow decided {len(timeline)}",
+        )
     return None
 
 
-async def _workflow_decisions(client: Client, workflow_id: str) -> tuple[tuple[Decision, ...], int, bool] | None:
+async def _workflow_decisions(
+    client: Client, workflow_id: str
+) -> tuple[tuple[Decision, ...], int, bool] | None:
     """(timeline, persisted count, completed) from the workflow, or None when it cannot say."""
     from workflows.incident import IncidentWorkflow
 
@@ -149,7 +160,9 @@ async def audit_incident(
         after = before if completed else await _workflow_decisions(client, incident.workflow_id)
         if after is not None:
             # Complete only if it already was when the rows were read.
-            broken = compare_with_timeline(incident.id, incident.workflow_id, rows, after[0], persisted, completed)
+            broken = compare_with_timeline(
+                incident.id, incident.workflow_id, rows, after[0], persisted, completed
+            )
             anchored = True
     return LedgerAudit(
         incident_id=incident.id,
@@ -162,7 +175,9 @@ async def audit_incident(
     )
 
 
-async def find_incident(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> Incident | None:
+async def find_incident(
+    sessions: async_sessionmaker[AsyncSession], incident_id: str
+) -> Incident | None:
     async with sessions() as session:
         return await session.scalar(select(Incident).where(Incident.id == incident_id))
 
@@ -171,13 +186,17 @@ async def audit_all(
     sessions: async_sessionmaker[AsyncSession], client: Client | None = None
 ) -> list[LedgerAudit]:
     async with sessions() as session:
-        incidents = list(await session.scalars(select(Incident).order_by(Incident.observed_at, Incident.id)))
+        incidents = list(
+            await session.scalars(select(Incident).order_by(Incident.observed_at, Incident.id))
+        )
     return [await audit_incident(sessions, incident, client) for incident in incidents]
 
 
 async def _rows(session: AsyncSession, incident_id: str) -> list[LedgerDecision]:
     return list(
         await session.scalars(
-            select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+            select(LedgerDecision)
+            .where(LedgerDecision.incident_id == incident_id)
+            .order_by(LedgerDecision.seq)
         )
     )

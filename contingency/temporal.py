@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.runtime import Runtime
@@ -20,9 +23,15 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
     tls: TLSConfig | bool = False
     if settings.temporal_tls or settings.temporal_tls_cert or settings.temporal_tls_ca:
         tls = TLSConfig(
-            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
-            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
-            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+            server_root_ca_cert=settings.temporal_tls_ca.read_bytes()
+            if settings.temporal_tls_ca
+            else None,
+            client_cert=settings.temporal_tls_cert.read_bytes()
+            if settings.temporal_tls_cert
+            else None,
+            client_private_key=settings.temporal_tls_key.read_bytes()
+            if settings.temporal_tls_key
+            else None,
         )
     return await Client.connect(
         settings.temporal_address,

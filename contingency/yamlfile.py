@@ -51,7 +51,9 @@ def format_loc(loc: Loc) -> str:
     return out or "(document)"
 
 
-def parse(text: str, model: type[Model], source: str, context: dict[str, Any] | None = None) -> Model:
+def parse(
+    text: str, model: type[Model], source: str, context: dict[str, Any] | None = None
+) -> Model:
     """Validate a YAML text into ``model``; raise DocumentError naming line and field."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -59,7 +61,9 @@ def parse(text: str, model: type[Model], source: str, context: dict[str, Any] | 
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "document"
-        raise DocumentError(source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from exc
+        raise DocumentError(
+            source, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from exc
     if not isinstance(data, dict):
         raise DocumentError(source, ["document: expected a mapping at the top level"])
     index: dict[Loc, int] = {}
@@ -70,7 +74,9 @@ def parse(text: str, model: type[Model], source: str, context: dict[str, Any] | 
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
-            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(
+                p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
             line = _line_for(loc, index)
             where = f"line {line}, " if line else ""
             problems.append(f"{where}{format_loc(loc)}: {error['msg']}")

@@ -71,7 +71,9 @@ class DecisionLike(Protocol):
     payload: dict[str, Any]
 
 
-def decision_hash(prev_hash: str, incident_id: str, workflow_id: str, decision: DecisionLike) -> str:
+def decision_hash(
+    prev_hash: str, incident_id: str, workflow_id: str, decision: DecisionLike
+) -> str:
     """The hash the ledger row of a workflow decision must carry."""
     return row_hash(
         prev_hash=prev_hash,
@@ -100,9 +102,14 @@ def verify_chain(workflow_id: str, rows: Iterable[ChainedRow]) -> ChainBreak | N
     for row in rows:
         if row.seq != expected_seq:
             problem = "missing" if row.seq > expected_seq else "duplicated or out of order"
-            return ChainBreak(expected_seq, f"row {expected_seq} is {problem} (found seq {row.seq})")
+            return ChainBreak(
+                expected_seq, f"row {expected_seq} is {problem} (found seq {row.seq})"
+            )
         if row.prev_hash != expected_prev:
-            return ChainBreak(row.seq, "prev_hash does not match the row before it (a row was removed or inserted)")
+            return ChainBreak(
+                row.seq,
+                "prev_hash does not match the row before it (a row was removed or inserted)",
+            )
         recomputed = row_hash(
             prev_hash=row.prev_hash,
             incident_id=row.incident_id,

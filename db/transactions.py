@@ -63,7 +63,9 @@ class SqliteThreadTransactions:
     async def run(self, work: Callable[[Connection], T]) -> T:
         # A cancelled caller (an activity timing out) does not stop a transaction already in the
         # thread: it commits or rolls back whole, and the retried attempt finds what it did.
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_transaction, work)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._in_transaction, work
+        )
 
     def _in_transaction(self, work: Callable[[Connection], T]) -> T:
         with self._engine.begin() as connection:

@@ -23,7 +23,9 @@ def dialect_of(name: str) -> ModuleType:
     try:
         return _DIALECTS[name]
     except KeyError:
-        raise UnsupportedDatabase(f"the engine supports SQLite and PostgreSQL, not {name}") from None
+        raise UnsupportedDatabase(
+            f"the engine supports SQLite and PostgreSQL, not {name}"
+        ) from None
 
 
 def per_dialect(build: Callable[[ModuleType], T]) -> Callable[[str], T]:

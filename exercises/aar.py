@@ -27,7 +27,13 @@ def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None 
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        body.append("<tr>" + "".join(f"<td{cls if j == len(row) - 1 else ''}>{escape(c)}</td>" for j, c in enumerate(row)) + "</tr>")
+        body.append(
+            "<tr>"
+            + "".join(
+                f"<td{cls if j == len(row) - 1 else ''}>{escape(c)}</td>" for j, c in enumerate(row)
+            )
+            + "</tr>"
+        )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -43,30 +49,75 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
 def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
     """(title, headers, rows, row classes) for every table of the report, shared by both formats."""
     steps = [
-        [d.title, t(d.due_hours), t(d.actual_hours),
-         "—" if d.actual_hours is None else f"{d.actual_hours - d.due_hours:+.1f} h", d.status]
+        [
+            d.title,
+            t(d.due_hours),
+            t(d.actual_hours),
+            "—" if d.actual_hours is None else f"{d.actual_hours - d.due_hours:+.1f} h",
+            d.status,
+        ]
         for d in report.deadlines
     ]
-    escalations = [[t(e.at_hours), f"L{e.level}", e.authority, e.reason] for e in report.escalations]
-    decisions = [[str(d.seq), t(d.at_hours), d.kind, d.actor, d.rationale] for d in report.decisions]
+    escalations = [
+        [t(e.at_hours), f"L{e.level}", e.authority, e.reason] for e in report.escalations
+    ]
+    decisions = [
+        [str(d.seq), t(d.at_hours), d.kind, d.actor, d.rationale] for d in report.decisions
+    ]
     injects = [
-        [t(i.at_hours), f"+{i.offset_hours:g}h", i.kind, i.description,
-         "skipped" if i.skipped else "accepted" if i.accepted else "refused", i.message]
+        [
+            t(i.at_hours),
+            f"+{i.offset_hours:g}h",
+            i.kind,
+            i.description,
+            "skipped" if i.skipped else "accepted" if i.accepted else "refused",
+            i.message,
+        ]
         for i in report.injects
     ]
-    notifications = [[n.step, n.title, n.channel, "yes" if n.exercise else "no"] for n in report.notifications]
-    expectations = [[e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations]
+    notifications = [
+        [n.step, n.title, n.channel, "yes" if n.exercise else "no"] for n in report.notifications
+    ]
+    expectations = [
+        [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
+    ]
     return [
-        ("Plan steps: planned versus actual", ["Step", "Due", "Done", "Slack", "Status"], steps,
-         [d.status for d in report.deadlines]),
-        ("Escalations", ["When", "Level", "Authority", "Reason"], escalations, [""] * len(escalations)),
-        ("Decision log", ["#", "When", "Decision", "Actor", "Rationale"], decisions, [""] * len(decisions)),
-        ("Injects", ["When", "After start", "Kind", "Inject", "Result", "Workflow's answer"], injects,
-         ["" for _ in injects]),
-        ("Notifications (exercise sink: nothing left the machine)", ["Step", "Title", "Channel", "Exercise"],
-         notifications, [""] * len(notifications)),
-        ("Expectations", ["Expectation", "Expected", "Actual", "Result"], expectations,
-         ["met" if e.met else "failed" for e in report.expectations]),
+        (
+            "Plan steps: planned versus actual",
+            ["Step", "Due", "Done", "Slack", "Status"],
+            steps,
+            [d.status for d in report.deadlines],
+        ),
+        (
+            "Escalations",
+            ["When", "Level", "Authority", "Reason"],
+            escalations,
+            [""] * len(escalations),
+        ),
+        (
+            "Decision log",
+            ["#", "When", "Decision", "Actor", "Rationale"],
+            decisions,
+            [""] * len(decisions),
+        ),
+        (
+            "Injects",
+            ["When", "After start", "Kind", "Inject", "Result", "Workflow's answer"],
+            injects,
+            ["" for _ in injects],
+        ),
+        (
+            "Notifications (exercise sink: nothing left the machine)",
+            ["Step", "Title", "Channel", "Exercise"],
+            notifications,
+            [""] * len(notifications),
+        ),
+        (
+            "Expectations",
+            ["Expectation", "Expected", "Actual", "Result"],
+            expectations,
+            ["met" if e.met else "failed" for e in report.expectations],
+        ),
     ]
 
 
@@ -102,10 +153,21 @@ def report_html(report: ExerciseReport) -> str:
 
 
 def report_markdown(report: ExerciseReport, chart_name: str | None) -> str:
-    lines = [f"# After-action report: {report.scenario}", "", "> EXERCISE — not a real incident", "",
-             _summary_line(report), ""]
-    lines.append("All expectations met." if report.passed else
-                 "Expectations failed: " + ", ".join(e.name for e in report.expectations if not e.met) + ".")
+    lines = [
+        f"# After-action report: {report.scenario}",
+        "",
+        "> EXERCISE — not a real incident",
+        "",
+        _summary_line(report),
+        "",
+    ]
+    lines.append(
+        "All expectations met."
+        if report.passed
+        else "Expectations failed: "
+        + ", ".join(e.name for e in report.expectations if not e.met)
+        + "."
+    )
     if chart_name:
         lines += ["", f"![Timeline]({chart_name})"]
     for title, headers, rows, _ in _sections(report):
@@ -132,27 +194,43 @@ def _sweep_rows(summary: SweepSummary) -> list[tuple[str, list[str], list[list[s
     figures = [
         ["Runs", str(summary.runs)],
         ["Seed", str(summary.seed)],
-        [f"P(activation within {summary.window_hours:g} h)", f"{summary.p_activated_within_window:.1%}"],
+        [
+            f"P(activation within {summary.window_hours:g} h)",
+            f"{summary.p_activated_within_window:.1%}",
+        ],
         ["Runs meeting every expectation", f"{summary.expectations_met:.1%}"],
         ["Most common hold-back (not activated)", summary.most_common_hold_back or "—"],
         ["Wall time", f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)"],
     ]
-    percentiles = [[name, t(getattr(p, name))] for name in ("min", "p10", "p25", "p50", "p75", "p90", "max", "mean")]
+    percentiles = [
+        [name, t(getattr(p, name))]
+        for name in ("min", "p10", "p25", "p50", "p75", "p90", "max", "mean")
+    ]
     outcomes = [[k, str(v)] for k, v in summary.outcomes.items()]
     held = [[k, str(v)] for k, v in summary.held_back.items()]
     last = [[k, str(v)] for k, v in summary.last_condition.items()]
     return [
         ("Summary", ["Figure", "Value"], figures),
-        (f"Time to activation ({p.count} activated runs)", ["Percentile", "Hours after T0"], percentiles),
+        (
+            f"Time to activation ({p.count} activated runs)",
+            ["Percentile", "Hours after T0"],
+            percentiles,
+        ),
         ("Outcomes", ["Outcome", "Runs"], outcomes),
-        ("What held activation back (runs not activated; first unmet condition in plan order)", ["Condition", "Runs"], held),
+        (
+            "What held activation back (runs not activated; first unmet condition in plan order)",
+            ["Condition", "Runs"],
+            held,
+        ),
         ("Last condition met before activation (activated runs)", ["Condition", "Runs"], last),
     ]
 
 
 def _histogram(summary: SweepSummary) -> bytes:
     times = [r.activated_at_hours for r in summary.results if r.activated_at_hours is not None]
-    return activation_histogram_png(times, summary.runs - len(times), summary.window_hours, summary.scenario)
+    return activation_histogram_png(
+        times, summary.runs - len(times), summary.window_hours, summary.scenario
+    )
 
 
 def sweep_html(summary: SweepSummary) -> str:
@@ -165,7 +243,10 @@ def sweep_html(summary: SweepSummary) -> str:
         f"<img alt='Histogram of time to activation against the window' src='data:image/png;base64,{chart}'>",
     ]
     for title, headers, rows in _sweep_rows(summary):
-        parts += [f"<h2>{escape(title)}</h2>", _table(headers, rows) if rows else "<p class='muted'>None.</p>"]
+        parts += [
+            f"<h2>{escape(title)}</h2>",
+            _table(headers, rows) if rows else "<p class='muted'>None.</p>",
+        ]
     parts.append("</body></html>")
     return "\n".join(parts)
 

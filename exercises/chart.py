@@ -32,7 +32,10 @@ def _png(figure: Figure) -> bytes:
 
 def timeline_png(report: ExerciseReport) -> bytes:
     """Phases and plan steps as bars against their deadlines; injects and escalations as markers."""
-    end = max(report.window_hours, report.closed_at_hours or 0, *(i.at_hours for i in report.injects)) + 3
+    end = (
+        max(report.window_hours, report.closed_at_hours or 0, *(i.at_hours for i in report.injects))
+        + 3
+    )
     start = min(0.0, *(i.at_hours for i in report.injects)) if report.injects else 0.0
     steps = list(report.deadlines)
     rows = ["Phase", *[d.title for d in steps], "Injects", "Escalations"]
@@ -43,20 +46,47 @@ def timeline_png(report: ExerciseReport) -> bytes:
 
     for span in report.phases:
         width = max(span.end_hours - span.start_hours, 0.15)
-        ax.barh(y["Phase"], width, left=span.start_hours, height=0.6,
-                color=PHASE_COLOURS.get(span.phase, MOOT), edgecolor="white")
+        ax.barh(
+            y["Phase"],
+            width,
+            left=span.start_hours,
+            height=0.6,
+            color=PHASE_COLOURS.get(span.phase, MOOT),
+            edgecolor="white",
+        )
         if width > 7:
-            ax.text(span.start_hours + width / 2, y["Phase"], span.phase, ha="center", va="center", fontsize=8)
+            ax.text(
+                span.start_hours + width / 2,
+                y["Phase"],
+                span.phase,
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
 
     closed = report.closed_at_hours if report.closed_at_hours is not None else report.window_hours
     for d in steps:
         row = y[d.title]
         if d.status == "not_applicable":
-            ax.text(report.lead_hours + 0.5, row, "not applicable to this kind", va="center", fontsize=8, color="grey")
+            ax.text(
+                report.lead_hours + 0.5,
+                row,
+                "not applicable to this kind",
+                va="center",
+                fontsize=8,
+                color="grey",
+            )
         else:
             done = d.actual_hours if d.actual_hours is not None else closed
             colour = MET if d.status == "met" else MISSED if d.status == "missed" else MOOT
-            ax.barh(row, max(done - report.lead_hours, 0.15), left=report.lead_hours, height=0.5, color=colour, alpha=0.85)
+            ax.barh(
+                row,
+                max(done - report.lead_hours, 0.15),
+                left=report.lead_hours,
+                height=0.5,
+                color=colour,
+                alpha=0.85,
+            )
         ax.plot([d.due_hours, d.due_hours], [row - 0.38, row + 0.38], color="black", linewidth=2.2)
         ax.text(d.due_hours + 0.4, row + 0.28, f"due {d.due_hours:g}h", fontsize=7)
 
@@ -75,15 +105,27 @@ def timeline_png(report: ExerciseReport) -> bytes:
         by_time.setdefault(round(escalation.at_hours, 2), []).append(escalation.level)
     for at, levels in by_time.items():
         ax.scatter(at, y["Escalations"], s=90, marker="^", color="#7a0177", zorder=3)
-        ax.text(at + 0.6, y["Escalations"], " ".join(f"L{level}" for level in levels),
-                fontsize=8, color="#7a0177", va="center")
+        ax.text(
+            at + 0.6,
+            y["Escalations"],
+            " ".join(f"L{level}" for level in levels),
+            fontsize=8,
+            color="#7a0177",
+            va="center",
+        )
 
     ax.axvline(0, color="black", linewidth=0.8)
     ax.axvline(report.lead_hours, color="grey", linestyle=":", linewidth=1)
     ax.axvline(report.window_hours, color=MISSED, linestyle="--", linewidth=1.2)
     if report.closed_at_hours is not None:
         ax.axvline(report.closed_at_hours, color="black", linestyle="-.", linewidth=1)
-        ax.text(report.closed_at_hours, len(rows) - 0.45, f" {report.outcome}", fontsize=8, fontweight="bold")
+        ax.text(
+            report.closed_at_hours,
+            len(rows) - 0.45,
+            f" {report.outcome}",
+            fontsize=8,
+            fontweight="bold",
+        )
     ax.set_yticks([y[r] for r in rows], rows)
     ax.set_xlim(start - 1, end)
     ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -97,13 +139,26 @@ def timeline_png(report: ExerciseReport) -> bytes:
             Patch(color=MET, label="step done in time"),
             Patch(color=MISSED, label="step late / not done"),
             Line2D([], [], color="black", linewidth=2.2, label="deadline"),
-            Line2D([], [], marker="o", linestyle="", color=INJECT_COLOURS["commitment"], label="inject accepted"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color=INJECT_COLOURS["commitment"],
+                label="inject accepted",
+            ),
             Line2D([], [], marker="X", linestyle="", color=MISSED, label="inject refused"),
             Line2D([], [], marker="^", linestyle="", color="#7a0177", label="escalation"),
             Line2D([], [], color="grey", linestyle=":", label="report received"),
-            Line2D([], [], color=MISSED, linestyle="--", label=f"window T0+{report.window_hours:g}h"),
+            Line2D(
+                [], [], color=MISSED, linestyle="--", label=f"window T0+{report.window_hours:g}h"
+            ),
         ],
-        loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, fontsize=8, frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=4,
+        fontsize=8,
+        frameon=False,
     )
     return _png(figure)
 
@@ -117,13 +172,25 @@ def activation_histogram_png(
     top = max([window_hours, *times]) + 4
     bins = [i * 2.0 for i in range(int(top // 2) + 2)]
     if times:
-        ax.hist(times, bins=bins, color="#3182bd", edgecolor="white", label=f"activated ({len(times)})")
-    ax.axvline(window_hours, color=MISSED, linestyle="--", linewidth=1.5, label=f"T0+{window_hours:g}h window")
+        ax.hist(
+            times, bins=bins, color="#3182bd", edgecolor="white", label=f"activated ({len(times)})"
+        )
+    ax.axvline(
+        window_hours,
+        color=MISSED,
+        linestyle="--",
+        linewidth=1.5,
+        label=f"T0+{window_hours:g}h window",
+    )
     total = len(times) + not_activated
     within = sum(1 for t in times if t <= window_hours)
     share = within / total if total else 0.0
-    ax.set_title(f"{title}\nP(activation within {window_hours:g}h) = {share:.0%} of {total} runs; "
-                 f"{not_activated} not activated", fontsize=10, loc="left")
+    ax.set_title(
+        f"{title}\nP(activation within {window_hours:g}h) = {share:.0%} of {total} runs; "
+        f"{not_activated} not activated",
+        fontsize=10,
+        loc="left",
+    )
     ax.set_xlabel("time to activation, hours after T0")
     ax.set_ylabel("runs")
     ax.set_xlim(0, top)

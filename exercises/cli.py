@@ -24,7 +24,9 @@ app = typer.Typer(no_args_is_help=True, help="Tabletop exercises: scenarios at a
 err = Console(stderr=True)
 T = TypeVar("T")
 
-ScenarioPath = Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).", show_default=False)]
+ScenarioPath = Annotated[
+    Path, typer.Argument(help="Scenario YAML file (see scenarios/).", show_default=False)
+]
 
 
 def _setup() -> None:
@@ -77,19 +79,31 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files.")
 def run(
     scenario_path: ScenarioPath,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write an after-action report (.html or .md).")] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="Ledger database (default: a temporary migrated SQLite file).")
+    report: Annotated[
+        Path | None, typer.Option(help="Write an after-action report (.html or .md).")
     ] = None,
-    live: Annotated[bool, typer.Option("--live", help="Run against a real server on a compressed clock.")] = False,
-    speed: Annotated[float, typer.Option(min=1, help="Live mode: plan hours per real hour (3600: 72 h in 72 s).")] = 3600,
-    task_queue: Annotated[str, typer.Option(help="Live mode: the exercise task queue.")] = EXERCISE_TASK_QUEUE,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Ledger database (default: a temporary migrated SQLite file)."),
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Run against a real server on a compressed clock.")
+    ] = False,
+    speed: Annotated[
+        float, typer.Option(min=1, help="Live mode: plan hours per real hour (3600: 72 h in 72 s).")
+    ] = 3600,
+    task_queue: Annotated[
+        str, typer.Option(help="Live mode: the exercise task queue.")
+    ] = EXERCISE_TASK_QUEUE,
 ) -> None:
     """Run a scenario through the production workflow and report what happened."""
     _setup()
     scenario = _load(scenario_path)
-    result = _run(_run_live(scenario, scenario_path, speed, task_queue, database_url) if live
-                  else _run_skipping(scenario, scenario_path, database_url))
+    result = _run(
+        _run_live(scenario, scenario_path, speed, task_queue, database_url)
+        if live
+        else _run_skipping(scenario, scenario_path, database_url)
+    )
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
     else:
@@ -122,18 +136,28 @@ async def _run_live(scenario, path: Path, speed: float, task_queue: str, databas
     if given:
         client = await connect(settings)
         await ensure_search_attributes(client, settings.temporal_namespace)
-        err.print(f"Live exercise on {settings.temporal_address} ({settings.temporal_namespace}), task queue {task_queue}")
+        err.print(
+            f"Live exercise on {settings.temporal_address} ({settings.temporal_namespace}), task queue {task_queue}"
+        )
     else:
         ui_port = _free_port()
         env = await start_dev_server(ui=True, ui_port=ui_port)
         client = env.client
-        err.print(f"Started a dev server; watch the exercise at [bold]http://127.0.0.1:{ui_port}[/] "
-                  f"(filter: Exercise = true)")
+        err.print(
+            f"Started a dev server; watch the exercise at [bold]http://127.0.0.1:{ui_port}[/] "
+            f"(filter: Exercise = true)"
+        )
     window = scenario.plan_data.activation_window_hours
     err.print(f"×{speed:g}: the {window:g} h window takes {window * 3600 / speed:.0f} s")
     try:
-        return await run_live(scenario, speed=speed, client=client, task_queue=task_queue,
-                              source=str(path), database_url=database_url)
+        return await run_live(
+            scenario,
+            speed=speed,
+            client=client,
+            task_queue=task_queue,
+            source=str(path),
+            database_url=database_url,
+        )
     finally:
         if env is not None:
             await env.shutdown()
@@ -144,10 +168,16 @@ def sweep(
     scenario_path: ScenarioPath,
     runs: Annotated[int, typer.Option(min=1, max=100_000, help="Number of runs.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sweep.")] = 7,
-    parallel: Annotated[int | None, typer.Option(min=1, max=16, help="Time-skipping servers in all.")] = None,
-    processes: Annotated[int | None, typer.Option(min=1, max=16, help="OS processes (default: one per core).")] = None,
+    parallel: Annotated[
+        int | None, typer.Option(min=1, max=16, help="Time-skipping servers in all.")
+    ] = None,
+    processes: Annotated[
+        int | None, typer.Option(min=1, max=16, help="OS processes (default: one per core).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write a sweep report (.html or .md).")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write a sweep report (.html or .md).")
+    ] = None,
 ) -> None:
     """Monte Carlo: run a scenario many times with times and answers drawn from its distributions."""
     _setup()
@@ -158,12 +188,26 @@ def sweep(
     scenario = _load(scenario_path)
     if not scenario.is_random:
         err.print("[yellow]note:[/] this scenario has no distributions; every run will be the same")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=as_json) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as progress:
         task = progress.add_task(f"sweep {scenario_path.name}", total=runs)
-        summary = _run(run_sweep(scenario, runs=runs, seed=seed, parallel=parallel or DEFAULT_PARALLEL,
-                                 processes=processes, source=str(scenario_path),
-                                 on_done=lambda _: progress.advance(task)))
+        summary = _run(
+            run_sweep(
+                scenario,
+                runs=runs,
+                seed=seed,
+                parallel=parallel or DEFAULT_PARALLEL,
+                processes=processes,
+                source=str(scenario_path),
+                on_done=lambda _: progress.advance(task),
+            )
+        )
     if as_json:
         sys.stdout.write(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
     else:
@@ -183,29 +227,43 @@ def _print_sweep(summary) -> None:  # noqa: ANN001
 
     console = Console()
     p = summary.time_to_activation
-    console.print(f"[bold]{summary.scenario}[/]: {summary.runs} runs, seed {summary.seed}, "
-                  f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)")
-    console.print(f"P(activation within {summary.window_hours:g} h) = [bold]{summary.p_activated_within_window:.1%}[/]"
-                  f"   outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}")
-    table = Table(title=f"Time to activation, hours after T0 ({p.count} activated runs)", title_justify="left")
+    console.print(
+        f"[bold]{summary.scenario}[/]: {summary.runs} runs, seed {summary.seed}, "
+        f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)"
+    )
+    console.print(
+        f"P(activation within {summary.window_hours:g} h) = [bold]{summary.p_activated_within_window:.1%}[/]"
+        f"   outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}"
+    )
+    table = Table(
+        title=f"Time to activation, hours after T0 ({p.count} activated runs)", title_justify="left"
+    )
     names = ("min", "p10", "p25", "p50", "p75", "p90", "max")
     for name in names:
         table.add_column(name)
-    table.add_row(*("—" if getattr(p, name) is None else format_hours(getattr(p, name)) for name in names))
+    table.add_row(
+        *("—" if getattr(p, name) is None else format_hours(getattr(p, name)) for name in names)
+    )
     console.print(table)
     if summary.held_back:
-        console.print("Held back (runs not activated, first unmet condition): "
-                      + ", ".join(f"[bold]{k}[/] {v}" for k, v in summary.held_back.items()))
+        console.print(
+            "Held back (runs not activated, first unmet condition): "
+            + ", ".join(f"[bold]{k}[/] {v}" for k, v in summary.held_back.items())
+        )
     if summary.last_condition:
-        console.print("Last condition met before activation: "
-                      + ", ".join(f"{k} {v}" for k, v in summary.last_condition.items()))
+        console.print(
+            "Last condition met before activation: "
+            + ", ".join(f"{k} {v}" for k, v in summary.last_condition.items())
+        )
 
 
 # -- top level: `contingency replay`, `contingency export` ------------------------------------
 
 
 def replay(
-    paths: Annotated[list[Path], typer.Argument(help="History JSON files (or directories of them).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="History JSON files (or directories of them).")
+    ],
 ) -> None:
     """Replay recorded histories against the current workflow code: exit 0 if all are deterministic."""
     _setup()
@@ -234,8 +292,12 @@ def replay(
 
 
 def export(
-    incident: Annotated[str, typer.Argument(help="Incident id (or its workflow id, incident-...).")],
-    out: Annotated[Path | None, typer.Option(help="Output file (default: <workflow id>.json).")] = None,
+    incident: Annotated[
+        str, typer.Argument(help="Incident id (or its workflow id, incident-...).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Output file (default: <workflow id>.json).")
+    ] = None,
 ) -> None:
     """Write an incident's Temporal history (from the configured server) to a JSON file."""
     _setup()

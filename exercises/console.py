@@ -35,7 +35,9 @@ def t(hours: float | None) -> str:
 
 
 def timeline_table(report: ExerciseReport) -> Table:
-    table = Table(title="Timeline (hours after T0, the observed time)", expand=True, title_justify="left")
+    table = Table(
+        title="Timeline (hours after T0, the observed time)", expand=True, title_justify="left"
+    )
     table.add_column("When", no_wrap=True, style="bold")
     table.add_column("What", no_wrap=True)
     table.add_column("Who", no_wrap=True)
@@ -43,16 +45,22 @@ def timeline_table(report: ExerciseReport) -> Table:
     inject_seqs = {i.seq for i in report.injects if i.seq is not None}
     rows: list[tuple[float, int, Text, str, str, str]] = []
     for d in report.decisions:
-        label = Text(("▶ " if d.seq in inject_seqs else "  ") + d.kind, style=KIND_STYLE.get(d.kind, ""))
+        label = Text(
+            ("▶ " if d.seq in inject_seqs else "  ") + d.kind, style=KIND_STYLE.get(d.kind, "")
+        )
         if d.kind == report.outcome:
             label.stylize(OUTCOME_STYLE.get(d.kind, "bold"))
         rows.append((d.at_hours, d.seq, label, t(d.at_hours), d.actor, d.rationale))
     for i in report.injects:
         if i.accepted:
             continue
-        label = Text("○ skipped" if i.skipped else "✗ refused", style="dim" if i.skipped else "bold red")
+        label = Text(
+            "○ skipped" if i.skipped else "✗ refused", style="dim" if i.skipped else "bold red"
+        )
         # Refusals sort after whatever the workflow logged at the same moment.
-        rows.append((i.at_hours, 10**6, label, t(i.at_hours), "inject", f"{i.description}: {i.message}"))
+        rows.append(
+            (i.at_hours, 10**6, label, t(i.at_hours), "inject", f"{i.description}: {i.message}")
+        )
     for hours, _, label, when, who, detail in sorted(rows, key=lambda r: (r[0], r[1])):
         table.add_row(when, label, who, detail)
     return table
@@ -81,14 +89,22 @@ def expectations_table(report: ExerciseReport) -> Table:
 def header(report: ExerciseReport) -> Panel:
     outcome = Text(report.outcome or "open", style=OUTCOME_STYLE.get(report.outcome or "", "bold"))
     lines = Text.assemble(
-        ("Outcome: ", "bold"), outcome,
-        ("   activated at ", ""), (t(report.activated_at_hours), "bold"),
-        ("   closed at ", ""), (t(report.closed_at_hours), "bold"),
-        ("   escalation level ", ""), (str(report.escalation_level), "bold"),
+        ("Outcome: ", "bold"),
+        outcome,
+        ("   activated at ", ""),
+        (t(report.activated_at_hours), "bold"),
+        ("   closed at ", ""),
+        (t(report.closed_at_hours), "bold"),
+        ("   escalation level ", ""),
+        (str(report.escalation_level), "bold"),
         "\n",
-        (f"{report.kind} · plan {report.plan_id} v{report.plan_version} · report at {t(report.lead_hours)} · "
-         f"{report.mode}" + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
-         + f" · {report.workflow_id} · {report.wall_seconds:.2f} s", "dim"),
+        (
+            f"{report.kind} · plan {report.plan_id} v{report.plan_version} · report at {t(report.lead_hours)} · "
+            f"{report.mode}"
+            + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
+            + f" · {report.workflow_id} · {report.wall_seconds:.2f} s",
+            "dim",
+        ),
     )
     if report.unmet_conditions and report.outcome == "not_activated":
         lines.append(f"\nHeld back by: {', '.join(report.unmet_conditions)}", style="red")
@@ -101,5 +117,9 @@ def print_report(report: ExerciseReport, console: Console | None = None) -> None
     if report.expectations:
         parts.append(expectations_table(report))
     console.print(Group(*parts))
-    verdict = "all expectations met" if report.passed else f"{sum(not e.met for e in report.expectations)} expectation(s) failed"
+    verdict = (
+        "all expectations met"
+        if report.passed
+        else f"{sum(not e.met for e in report.expectations)} expectation(s) failed"
+    )
     console.print(Text(verdict, style="bold green" if report.passed else "bold red"))

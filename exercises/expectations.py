@@ -11,7 +11,9 @@ def _hours(value: float | None) -> str:
     return "—" if value is None else f"T0+{format_hours(value)}"
 
 
-def evaluate(expect: Expect, report: ExerciseReport, tolerance_hours: float = 0.05) -> list[ExpectationResult]:
+def evaluate(
+    expect: Expect, report: ExerciseReport, tolerance_hours: float = 0.05
+) -> list[ExpectationResult]:
     """One result per key given in ``expect``.
 
     ``tolerance_hours`` absorbs clock jitter: a few minutes on the time-skipping server, about a
@@ -23,7 +25,12 @@ def evaluate(expect: Expect, report: ExerciseReport, tolerance_hours: float = 0.
         results.append(ExpectationResult(name=name, expected=expected, actual=actual, met=met))
 
     if expect.outcome is not None:
-        check("outcome", str(expect.outcome), str(report.outcome), report.outcome == str(expect.outcome))
+        check(
+            "outcome",
+            str(expect.outcome),
+            str(report.outcome),
+            report.outcome == str(expect.outcome),
+        )
     if expect.activated_within is not None:
         at = report.activated_at_hours
         check(
@@ -51,7 +58,8 @@ def evaluate(expect: Expect, report: ExerciseReport, tolerance_hours: float = 0.
         wanted = sorted((e.level, e.at) for e in expect.escalations)
         actual = sorted((e.level, e.at_hours) for e in report.escalations)
         same = len(wanted) == len(actual) and all(
-            wl == al and abs(wh - ah) <= tolerance_hours for (wl, wh), (al, ah) in zip(wanted, actual)
+            wl == al and abs(wh - ah) <= tolerance_hours
+            for (wl, wh), (al, ah) in zip(wanted, actual)
         )
         check(
             "escalations",
@@ -62,10 +70,20 @@ def evaluate(expect: Expect, report: ExerciseReport, tolerance_hours: float = 0.
     if expect.deadlines is not None:
         statuses = {d.name: d.status for d in report.deadlines}
         for name, status in expect.deadlines.items():
-            check(f"deadline {name}", str(status), statuses.get(name, "absent"), statuses.get(name) == str(status))
+            check(
+                f"deadline {name}",
+                str(status),
+                statuses.get(name, "absent"),
+                statuses.get(name) == str(status),
+            )
     if expect.rejected_injects is not None:
         count = len(report.rejected)
-        check("rejected_injects", str(expect.rejected_injects), str(count), count == expect.rejected_injects)
+        check(
+            "rejected_injects",
+            str(expect.rejected_injects),
+            str(count),
+            count == expect.rejected_injects,
+        )
     if expect.decisions is not None:
         kinds = {d.kind for d in report.decisions}
         missing = [k for k in expect.decisions if k not in kinds]

@@ -52,8 +52,14 @@ def load_history(path: Path) -> WorkflowHistory:
 async def replay_file(path: Path) -> ReplayOutcome:
     history = load_history(path)
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
-    failure = None if result.replay_failure is None else f"{type(result.replay_failure).__name__}: {result.replay_failure}"
-    return ReplayOutcome(path=path, workflow_id=history.workflow_id, events=len(history.events), failure=failure)
+    failure = (
+        None
+        if result.replay_failure is None
+        else f"{type(result.replay_failure).__name__}: {result.replay_failure}"
+    )
+    return ReplayOutcome(
+        path=path, workflow_id=history.workflow_id, events=len(history.events), failure=failure
+    )
 
 
 async def export_history(client: Client, incident: str) -> tuple[str, str]:
@@ -81,9 +87,13 @@ async def record_all(scenarios: list[Path], out_dir: Path) -> list[Path]:
                     target = out_dir / f"{path.stem}.json"
 
                     async def save(handle, target: Path = target) -> None:  # noqa: ANN001
-                        target.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+                        target.write_text(
+                            (await handle.fetch_history()).to_json(), encoding="utf-8"
+                        )
 
-                    await run_script(exercise, scenario, build_script(scenario), SkippingClock(env), after=save)
+                    await run_script(
+                        exercise, scenario, build_script(scenario), SkippingClock(env), after=save
+                    )
                     written.append(target)
     finally:
         await env.shutdown()

@@ -127,7 +127,9 @@ def deadline_records(view: IncidentView, decisions: list[DecisionRecord]) -> lis
     for deadline in view.deadlines:
         if deadline.name == "diplomacy":
             dispatched = [d.at_hours for d in decisions if d.kind == "dispatched"]
-            actual = max(dispatched) if dispatched and deadline.status is DeadlineStatus.MET else None
+            actual = (
+                max(dispatched) if dispatched and deadline.status is DeadlineStatus.MET else None
+            )
         elif deadline.name == "consultation":
             # A quorum can be lost and rebuilt: what counts is when it last came to hold.
             reached = [d.at_hours for d in decisions if d.kind == "quorum_reached"]
@@ -164,10 +166,14 @@ def build_report(
     notifications: list[NotificationRecord],
 ) -> ExerciseReport:
     decisions = [
-        DecisionRecord(seq=d.seq, kind=d.kind, at_hours=d.t_plus_hours, actor=d.actor, rationale=d.rationale)
+        DecisionRecord(
+            seq=d.seq, kind=d.kind, at_hours=d.t_plus_hours, actor=d.actor, rationale=d.rationale
+        )
         for d in view.timeline
     ]
-    first_kind = next((str(d.payload.get("kind")) for d in view.timeline if d.kind == "reported"), view.kind)
+    first_kind = next(
+        (str(d.payload.get("kind")) for d in view.timeline if d.kind == "reported"), view.kind
+    )
     kinds_after = {d.seq: str(d.payload.get("to")) for d in view.timeline if d.kind == "reclassify"}
     closed_at = _first(decisions, view.outcome) if view.outcome is not None else None
     return ExerciseReport(
@@ -190,7 +196,9 @@ def build_report(
         escalation_level=view.escalation_level,
         unmet_conditions=list(view.unmet_conditions),
         escalations=[
-            EscalationRecord(level=e.level, authority=e.authority, at_hours=e.t_plus_hours, reason=e.reason)
+            EscalationRecord(
+                level=e.level, authority=e.authority, at_hours=e.t_plus_hours, reason=e.reason
+            )
             for e in view.escalations
         ],
         decisions=decisions,
@@ -202,7 +210,11 @@ def build_report(
 
 
 def phase_spans(
-    plan: Plan, first_kind: str, decisions: list[DecisionRecord], kinds_after: dict[int, str], lead_hours: float
+    plan: Plan,
+    first_kind: str,
+    decisions: list[DecisionRecord],
+    kinds_after: dict[int, str],
+    lead_hours: float,
 ) -> list[PhaseSpan]:
     """Replay the trail through the plan's phase rules (those of ``IncidentState.phase``)."""
     kind, verified, quorum, authorized, closed = first_kind, False, False, False, False
@@ -240,4 +252,3 @@ def phase_spans(
             current, since = now, d.at_hours
     # A phase passed through within one instant (authorized and activated together) is no span.
     return [s for s in spans if s.end_hours > s.start_hours]
-

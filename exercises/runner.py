@@ -65,9 +65,13 @@ def quiet_sdk_logs() -> None:
     server); later, say inside a test session, it leaves the existing runtime alone."""
     try:
         Runtime.set_default(
-            Runtime(telemetry=TelemetryConfig(
-                logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
-            )),
+            Runtime(
+                telemetry=TelemetryConfig(
+                    logging=LoggingConfig(
+                        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")
+                    )
+                )
+            ),
             error_if_already_set=True,
         )
     except RuntimeError:
@@ -155,8 +159,12 @@ class ExerciseWorker:
 
 
 @asynccontextmanager
-async def exercise_worker(client: Client, database_url: str, task_queue: str) -> AsyncIterator[ExerciseWorker]:
-    settings = Settings(database_url=database_url, task_queue=task_queue, notification_sink="exercise")
+async def exercise_worker(
+    client: Client, database_url: str, task_queue: str
+) -> AsyncIterator[ExerciseWorker]:
+    settings = Settings(
+        database_url=database_url, task_queue=task_queue, notification_sink="exercise"
+    )
     exercise_sink, real_sink = ExerciseSink(), ExerciseSink()
     deps = WorkerDependencies.build(settings, sink=real_sink, exercise_sink=exercise_sink)
     worker = build_worker(client, task_queue, deps, settings)
@@ -279,13 +287,19 @@ async def run_script(
             await clock.wait_until(inject.offset_hours)
             try:
                 receipt = await _send(handle, inject.payload)
-            except (WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as exc:
+            except (
+                WorkflowUpdateFailedError,
+                WorkflowUpdateRPCTimeoutOrCancelledError,
+                RPCError,
+            ) as exc:
                 # Refused, exactly as the API would have been told: note it and carry on.
                 ended = await _has_closed(worker.client, handle.id)
                 record = record.model_copy(update={"message": CLOSED if ended else _rejection(exc)})
             else:
                 closed = receipt.outcome is not None
-                record = record.model_copy(update={"accepted": True, "message": receipt.message, "seq": receipt.seq})
+                record = record.model_copy(
+                    update={"accepted": True, "message": receipt.message, "seq": receipt.seq}
+                )
         sent.append((inject.index, record))
 
     view = await handle.result()
@@ -299,11 +313,15 @@ async def run_script(
     injects = [
         r.model_copy(update={"at_hours": at_by_seq[r.seq]})
         if r.seq in at_by_seq
-        else r.model_copy(update={"message": closed_text}) if r.message == CLOSED else r
+        else r.model_copy(update={"message": closed_text})
+        if r.message == CLOSED
+        else r
         for _, r in sent
     ]
     notifications = [
-        NotificationRecord(step=m.step, title=m.title, channel=ExerciseSink.name, exercise=m.exercise)
+        NotificationRecord(
+            step=m.step, title=m.title, channel=ExerciseSink.name, exercise=m.exercise
+        )
         for m in worker.exercise_sink.sent
         if m.workflow_id == handle.id
     ]
@@ -345,7 +363,9 @@ async def run_time_skipping(
         async with _database(database_url) as url:
             queue = task_queue or f"exercise-{uuid.uuid4().hex[:12]}"
             async with exercise_worker(env.client, url, queue) as worker:
-                return await run_script(worker, scenario, build_script(scenario), SkippingClock(env), source=source)
+                return await run_script(
+                    worker, scenario, build_script(scenario), SkippingClock(env), source=source
+                )
     finally:
         if own_env:
             await env.shutdown()
@@ -376,4 +396,6 @@ async def run_live(
     """
     async with _database(database_url) as url:
         async with exercise_worker(client, url, task_queue) as worker:
-            return await run_script(worker, scenario, build_script(scenario), LiveClock(speed), source=source)
+            return await run_script(
+                worker, scenario, build_script(scenario), LiveClock(speed), source=source
+            )

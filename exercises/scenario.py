@@ -18,7 +18,15 @@ import random
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from contingency.yamlfile import load, parse
 from plans.loader import get_plan
@@ -36,7 +44,9 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 def _name(value: object) -> object:
     # YAML 1.1 reads a bare `no` (Norway) as false: say so rather than fail obscurely.
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a name; quote it (YAML reads bare no/yes/on/off as booleans)")
+        raise ValueError(
+            f"{value!r} is not a name; quote it (YAML reads bare no/yes/on/off as booleans)"
+        )
     return value
 
 
@@ -70,9 +80,13 @@ class Timing(_Strict):
     def _exactly_one(self) -> Timing:
         given = [n for n in ("fixed", "lognormal", "uniform") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("give a duration (2h) or one distribution: {lognormal: {median, sigma}} or {uniform: [a, b]}")
+            raise ValueError(
+                "give a duration (2h) or one distribution: {lognormal: {median, sigma}} or {uniform: [a, b]}"
+            )
         if self.uniform is not None and self.uniform[0] > self.uniform[1]:
-            raise ValueError(f"uniform: the lower bound {self.uniform[0]}h is above the upper {self.uniform[1]}h")
+            raise ValueError(
+                f"uniform: the lower bound {self.uniform[0]}h is above the upper {self.uniform[1]}h"
+            )
         return self
 
     @property
@@ -144,7 +158,9 @@ class Inject(_Strict):
     def _one_input(self) -> Inject:
         given = [n for n in ("evidence", "commitment", "decision") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError(f"an inject carries exactly one of evidence, commitment, decision (got {given or 'none'})")
+            raise ValueError(
+                f"an inject carries exactly one of evidence, commitment, decision (got {given or 'none'})"
+            )
         if self.at.nominal < 0 or (self.at.uniform is not None and self.at.uniform[0] < 0):
             raise ValueError("at: injects happen after the exercise starts (at >= 0)")
         return self
@@ -167,7 +183,9 @@ class Violation(_Strict):
     @classmethod
     def _not_after_report(cls, value: Timing) -> Timing:
         if not value.is_random and value.nominal > 0:
-            raise ValueError("a violation is observed before (or when) it is reported: use 0h or a negative offset")
+            raise ValueError(
+                "a violation is observed before (or when) it is reported: use 0h or a negative offset"
+            )
         return value
 
 
@@ -191,10 +209,14 @@ class Expect(_Strict):
 
     @field_validator("deadlines")
     @classmethod
-    def _known_deadlines(cls, value: dict[str, DeadlineStatus] | None) -> dict[str, DeadlineStatus] | None:
+    def _known_deadlines(
+        cls, value: dict[str, DeadlineStatus] | None
+    ) -> dict[str, DeadlineStatus] | None:
         unknown = sorted(set(value or {}) - set(DEADLINE_TITLES))
         if unknown:
-            raise ValueError(f"unknown deadline(s) {unknown}; the plan's deadlines are {list(DEADLINE_TITLES)}")
+            raise ValueError(
+                f"unknown deadline(s) {unknown}; the plan's deadlines are {list(DEADLINE_TITLES)}"
+            )
         return value
 
 
@@ -222,7 +244,9 @@ class Scenario(_Strict):
             return value  # the plan itself is at fault, and said so
         plan = get_plan(info.data["plan"])
         if not plan.has_kind(value.kind):
-            raise ValueError(f"kind: {value.kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})")
+            raise ValueError(
+                f"kind: {value.kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})"
+            )
         return value
 
     @property
@@ -232,7 +256,9 @@ class Scenario(_Strict):
     @property
     def is_random(self) -> bool:
         return self.violation.observed_at.is_random or any(
-            i.at.is_random or i.p_skip > 0 or (i.commitment is not None and i.commitment.p_decline > 0)
+            i.at.is_random
+            or i.p_skip > 0
+            or (i.commitment is not None and i.commitment.p_decline > 0)
             for i in self.injects
         )
 

@@ -58,7 +58,9 @@ def _payload(inject: Inject, rng: random.Random | None) -> InjectInput:
         answer, assets = c.answer, tuple(c.assets)
         if rng is not None and c.p_decline > 0 and rng.random() < c.p_decline:
             answer, assets = Answer.DECLINE, ()
-        return CommitmentInput(party=c.party, answer=answer, assets=assets, actor=c.actor, rationale=c.rationale)
+        return CommitmentInput(
+            party=c.party, answer=answer, assets=assets, actor=c.actor, rationale=c.rationale
+        )
     d = inject.decision
     assert d is not None
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)

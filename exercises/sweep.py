@@ -91,9 +91,15 @@ def _last_condition(report: ExerciseReport) -> str | None:
     if report.outcome != "activated":
         return None
     times = {
-        "verification": next((d.at_hours for d in report.decisions if d.kind in ("verified", "presumed")), None),
-        "quorum": max((d.at_hours for d in report.decisions if d.kind == "quorum_reached"), default=None),
-        "authorization": next((d.at_hours for d in report.decisions if d.kind == "authorize"), None),
+        "verification": next(
+            (d.at_hours for d in report.decisions if d.kind in ("verified", "presumed")), None
+        ),
+        "quorum": max(
+            (d.at_hours for d in report.decisions if d.kind == "quorum_reached"), default=None
+        ),
+        "authorization": next(
+            (d.at_hours for d in report.decisions if d.kind == "authorize"), None
+        ),
     }
     known = {k: v for k, v in times.items() if v is not None}
     # Ties (an authorization that lands with the quorum) go to the later step in the plan.
@@ -123,8 +129,15 @@ def percentiles(values: list[float]) -> Percentiles:
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
     return Percentiles(
-        count=len(ordered), min=ordered[0], p10=rank(0.10), p25=rank(0.25), p50=rank(0.50),
-        p75=rank(0.75), p90=rank(0.90), max=ordered[-1], mean=round(sum(ordered) / len(ordered), 2),
+        count=len(ordered),
+        min=ordered[0],
+        p10=rank(0.10),
+        p25=rank(0.25),
+        p50=rank(0.50),
+        p75=rank(0.75),
+        p90=rank(0.90),
+        max=ordered[-1],
+        mean=round(sum(ordered) / len(ordered), 2),
     )
 
 
@@ -158,17 +171,28 @@ async def run_slots(
             env = await start_time_skipping()
             try:
                 queue_name = f"exercise-sweep-{index}-{uuid.uuid4().hex[:8]}"
-                async with exercise_worker(env.client, f"sqlite+aiosqlite:///{path}", queue_name) as worker:
+                async with exercise_worker(
+                    env.client, f"sqlite+aiosqlite:///{path}", queue_name
+                ) as worker:
                     while not queue.empty():
                         run = queue.get_nowait()
                         try:
-                            report = await run_script(worker, scenario, scripts[run], SkippingClock(env), source=source)
+                            report = await run_script(
+                                worker, scenario, scripts[run], SkippingClock(env), source=source
+                            )
                             result = summarize_run(run, report)
                         except Exception as exc:  # one broken run must not sink the sweep
                             result = RunResult(
-                                run=run, outcome="error", activated_at_hours=None, closed_at_hours=None,
-                                escalation_level=0, unmet=[], last_condition=None, rejected_injects=0,
-                                expectations_met=False, error=f"{type(exc).__name__}: {exc}",
+                                run=run,
+                                outcome="error",
+                                activated_at_hours=None,
+                                closed_at_hours=None,
+                                escalation_level=0,
+                                unmet=[],
+                                last_condition=None,
+                                rejected_injects=0,
+                                expectations_met=False,
+                                error=f"{type(exc).__name__}: {exc}",
                             )
                         results[run] = result
                         if on_done is not None:
@@ -202,17 +226,23 @@ async def _run_in_processes(
         if not assigned:
             return
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "exercises.sweep_worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "exercises.sweep_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        job = WorkerJob(scenario=scenario, seed=seed, total_runs=runs, runs=assigned, servers=per_process)
+        job = WorkerJob(
+            scenario=scenario, seed=seed, total_runs=runs, runs=assigned, servers=per_process
+        )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         proc.stdin.write(job.model_dump_json(by_alias=False).encode())
         proc.stdin.close()
         async for line in proc.stdout:
             if not line.startswith(RESULT_PREFIX):
                 continue  # anything else a library printed
-            result = RunResult.model_validate_json(line[len(RESULT_PREFIX):])
+            result = RunResult.model_validate_json(line[len(RESULT_PREFIX) :])
             results[result.run] = result
             if on_done is not None:
                 on_done(result)
@@ -255,21 +285,37 @@ async def run_sweep(
     """``parallel`` time-skipping servers in all, spread over ``processes`` OS processes
     (default: one per core, at most one per server)."""
     started = time.perf_counter()
-    processes = default_processes(parallel) if processes is None else max(1, min(processes, parallel))
+    processes = (
+        default_processes(parallel) if processes is None else max(1, min(processes, parallel))
+    )
     if processes == 1:
         scripts = dict(enumerate(draw_scripts(scenario, runs, seed)))
-        results = await run_slots(scenario, scripts, servers=parallel, source=source, on_done=on_done)
+        results = await run_slots(
+            scenario, scripts, servers=parallel, source=source, on_done=on_done
+        )
     else:
         results = await _run_in_processes(
             scenario, runs, seed, processes=processes, servers=parallel, on_done=on_done
         )
     ordered = [results[i] for i in range(runs)]
-    return summarize(scenario, source, ordered, seed=seed, parallel=parallel,
-                     wall_seconds=time.perf_counter() - started)
+    return summarize(
+        scenario,
+        source,
+        ordered,
+        seed=seed,
+        parallel=parallel,
+        wall_seconds=time.perf_counter() - started,
+    )
 
 
 def summarize(
-    scenario: Scenario, source: str, results: list[RunResult], *, seed: int, parallel: int, wall_seconds: float
+    scenario: Scenario,
+    source: str,
+    results: list[RunResult],
+    *,
+    seed: int,
+    parallel: int,
+    wall_seconds: float,
 ) -> SweepSummary:
     window = scenario.plan_data.activation_window_hours
     activated = [r.activated_at_hours for r in results if r.activated_at_hours is not None]
@@ -277,7 +323,8 @@ def summarize(
     # Authorization needs the quorum, which needs verification: the first unmet condition in plan
     # order is what held the run back; the later ones only followed from it.
     held = Counter(
-        next(c for c in CONDITION_ORDER if c in r.unmet) for r in results
+        next(c for c in CONDITION_ORDER if c in r.unmet)
+        for r in results
         if r.outcome == "not_activated" and any(c in r.unmet for c in CONDITION_ORDER)
     )
     unmet_at_close = Counter(c for r in results if r.outcome == "not_activated" for c in r.unmet)
@@ -297,6 +344,8 @@ def summarize(
         unmet_at_close=dict(unmet_at_close.most_common()),
         most_common_hold_back=held.most_common(1)[0][0] if held else None,
         last_condition=dict(last.most_common()),
-        expectations_met=round(sum(r.expectations_met for r in results) / len(results), 4) if results else 0.0,
+        expectations_met=round(sum(r.expectations_met for r in results) / len(results), 4)
+        if results
+        else 0.0,
         results=results,
     )

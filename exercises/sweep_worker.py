@@ -24,7 +24,9 @@ def main() -> None:
         sys.stdout.write(RESULT_PREFIX.decode() + result.model_dump_json() + "\n")
         sys.stdout.flush()
 
-    asyncio.run(run_slots(job.scenario, {r: every[r] for r in job.runs}, servers=job.servers, on_done=emit))
+    asyncio.run(
+        run_slots(job.scenario, {r: every[r] for r in job.runs}, servers=job.servers, on_done=emit)
+    )
     sys.stdout.flush()
     # Exit without interpreter teardown (sdk-python#300: SDK processes may abort at exit).
     os._exit(0)

@@ -7,7 +7,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from contingency.yamlfile import DocumentError, load
 from plans.model import (
@@ -55,7 +62,9 @@ class _Consultation(_Strict):
         if isinstance(value, list):
             for item in value:
                 if isinstance(item, bool):
-                    raise ValueError(f"{item!r} is not a name; quote it (YAML reads bare no/yes/on/off as booleans)")
+                    raise ValueError(
+                        f"{item!r} is not a name; quote it (YAML reads bare no/yes/on/off as booleans)"
+                    )
         return value
 
     @model_validator(mode="after")
@@ -63,7 +72,9 @@ class _Consultation(_Strict):
         if len(set(self.parties)) != len(self.parties):
             raise ValueError("parties must be distinct")
         if self.quorum.min_committed > len(self.parties):
-            raise ValueError(f"quorum.min_committed ({self.quorum.min_committed}) exceeds the number of parties")
+            raise ValueError(
+                f"quorum.min_committed ({self.quorum.min_committed}) exceeds the number of parties"
+            )
         unknown = set(self.quorum.required_assets) - set(self.assets)
         if unknown:
             raise ValueError(f"quorum.required_assets names unknown assets: {sorted(unknown)}")
@@ -72,7 +83,9 @@ class _Consultation(_Strict):
 
 class _Diplomacy(_Strict):
     due_hours: Hours
-    steps: dict[Name, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(min_length=1)
+    steps: dict[Name, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1
+    )
 
 
 class _Authorization(_Strict):
@@ -130,7 +143,9 @@ class PlanDocument(_Strict):
             if rule.level not in self.escalation_levels:
                 raise ValueError(f"{where}.level {rule.level} is not one of escalation_levels")
             if rule.at_hours > window:
-                raise ValueError(f"{where}.at_hours ({rule.at_hours}) is after activation_window_hours ({window})")
+                raise ValueError(
+                    f"{where}.at_hours ({rule.at_hours}) is after activation_window_hours ({window})"
+                )
             unknown = [k for k in rule.kinds if k not in self.kinds]
             if unknown:
                 raise ValueError(f"{where}.kinds names unknown kinds: {unknown}")
@@ -171,7 +186,11 @@ class PlanDocument(_Strict):
             ),
             escalations=tuple(
                 EscalationRule(
-                    at_hours=r.at_hours, unless=r.unless, level=r.level, reason=r.reason, kinds=tuple(r.kinds)
+                    at_hours=r.at_hours,
+                    unless=r.unless,
+                    level=r.level,
+                    reason=r.reason,
+                    kinds=tuple(r.kinds),
                 )
                 for r in sorted(self.escalations, key=lambda r: r.at_hours)
             ),

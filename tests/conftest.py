@@ -32,7 +32,9 @@ from db.session import create_engine, session_factory
 from db.transactions import Transactions, transactions_for
 from worker import WorkerDependencies, build_worker
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 
 configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
 
@@ -62,8 +64,11 @@ async def _admin(url: str) -> asyncpg.Connection:
     parsed = make_url(url)
     try:
         return await asyncpg.connect(
-            host=parsed.host, port=parsed.port or 5432, user=parsed.username or "postgres",
-            password=parsed.password, database=parsed.database or "postgres",
+            host=parsed.host,
+            port=parsed.port or 5432,
+            user=parsed.username or "postgres",
+            password=parsed.password,
+            database=parsed.database or "postgres",
         )
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(
@@ -99,7 +104,9 @@ async def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue({"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param])
+    return request.getfixturevalue(
+        {"sqlite": "sqlite_url", "postgresql": "postgres_url"}[request.param]
+    )
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ def free_port() -> int:
 async def serve_asgi(app: Any) -> AsyncIterator[str]:
     """``async with serve_asgi(app) as base_url:`` — the app on a free port of 127.0.0.1."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)

@@ -13,7 +13,9 @@ from tests.workflows.test_worker_crash import spawn_worker
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_worker_shuts_down_cleanly(dev_env, sqlite_url, task_queue, tmp_path, sig):
     log = tmp_path / "worker.log"
-    worker = spawn_worker(dev_env.client.service_client.config.target_host, sqlite_url, task_queue, log)
+    worker = spawn_worker(
+        dev_env.client.service_client.config.target_host, sqlite_url, task_queue, log
+    )
     try:
         for _ in range(600):
             if "worker.started" in log.read_text():

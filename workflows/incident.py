@@ -34,11 +34,19 @@ with workflow.unsafe.imports_passed_through():
         IncidentView,
         Outcome,
     )
-    from workflows.names import INCIDENT_WORKFLOW, QUERY_STATE, UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
+    from workflows.names import (
+        INCIDENT_WORKFLOW,
+        QUERY_STATE,
+        UPDATE_COMMITMENT,
+        UPDATE_DECISION,
+        UPDATE_EVIDENCE,
+    )
     from workflows.state import IncidentState, Rejected
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
-LEDGER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+LEDGER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
 # Short attempts: a worker that dies mid-write is noticed quickly and the write retried elsewhere.
 LEDGER_TIMEOUT = timedelta(seconds=10)
 LEDGER_BATCH = 100
@@ -64,7 +72,9 @@ class IncidentWorkflow:
         self._invalid: str | None = None
         try:
             self._state = IncidentState(incident, workflow.now())
-            self._state.evidence_verifies_presumption = workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION)
+            self._state.evidence_verifies_presumption = workflow.patched(
+                PATCH_EVIDENCE_VERIFIES_PRESUMPTION
+            )
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)
@@ -96,14 +106,18 @@ class IncidentWorkflow:
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None:
             self._timer.cancel()
-        if state.outcome is Outcome.STOOD_DOWN and not workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS):
+        if state.outcome is Outcome.STOOD_DOWN and not workflow.patched(
+            PATCH_STAND_DOWN_FINISHES_SENT_STEPS
+        ):
             for task in self._dispatches:
                 task.cancel()
         # Every other outcome still owes the diplomatic steps it started, however long the sink
         # takes; a stood-down response finishes the steps already handed to the sink (a cancel
         # could not take them back) and sends no other.
         await asyncio.gather(*self._dispatches, return_exceptions=True)
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self._all_persisted())
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self._all_persisted()
+        )
         ledger.cancel()
         self._publish()
         return state.view(self._persisted)
@@ -123,7 +137,9 @@ class IncidentWorkflow:
             self._timer.cancel()
         self._timer_at = wake_at
         self._timer = asyncio.create_task(
-            workflow.sleep(max(wake_at - workflow.now(), timedelta(0)), summary=self._state.next_event_label())
+            workflow.sleep(
+                max(wake_at - workflow.now(), timedelta(0)), summary=self._state.next_event_label()
+            )
         )
 
     def _timer_fired(self) -> bool:
@@ -133,7 +149,9 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_EVIDENCE)
     async def submit_evidence(self, evidence: EvidenceInput) -> DecisionReceipt:
-        return await self._apply(lambda now: self._state.add_evidence(evidence, now), "evidence accepted")
+        return await self._apply(
+            lambda now: self._state.add_evidence(evidence, now), "evidence accepted"
+        )
 
     @submit_evidence.validator
     def _validate_evidence(self, evidence: EvidenceInput) -> None:
@@ -142,7 +160,8 @@ class IncidentWorkflow:
     @workflow.update(name=UPDATE_COMMITMENT)
     async def submit_commitment(self, commitment: CommitmentInput) -> DecisionReceipt:
         return await self._apply(
-            lambda now: self._state.add_commitment(commitment, now), f"{commitment.party}: {commitment.answer}"
+            lambda now: self._state.add_commitment(commitment, now),
+            f"{commitment.party}: {commitment.answer}",
         )
 
     @submit_commitment.validator
@@ -151,7 +170,9 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_DECISION)
     async def submit_decision(self, decision: DecisionInput) -> DecisionReceipt:
-        return await self._apply(lambda now: self._state.decide(decision, now), f"{decision.action} accepted")
+        return await self._apply(
+            lambda now: self._state.decide(decision, now), f"{decision.action} accepted"
+        )
 
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
@@ -220,7 +241,9 @@ class IncidentWorkflow:
     def _start_dispatches(self) -> None:
         while self._state.dispatch_queue:
             step = self._state.dispatch_queue.pop(0)
-            self._dispatches.append(asyncio.create_task(self._dispatch(step, len(self._state.decisions))))
+            self._dispatches.append(
+                asyncio.create_task(self._dispatch(step, len(self._state.decisions)))
+            )
 
     async def _dispatch(self, step: str, after_seq: int) -> None:
         state = self._state
@@ -228,7 +251,9 @@ class IncidentWorkflow:
         try:
             # The ledger shows why a step went out before it shows that it went out.
             await workflow.wait_condition(lambda: self._persisted >= after_seq)
-            if state.outcome is Outcome.STOOD_DOWN and workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS):
+            if state.outcome is Outcome.STOOD_DOWN and workflow.patched(
+                PATCH_STAND_DOWN_FINISHES_SENT_STEPS
+            ):
                 state.dispatch_cancelled(step, workflow.now())
                 self._wake = True
                 return

@@ -83,7 +83,9 @@ class ViolationReport:
     reported_by: str
     summary: str = ""
     observed_at: datetime | None = None  # T0; the report time when absent
-    reported_at: datetime | None = None  # when the report reached the cell; workflow start when absent
+    reported_at: datetime | None = (
+        None  # when the report reached the cell; workflow start when absent
+    )
     evidence: tuple[Evidence, ...] = ()
     # Who put the report into the engine (the API token's principal); the ledger's actor.
     submitted_by: str = ""

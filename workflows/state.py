@@ -89,8 +89,13 @@ def _events(plan: Plan) -> tuple[_Event, ...]:
         ("authorization", plan.authorization_due_hours),
         ("activation", plan.activation_window_hours),
     )
-    events = [_Event(key=f"deadline:{name}", hours=h, order=0, deadline=name) for name, h in deadlines]
-    events += [_Event(key=f"rule:{i}", hours=r.at_hours, order=1, rule=r) for i, r in enumerate(plan.escalations)]
+    events = [
+        _Event(key=f"deadline:{name}", hours=h, order=0, deadline=name) for name, h in deadlines
+    ]
+    events += [
+        _Event(key=f"rule:{i}", hours=r.at_hours, order=1, rule=r)
+        for i, r in enumerate(plan.escalations)
+    ]
     events.append(_Event(key="window", hours=plan.activation_window_hours, order=2))
     return tuple(sorted(events, key=lambda e: (e.hours, e.order)))
 
@@ -103,10 +108,14 @@ class IncidentState:
         self.input = incident
         self.plan = incident.plan
         if not self.plan.has_kind(report.kind):
-            raise Rejected(f"kind: {report.kind!r} is not a kind of plan {self.plan.id!r} ({', '.join(self.plan.kind_names)})")
+            raise Rejected(
+                f"kind: {report.kind!r} is not a kind of plan {self.plan.id!r} ({', '.join(self.plan.kind_names)})"
+            )
         self.kind = report.kind
         self.reported_at = report.reported_at or now
-        self.clock = PlanClock(t0=report.observed_at or self.reported_at, time_scale=incident.time_scale)
+        self.clock = PlanClock(
+            t0=report.observed_at or self.reported_at, time_scale=incident.time_scale
+        )
         self.events = _events(self.plan)
         self.fired: set[str] = set()
         self.results: dict[str, bool] = {}
@@ -148,7 +157,12 @@ class IncidentState:
         )
         self._add_source(report.reported_by)
         for evidence in report.evidence:
-            self.add_evidence(EvidenceInput(evidence.source, evidence.summary, report.submitted_by or report.reported_by), now)
+            self.add_evidence(
+                EvidenceInput(
+                    evidence.source, evidence.summary, report.submitted_by or report.reported_by
+                ),
+                now,
+            )
 
     # -- what the plan says now -------------------------------------------------------------
 
@@ -280,7 +294,9 @@ class IncidentState:
                 (
                     e
                     for e in self.events
-                    if e.key not in self.fired and self.clock.at(e.hours) <= now and self._applies(e)
+                    if e.key not in self.fired
+                    and self.clock.at(e.hours) <= now
+                    and self._applies(e)
                 ),
                 None,
             )
@@ -319,11 +335,18 @@ class IncidentState:
         if name == "verification" and not met:
             if self.policy.when_unverified is WhenUnverified.PRESUME:
                 self.verification = Verification.PRESUMED
-                self._record("presumed", now, SYSTEM, "Not verified in time; the plan proceeds on presumption")
+                self._record(
+                    "presumed",
+                    now,
+                    SYSTEM,
+                    "Not verified in time; the plan proceeds on presumption",
+                )
                 self._start_dispatch()
             else:
                 self.verification = Verification.LAPSED
-                self._close(Outcome.UNVERIFIED_CLOSED, now, "Not verified in time; the incident is closed")
+                self._close(
+                    Outcome.UNVERIFIED_CLOSED, now, "Not verified in time; the incident is closed"
+                )
 
     def _rule_falls_due(self, rule: EscalationRule, now: datetime) -> None:
         if self._condition_holds(rule.unless):
@@ -359,12 +382,18 @@ class IncidentState:
                 unmet=list(self.unmet),
             )
         else:
-            self._close(Outcome.DIPLOMATIC_RESPONSE, now, "Response window closed; the response stays diplomatic")
+            self._close(
+                Outcome.DIPLOMATIC_RESPONSE,
+                now,
+                "Response window closed; the response stays diplomatic",
+            )
 
     def _check_activation(self, now: datetime) -> None:
         if not self.policy.military_response or self.unmet_conditions():
             return
-        committed = {p: c.assets for p, c in sorted(self.commitments.items()) if c.answer is Answer.COMMIT}
+        committed = {
+            p: c.assets for p, c in sorted(self.commitments.items()) if c.answer is Answer.COMMIT
+        }
         assets = sorted({a for offered in committed.values() for a in offered})
         self._close(
             Outcome.ACTIVATED,
@@ -381,7 +410,9 @@ class IncidentState:
 
     def check_open(self) -> None:
         if not self.is_open:
-            raise Rejected(f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted")
+            raise Rejected(
+                f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted"
+            )
 
     def check_evidence(self, evidence: EvidenceInput) -> None:
         self.check_open()
@@ -391,7 +422,9 @@ class IncidentState:
     def check_commitment(self, commitment: CommitmentInput) -> None:
         self.check_open()
         if commitment.party not in self.plan.parties:
-            raise Rejected(f"party: {commitment.party!r} is not a guarantor party of plan {self.plan.id} ({', '.join(self.plan.parties)})")
+            raise Rejected(
+                f"party: {commitment.party!r} is not a guarantor party of plan {self.plan.id} ({', '.join(self.plan.parties)})"
+            )
         unknown = [a for a in commitment.assets if a not in self.plan.assets]
         if unknown:
             raise Rejected(f"assets: unknown {unknown}; the plan knows {list(self.plan.assets)}")
@@ -420,14 +453,20 @@ class IncidentState:
                 raise Rejected(f"action: already authorized by {self.authorized_by}")
             if not self.quorum:
                 short, missing = quorum_missing(self.plan, self.commitments)
-                need = [f"{short} more committed part{'y' if short == 1 else 'ies'}"] if short else []
+                need = (
+                    [f"{short} more committed part{'y' if short == 1 else 'ies'}"] if short else []
+                )
                 need += [f"a party offering {a}" for a in missing]
-                raise Rejected(f"action: authorization needs the allied quorum first (missing {' and '.join(need)})")
+                raise Rejected(
+                    f"action: authorization needs the allied quorum first (missing {' and '.join(need)})"
+                )
         elif decision.action is Action.RECLASSIFY:
             if decision.new_kind is None:
                 raise Rejected("new_kind: a reclassify decision must name the new kind")
             if not self.plan.has_kind(decision.new_kind):
-                raise Rejected(f"new_kind: {decision.new_kind!r} is not a kind of plan {self.plan.id} ({', '.join(self.plan.kind_names)})")
+                raise Rejected(
+                    f"new_kind: {decision.new_kind!r} is not a kind of plan {self.plan.id} ({', '.join(self.plan.kind_names)})"
+                )
             if decision.new_kind == self.kind:
                 raise Rejected(f"new_kind: the incident is already a {self.kind}")
 
@@ -449,13 +488,19 @@ class IncidentState:
             self.verification is Verification.PRESUMED and self.evidence_verifies_presumption
         )
         if verifiable and len(self.sources) >= self.plan.min_sources:
-            self._verify(now, f"Evidence from {len(self.sources)} distinct sources: {', '.join(self.sources)}")
+            self._verify(
+                now,
+                f"Evidence from {len(self.sources)} distinct sources: {', '.join(self.sources)}",
+            )
 
     def add_commitment(self, commitment: CommitmentInput, now: datetime) -> None:
         self.check_commitment(commitment)
         previous = self.commitments.get(commitment.party)
         self.commitments[commitment.party] = _Commitment(
-            answer=commitment.answer, assets=tuple(commitment.assets), at=now, actor=commitment.actor or commitment.party
+            answer=commitment.answer,
+            assets=tuple(commitment.assets),
+            at=now,
+            actor=commitment.actor or commitment.party,
         )
         self._record(
             "commitment",
@@ -480,7 +525,9 @@ class IncidentState:
         elif decision.action is Action.AUTHORIZE:
             self.authorized_by, self.authorized_at = decision.actor, now
         elif decision.action is Action.STAND_DOWN:
-            self._close(Outcome.STOOD_DOWN, now, f"Stood down by {decision.actor}: {decision.rationale}")
+            self._close(
+                Outcome.STOOD_DOWN, now, f"Stood down by {decision.actor}: {decision.rationale}"
+            )
         elif decision.action is Action.RECLASSIFY:
             assert decision.new_kind is not None
             self.kind = decision.new_kind
@@ -491,13 +538,21 @@ class IncidentState:
 
     def dispatch_succeeded(self, step: str, now: datetime, channel: str) -> None:
         self.dispatched[step] = now
-        self._record("dispatched", now, SYSTEM, self.plan.step(step).title, step=step, channel=channel)
+        self._record(
+            "dispatched", now, SYSTEM, self.plan.step(step).title, step=step, channel=channel
+        )
 
     def dispatch_failed(self, step: str, now: datetime, error: str) -> None:
         self._record("dispatch_failed", now, SYSTEM, error, step=step)
 
     def dispatch_cancelled(self, step: str, now: datetime) -> None:
-        self._record("dispatch_cancelled", now, SYSTEM, "The response was stood down before the step went out", step=step)
+        self._record(
+            "dispatch_cancelled",
+            now,
+            SYSTEM,
+            "The response was stood down before the step went out",
+            step=step,
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -523,12 +578,23 @@ class IncidentState:
         self.quorum_reached = holds
         committed = sorted(p for p, c in self.commitments.items() if c.answer is Answer.COMMIT)
         if holds:
-            self._record("quorum_reached", now, SYSTEM, f"Committed: {', '.join(committed)}", committed=committed)
+            self._record(
+                "quorum_reached",
+                now,
+                SYSTEM,
+                f"Committed: {', '.join(committed)}",
+                committed=committed,
+            )
         else:
             short, missing = quorum_missing(self.plan, self.commitments)
             self._record(
-                "quorum_lost", now, SYSTEM, "A change of answer broke the quorum",
-                committed=committed, short=short, missing_assets=list(missing),
+                "quorum_lost",
+                now,
+                SYSTEM,
+                "A change of answer broke the quorum",
+                committed=committed,
+                short=short,
+                missing_assets=list(missing),
             )
 
     def _close(self, outcome: Outcome, now: datetime, rationale: str, **payload: Any) -> None:
@@ -536,7 +602,9 @@ class IncidentState:
         self.closed_at = now
         self._record(str(outcome), now, SYSTEM, rationale, outcome=str(outcome), **payload)
 
-    def _record(self, kind: str, now: datetime, actor: str, rationale: str = "", /, **payload: Any) -> Decision:
+    def _record(
+        self, kind: str, now: datetime, actor: str, rationale: str = "", /, **payload: Any
+    ) -> Decision:
         decision = Decision(
             seq=len(self.decisions) + 1,
             kind=kind,
@@ -606,8 +674,12 @@ class IncidentState:
             verification=self.verification,
             sources=tuple(self.sources),
             quorum=QuorumView(
-                committed=tuple(sorted(p for p, c in self.commitments.items() if c.answer is Answer.COMMIT)),
-                declined=tuple(sorted(p for p, c in self.commitments.items() if c.answer is Answer.DECLINE)),
+                committed=tuple(
+                    sorted(p for p, c in self.commitments.items() if c.answer is Answer.COMMIT)
+                ),
+                declined=tuple(
+                    sorted(p for p, c in self.commitments.items() if c.answer is Answer.DECLINE)
+                ),
                 min_committed=self.plan.quorum.min_committed,
                 required_assets=self.plan.quorum.required_assets,
                 missing_assets=missing,

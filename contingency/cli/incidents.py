@@ -87,7 +87,8 @@ def register(app: typer.Typer) -> None:
             "reported_by": reported_by,
             "summary": summary,
             "evidence": [
-                dict(zip(("source", "summary"), item.split("=", 1), strict=False)) for item in evidence or []
+                dict(zip(("source", "summary"), item.split("=", 1), strict=False))
+                for item in evidence or []
             ],
         }
         if observed_at is not None:

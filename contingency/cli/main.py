@@ -13,11 +13,15 @@ from exercises.cli import export as export_command
 from exercises.cli import replay as replay_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Contingency-response engine.")
-app.add_typer(exercise_app, name="exercise", help="Tabletop exercises: scenarios at accelerated time.")
+app.add_typer(
+    exercise_app, name="exercise", help="Tabletop exercises: scenarios at accelerated time."
+)
 app.add_typer(tokens_app, name="tokens", help="API tokens: add, list, revoke.")
 stack.register(app)
 incidents.register(app)
-ledger.register(app)  # after incidents: `ledger INCIDENT` becomes `ledger show`, plus `ledger verify`
+ledger.register(
+    app
+)  # after incidents: `ledger INCIDENT` becomes `ledger show`, plus `ledger verify`
 app.command("replay")(replay_command)
 app.command("export")(export_command)
 

@@ -20,7 +20,9 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+        "sqlalchemy.url"
+    )
     if url:
         return url
     from contingency.settings import Settings

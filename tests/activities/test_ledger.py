@@ -19,7 +19,9 @@ from workflows.messages import Decision
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
 
 
-def snapshot(incident_id: str, phase: str = "verification", outcome: str | None = None) -> IncidentSnapshot:
+def snapshot(
+    incident_id: str, phase: str = "verification", outcome: str | None = None
+) -> IncidentSnapshot:
     return IncidentSnapshot(
         incident_id=incident_id, report_id=f"r-{incident_id}", workflow_id=f"incident-{incident_id}",
         run_id="run-1", plan_id="allied-72h", plan_version=1, kind="large_scale_offensive", sector="sumy",
@@ -46,13 +48,17 @@ async def test_a_retried_batch_writes_nothing_twice(sessions, ledger_writer):
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     first = RecordDecisionsInput(snapshot(incident), decisions(1, 3))
     assert (await record(ledger, first)).written == 3
-    assert (await record(ledger, first)).written == 0  # the activity retried after a lost completion
+    assert (
+        await record(ledger, first)
+    ).written == 0  # the activity retried after a lost completion
     second = RecordDecisionsInput(snapshot(incident, phase="consultation"), decisions(4, 2))
     assert (await record(ledger, second)).written == 2
 
     rows = await ledger_rows(sessions, incident)
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
-    assert rows[0].payload == {"source": "s1", "n": 1} and rows[0].occurred_at == T0 + timedelta(minutes=1)
+    assert rows[0].payload == {"source": "s1", "n": 1} and rows[0].occurred_at == T0 + timedelta(
+        minutes=1
+    )
     assert verify_chain(f"incident-{incident}", rows) is None
     async with sessions() as session:
         stored = await session.get(Incident, incident)
@@ -64,7 +70,9 @@ async def test_concurrent_retries_of_one_batch_land_once(sessions, ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 1)))
     batch = RecordDecisionsInput(snapshot(incident), decisions(2, 4))
-    results = await asyncio.gather(*(record(ledger, batch) for _ in range(4)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(record(ledger, batch) for _ in range(4)), return_exceptions=True
+    )
     written = [r.written for r in results if not isinstance(r, BaseException)]
     # Attempts that lose the race either write nothing or fail and are retried by Temporal.
     assert sum(written) == 4
@@ -84,7 +92,9 @@ async def test_other_content_under_an_existing_key_is_refused(sessions, ledger_w
     ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 2)))
-    forged = decisions(1, 2)[:1] + (Decision(seq=2, kind="authorize", at=T0, t_plus_hours=0, actor="mallory"),)
+    forged = decisions(1, 2)[:1] + (
+        Decision(seq=2, kind="authorize", at=T0, t_plus_hours=0, actor="mallory"),
+    )
     with pytest.raises(LedgerConflict):
         await record(ledger, RecordDecisionsInput(snapshot(incident), forged))
     assert [r.kind for r in await ledger_rows(sessions, incident)] == ["evidence_accepted"] * 2

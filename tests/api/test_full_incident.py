@@ -53,7 +53,9 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
         live = (await http.get(base, headers=tokens.auth("observer"))).json()
         assert live["phase"] == "authorization" and live["awaiting"] == "operator"
         authorization = next(d for d in live["deadlines"] if d["name"] == "authorization")
-        assert abs(authorization["seconds_left"] - 30 * 3600) <= 2  # due at T0+60h, now T0+30h (and a second)
+        assert (
+            abs(authorization["seconds_left"] - 30 * 3600) <= 2
+        )  # due at T0+60h, now T0+30h (and a second)
 
         authorized = await http.post(
             f"{base}/decisions",

@@ -15,7 +15,10 @@ def test_quick_benchmarks_print_figures_and_ratios() -> None:
     # --quick is sized for a minute on a quiet 2-core machine; the bound leaves room for a busy CI.
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--json", *WITHOUT_API],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = {r["name"]: r for r in json.loads(done.stdout)["results"]}
@@ -29,7 +32,9 @@ def test_quick_benchmarks_print_figures_and_ratios() -> None:
 
     rows = {row["metric"]: row for row in results["exercise"]["rows"]}
     assert rows["wall per scenario (median)"]["baseline"] > 0
-    assert rows["ledger rows per scenario"]["value"] > 24  # every update and deadline reached the ledger
+    assert (
+        rows["ledger rows per scenario"]["value"] > 24
+    )  # every update and deadline reached the ledger
     scale = {row["metric"]: row for row in results["scale"]["rows"]}
     assert scale["incidents lost"]["value"] == 0
     assert scale["incidents lost"]["met"] is True

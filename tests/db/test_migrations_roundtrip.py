@@ -46,12 +46,17 @@ async def schema(url: str) -> tuple[set[str], set[str]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names())) - {"alembic_version"}
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names())) - {
+                "alembic_version"
+            }
             if engine.dialect.name == "sqlite":
                 query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'decisions'"
             else:
-                query = ("SELECT tgname FROM pg_trigger WHERE tgrelid = 'decisions'::regclass AND NOT tgisinternal"
-                         if "decisions" in tables else "SELECT 'none' WHERE false")
+                query = (
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'decisions'::regclass AND NOT tgisinternal"
+                    if "decisions" in tables
+                    else "SELECT 'none' WHERE false"
+                )
             triggers = {row[0] for row in (await conn.execute(text(query))).all()}
     finally:
         await engine.dispose()
@@ -59,7 +64,12 @@ async def schema(url: str) -> tuple[set[str], set[str]]:
 
 
 async def test_every_migration_goes_down_and_up_again(empty_url):
-    revisions = [s.revision for s in ScriptDirectory.from_config(alembic_config(empty_url)).walk_revisions("base", "heads")]
+    revisions = [
+        s.revision
+        for s in ScriptDirectory.from_config(alembic_config(empty_url)).walk_revisions(
+            "base", "heads"
+        )
+    ]
     revisions.reverse()  # oldest first
     assert revisions[:3] == ["0001", "0002", "0003"]
 
@@ -67,8 +77,11 @@ async def test_every_migration_goes_down_and_up_again(empty_url):
     await alembic(empty_url, "check")  # the models and the migrated schema agree
     tables, triggers = await schema(empty_url)
     assert tables == TABLES
-    assert triggers >= ({"decisions_no_update", "decisions_no_delete"} if empty_url.startswith("sqlite")
-                        else {"decisions_append_only", "decisions_no_truncate"})
+    assert triggers >= (
+        {"decisions_no_update", "decisions_no_delete"}
+        if empty_url.startswith("sqlite")
+        else {"decisions_append_only", "decisions_no_truncate"}
+    )
 
     # Down one revision at a time to nothing, then up one at a time, checking at the top.
     for _ in revisions:

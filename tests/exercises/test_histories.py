@@ -25,7 +25,9 @@ def test_every_scenario_has_a_recorded_history() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", EVERY_HISTORY, ids=[str(p.relative_to(HISTORIES_DIR).with_suffix("")) for p in EVERY_HISTORY]
+    "path",
+    EVERY_HISTORY,
+    ids=[str(p.relative_to(HISTORIES_DIR).with_suffix("")) for p in EVERY_HISTORY],
 )
 async def test_history_replays_deterministically(path: Path) -> None:
     outcome = await replay_file(path)
@@ -49,7 +51,10 @@ def _tampered(tmp_path: Path) -> Path:
 async def test_a_changed_workflow_is_caught(tmp_path: Path) -> None:
     outcome = await replay_file(_tampered(tmp_path))
     assert not outcome.deterministic
-    assert "Nondeterminism" in (outcome.failure or "") or "nondetermin" in (outcome.failure or "").lower()
+    assert (
+        "Nondeterminism" in (outcome.failure or "")
+        or "nondetermin" in (outcome.failure or "").lower()
+    )
 
 
 def test_replay_command_exit_codes(tmp_path: Path) -> None:
@@ -60,9 +65,12 @@ def test_replay_command_exit_codes(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "NOT deterministic" in bad.output
 
 
-async def test_exported_history_replays(ts_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path) -> None:
-    report = await run_time_skipping(load_scenario(SCENARIOS_DIR / "reclassify.yaml"), env=ts_env,
-                                     database_url=sqlite_url)
+async def test_exported_history_replays(
+    ts_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path
+) -> None:
+    report = await run_time_skipping(
+        load_scenario(SCENARIOS_DIR / "reclassify.yaml"), env=ts_env, database_url=sqlite_url
+    )
     workflow_id, text = await export_history(ts_env.client, report.incident_id)
     assert workflow_id == report.workflow_id
     path = tmp_path / f"{workflow_id}.json"

@@ -22,12 +22,15 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SPEED = 36000
 
 
-async def test_live_run_keeps_plan_time_on_a_compressed_clock(dev_env: WorkflowEnvironment, sqlite_url: str) -> None:
+async def test_live_run_keeps_plan_time_on_a_compressed_clock(
+    dev_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
     # Timer-driven: escalations at T0+24/48/60h and the window closing at T0+72h, in ~7 s.
     scenario = load_scenario(SCENARIOS / "quorum-never-reached.yaml")
     task_queue = f"exercise-live-{uuid.uuid4().hex[:8]}"
-    report = await run_live(scenario, speed=SPEED, client=dev_env.client, task_queue=task_queue,
-                            database_url=sqlite_url)
+    report = await run_live(
+        scenario, speed=SPEED, client=dev_env.client, task_queue=task_queue, database_url=sqlite_url
+    )
     assert report.mode == "live" and report.time_scale == SPEED
     assert [e for e in report.expectations if not e.met] == []
     assert report.outcome == "not_activated"
@@ -46,16 +49,31 @@ async def test_live_run_keeps_plan_time_on_a_compressed_clock(dev_env: WorkflowE
     try:
         async with session_factory(engine)() as session:
             incident = await session.get(Incident, report.incident_id)
-            assert incident is not None and incident.exercise and incident.outcome == "not_activated"
+            assert (
+                incident is not None and incident.exercise and incident.outcome == "not_activated"
+            )
     finally:
         await engine.dispose()
 
 
-async def test_live_cli_against_a_given_server(dev_env: WorkflowEnvironment, tmp_path: Path) -> None:
+async def test_live_cli_against_a_given_server(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
     address = dev_env.client.service_client.config.target_host
-    args = ["exercise", "run", str(SCENARIOS / "authorize-before-quorum.yaml"), "--live", "--speed", str(SPEED),
-            "--task-queue", f"exercise-cli-{uuid.uuid4().hex[:8]}", "--json"]
-    result = await asyncio.to_thread(CliRunner().invoke, cli_app, args, env={"TEMPORAL_ADDRESS": address})
+    args = [
+        "exercise",
+        "run",
+        str(SCENARIOS / "authorize-before-quorum.yaml"),
+        "--live",
+        "--speed",
+        str(SPEED),
+        "--task-queue",
+        f"exercise-cli-{uuid.uuid4().hex[:8]}",
+        "--json",
+    ]
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli_app, args, env={"TEMPORAL_ADDRESS": address}
+    )
     assert result.exit_code == 0, result.output
     assert f"Live exercise on {address}" in result.output
     assert '"mode": "live"' in result.output and '"outcome": "activated"' in result.output

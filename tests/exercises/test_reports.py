@@ -25,26 +25,45 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 async def report(ts_env: WorkflowEnvironment, sqlite_url: str) -> ExerciseReport:
     # Refusals, escalations, a lost quorum: a report with something in every section.
-    return await run_time_skipping(load_scenario(SCENARIOS / "party-changes-answer.yaml"), env=ts_env,
-                                   database_url=sqlite_url)
+    return await run_time_skipping(
+        load_scenario(SCENARIOS / "party-changes-answer.yaml"), env=ts_env, database_url=sqlite_url
+    )
 
 
 def test_json_report_has_the_agreed_fields(report: ExerciseReport) -> None:
     data = json.loads(report.model_dump_json())
-    for key in ("outcome", "activated_at_hours", "escalations", "decisions", "deadlines", "expectations", "injects"):
+    for key in (
+        "outcome",
+        "activated_at_hours",
+        "escalations",
+        "decisions",
+        "deadlines",
+        "expectations",
+        "injects",
+    ):
         assert key in data
     assert data["escalations"] == [
-        {"level": 2, "authority": "Principals and ministers", "at_hours": 24.0,
-         "reason": "Allied quorum not reached by T0+24h"}
+        {
+            "level": 2,
+            "authority": "Principals and ministers",
+            "at_hours": 24.0,
+            "reason": "Allied quorum not reached by T0+24h",
+        }
     ]
     assert {"kind", "at_hours", "actor"} <= set(data["decisions"][0])
     assert {"name", "due_hours", "met"} <= set(data["deadlines"][0])
     assert {"at_hours", "kind", "accepted", "message"} <= set(data["injects"][0])
     consultation = next(d for d in data["deadlines"] if d["name"] == "consultation")
     # Reached at 14h, lost at 22h, rebuilt at 40h: missed, and done when it last came to hold.
-    assert consultation["met"] is False and consultation["actual_hours"] == pytest.approx(40, abs=0.01)
+    assert consultation["met"] is False and consultation["actual_hours"] == pytest.approx(
+        40, abs=0.01
+    )
     assert [p["phase"] for p in data["phases"]] == [
-        "verification", "consultation", "authorization", "consultation", "authorization"
+        "verification",
+        "consultation",
+        "authorization",
+        "consultation",
+        "authorization",
     ]
 
 
@@ -76,14 +95,24 @@ def test_charts_render_for_every_outcome(report: ExerciseReport) -> None:
 def test_sweep_report(tmp_path: Path) -> None:
     scenario = load_scenario(SCENARIOS / "sweep-allies-slow.yaml")
     results = [
-        RunResult(run=i, outcome="activated" if i % 3 else "not_activated", activated_at_hours=30.0 + i if i % 3 else None,
-                  closed_at_hours=30.0 + i if i % 3 else 72.0, escalation_level=2,
-                  unmet=[] if i % 3 else ["authorization", "quorum"], last_condition="authorization" if i % 3 else None,
-                  rejected_injects=0, expectations_met=bool(i % 3))
+        RunResult(
+            run=i,
+            outcome="activated" if i % 3 else "not_activated",
+            activated_at_hours=30.0 + i if i % 3 else None,
+            closed_at_hours=30.0 + i if i % 3 else 72.0,
+            escalation_level=2,
+            unmet=[] if i % 3 else ["authorization", "quorum"],
+            last_condition="authorization" if i % 3 else None,
+            rejected_injects=0,
+            expectations_met=bool(i % 3),
+        )
         for i in range(9)
     ]
     summary = summarize(scenario, "x", results, seed=7, parallel=2, wall_seconds=1.0)
     assert summary.held_back == {"quorum": 3} and summary.most_common_hold_back == "quorum"
     assert summary.p_activated_within_window == pytest.approx(6 / 9, abs=1e-4)
     [html] = write_sweep_report(summary, tmp_path / "sweep.html")
-    assert "data:image/png;base64," in html.read_text() and "P(activation within 72 h)" in html.read_text()
+    assert (
+        "data:image/png;base64," in html.read_text()
+        and "P(activation within 72 h)" in html.read_text()
+    )

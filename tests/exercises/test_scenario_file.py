@@ -63,7 +63,9 @@ def test_drawn_scripts_are_reproducible_and_vary() -> None:
     assert all(abs(o * 60 - round(o * 60)) < 1e-9 for o in offsets)
     answers = [c.payload.answer for c in commitments]  # type: ignore[union-attr]
     assert Answer.DECLINE in answers and Answer.COMMIT in answers
-    assert any(i.skipped for s in first for i in s.injects) and not all(i.skipped for s in first for i in s.injects if i.index == 2)
+    assert any(i.skipped for s in first for i in s.injects) and not all(
+        i.skipped for s in first for i in s.injects if i.index == 2
+    )
 
 
 BAD = [
@@ -77,9 +79,15 @@ BAD = [
     (GOOD.replace("name: test\n", "name: test\nplan: nope\n"), "line 2, plan"),
     (GOOD.replace("observed_at: -1h", "observed_at: 3h"), "line 2, violation.observed_at"),
     (GOOD.replace("{outcome: activated,", "{outcome: won,"), "line 11, expect.outcome"),
-    (GOOD.replace("evidence: {source: isr}", "evidence: {source: isr, colour: red}"), "line 5, injects[0].evidence.colour"),
+    (
+        GOOD.replace("evidence: {source: isr}", "evidence: {source: isr, colour: red}"),
+        "line 5, injects[0].evidence.colour",
+    ),
     (GOOD.replace("[30h, 40h]", "[40h, 30h]"), "line 8, injects[2].at"),
-    (GOOD.replace("activated_within: 72h}", "deadlines: {lunch: met}}"), "line 11, expect.deadlines"),
+    (
+        GOOD.replace("activated_within: 72h}", "deadlines: {lunch: met}}"),
+        "line 11, expect.deadlines",
+    ),
     ("name: x\nviolation: [\n", "line 3: not valid YAML"),
 ]
 

@@ -19,8 +19,15 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.y
 
 # The plan paths the scenario set must cover, by the outcome or the decision that marks them.
 REQUIRED_PATHS = {
-    "activated", "not_activated", "unverified_closed", "stood_down", "diplomatic_response",
-    "reclassify", "quorum_lost", "presumed", "refused inject",
+    "activated",
+    "not_activated",
+    "unverified_closed",
+    "stood_down",
+    "diplomatic_response",
+    "reclassify",
+    "quorum_lost",
+    "presumed",
+    "refused inject",
 }
 
 
@@ -38,9 +45,13 @@ def test_at_least_eight_scenarios_cover_every_plan_path() -> None:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-async def test_scenario_meets_its_expectations(path: Path, ts_env: WorkflowEnvironment, sqlite_url: str) -> None:
+async def test_scenario_meets_its_expectations(
+    path: Path, ts_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
     scenario = load_scenario(path)
-    report = await run_time_skipping(scenario, source=str(path), env=ts_env, database_url=sqlite_url)
+    report = await run_time_skipping(
+        scenario, source=str(path), env=ts_env, database_url=sqlite_url
+    )
     failed = [e for e in report.expectations if not e.met]
     assert not failed, failed
     assert report.expectations, "every shipped scenario states what it expects"
@@ -51,7 +62,9 @@ async def test_scenario_meets_its_expectations(path: Path, ts_env: WorkflowEnvir
     assert report.decisions[0].at_hours == pytest.approx(report.lead_hours, abs=0.01)
 
 
-async def test_refused_inject_carries_the_validators_message(ts_env: WorkflowEnvironment, sqlite_url: str) -> None:
+async def test_refused_inject_carries_the_validators_message(
+    ts_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
     scenario = load_scenario(SCENARIOS[0].parent / "authorize-before-quorum.yaml")
     report = await run_time_skipping(scenario, env=ts_env, database_url=sqlite_url)
     [refused] = report.rejected
@@ -62,7 +75,9 @@ async def test_refused_inject_carries_the_validators_message(ts_env: WorkflowEnv
     assert report.outcome == "activated"
 
 
-async def test_inject_after_close_is_refused_as_closed(ts_env: WorkflowEnvironment, sqlite_url: str) -> None:
+async def test_inject_after_close_is_refused_as_closed(
+    ts_env: WorkflowEnvironment, sqlite_url: str
+) -> None:
     report = await run_time_skipping(
         load_scenario(SCENARIOS[0].parent / "stand-down.yaml"), env=ts_env, database_url=sqlite_url
     )
@@ -77,20 +92,31 @@ async def test_exercise_is_marked_in_the_ledger_and_never_reaches_the_real_sink(
     async with exercise_worker(ts_env.client, sqlite_url, "exercise-ledger-test") as worker:
         report = await run_script(worker, scenario, build_script(scenario), SkippingClock(ts_env))
     assert worker.real_sink.sent == []
-    assert {m.step for m in worker.exercise_sink.sent} == {"demarche", "unsc_session", "sanctions_snapback"}
+    assert {m.step for m in worker.exercise_sink.sent} == {
+        "demarche",
+        "unsc_session",
+        "sanctions_snapback",
+    }
     engine = create_engine(sqlite_url)
     try:
         async with session_factory(engine)() as session:
             incident = await session.get(Incident, report.incident_id)
             assert incident is not None and incident.exercise and incident.outcome == "activated"
-            kinds = (await session.scalars(
-                select(LedgerDecision.kind).where(LedgerDecision.incident_id == report.incident_id)
-                .order_by(LedgerDecision.seq)
-            )).all()
+            kinds = (
+                await session.scalars(
+                    select(LedgerDecision.kind)
+                    .where(LedgerDecision.incident_id == report.incident_id)
+                    .order_by(LedgerDecision.seq)
+                )
+            ).all()
             assert kinds == [d.kind for d in report.decisions]
-            channels = (await session.scalars(
-                select(Notification.channel).where(Notification.incident_id == report.incident_id)
-            )).all()
+            channels = (
+                await session.scalars(
+                    select(Notification.channel).where(
+                        Notification.incident_id == report.incident_id
+                    )
+                )
+            ).all()
             assert channels and set(channels) == {"exercise"}
     finally:
         await engine.dispose()

@@ -26,8 +26,14 @@ async def test_same_seed_same_sweep(first_sweep) -> None:
 
 async def test_worker_processes_give_the_same_sweep(first_sweep) -> None:
     done: list[int] = []
-    fanned = await run_sweep(load_scenario(SCENARIO), runs=RUNS, seed=7, parallel=2, processes=2,
-                             on_done=lambda r: done.append(r.run))
+    fanned = await run_sweep(
+        load_scenario(SCENARIO),
+        runs=RUNS,
+        seed=7,
+        parallel=2,
+        processes=2,
+        on_done=lambda r: done.append(r.run),
+    )
     assert sorted(done) == list(range(RUNS))
     assert [r.model_dump() for r in fanned.results] == [r.model_dump() for r in first_sweep.results]
 

@@ -74,7 +74,9 @@ class FaultResult:
         return asdict(self)
 
 
-async def wait_for_all(client: Client, runs: list[IncidentRun], timeout: float) -> dict[str, IncidentView]:
+async def wait_for_all(
+    client: Client, runs: list[IncidentRun], timeout: float
+) -> dict[str, IncidentView]:
     """Every incident's final view; fails naming those still open at the deadline."""
     deadline = time.monotonic() + timeout
     views: dict[str, IncidentView] = {}
@@ -97,7 +99,9 @@ async def wait_for_all(client: Client, runs: list[IncidentRun], timeout: float) 
             return views
         if time.monotonic() > deadline:
             missing = [r.workflow_id for r in runs if r.workflow_id not in views]
-            raise AssertionError(f"{len(missing)} incident(s) still open after {timeout:.0f} s: {missing}")
+            raise AssertionError(
+                f"{len(missing)} incident(s) still open after {timeout:.0f} s: {missing}"
+            )
         await asyncio.sleep(0.5)
 
 
@@ -105,7 +109,11 @@ def human_markers(view: IncidentView, reported: set[str]) -> Counter[tuple[str, 
     """The inputs sent through the API after the report, as the ledger shows them."""
     markers: Counter[tuple[str, str, str]] = Counter()
     for d in view.timeline:
-        if d.kind == "evidence_accepted" and d.actor == REPORTER and d.payload["source"] not in reported:
+        if (
+            d.kind == "evidence_accepted"
+            and d.actor == REPORTER
+            and d.payload["source"] not in reported
+        ):
             markers[(d.kind, d.actor, d.payload["source"])] += 1
         elif d.kind == "commitment":
             markers[(d.kind, d.actor, d.payload["party"])] += 1
@@ -127,7 +135,9 @@ async def verify_incidents(
     problems = result.problems
     result.incidents = len(runs)
     outcomes: Counter[str] = Counter()
-    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {observer_secret}"}) as http:
+    async with httpx.AsyncClient(
+        timeout=30, headers={"Authorization": f"Bearer {observer_secret}"}
+    ) as http:
         for run in runs:
             view = views[run.workflow_id]
             name = f"{run.incident_id} ({run.script.name})"
@@ -136,7 +146,9 @@ async def verify_incidents(
             if str(view.outcome) == run.script.expected_outcome:
                 result.outcomes_as_expected += 1
             else:
-                problems.append(f"{name}: outcome {view.outcome}, expected {run.script.expected_outcome}")
+                problems.append(
+                    f"{name}: outcome {view.outcome}, expected {run.script.expected_outcome}"
+                )
 
             # Every input sent is in the ledger once: no loss, no double from a retry.
             result.inputs_sent += len(run.script.inputs)
@@ -144,8 +156,14 @@ async def verify_incidents(
             if markers == run.script.expected_inputs:
                 result.inputs_recorded_once += len(run.script.inputs)
             else:
-                problems.append(f"{name}: inputs recorded {dict(markers)}, sent {dict(run.script.expected_inputs)}")
-            refused = [(s.input.path, s.status, s.answer.get("message")) for s in run.sent if s.status >= 400 and s.attempts == 1]
+                problems.append(
+                    f"{name}: inputs recorded {dict(markers)}, sent {dict(run.script.expected_inputs)}"
+                )
+            refused = [
+                (s.input.path, s.status, s.answer.get("message"))
+                for s in run.sent
+                if s.status >= 400 and s.attempts == 1
+            ]
             if refused:
                 problems.append(f"{name}: inputs refused at the first attempt: {refused}")
 
@@ -154,17 +172,25 @@ async def verify_incidents(
                 rows = list(await session.scalars(
                     select(LedgerDecision).where(LedgerDecision.incident_id == run.incident_id).order_by(LedgerDecision.seq)
                 ))  # fmt: skip
-                outbox = list(await session.scalars(select(Notification).where(Notification.incident_id == run.incident_id)))
+                outbox = list(
+                    await session.scalars(
+                        select(Notification).where(Notification.incident_id == run.incident_id)
+                    )
+                )
             result.ledger_rows += len(rows)
             ledger = [(r.seq, r.kind, r.actor, r.occurred_at) for r in rows]
             timeline = [(d.seq, d.kind, d.actor, d.at) for d in view.timeline]
             if ledger != timeline:
-                problems.append(f"{name}: ledger {[r[:2] for r in ledger]} != timeline {[t[:2] for t in timeline]}")
+                problems.append(
+                    f"{name}: ledger {[r[:2] for r in ledger]} != timeline {[t[:2] for t in timeline]}"
+                )
             if [r.seq for r in rows] != list(range(1, len(rows) + 1)):
                 problems.append(f"{name}: ledger seqs {[r.seq for r in rows]} are not 1..n")
             incident = await find_incident(sessions, run.incident_id)
             audit = None if incident is None else await audit_incident(sessions, incident, client)
-            answer = (await http.get(f"{api_url}/v1/incidents/{run.incident_id}/ledger/verify")).json()
+            answer = (
+                await http.get(f"{api_url}/v1/incidents/{run.incident_id}/ledger/verify")
+            ).json()
             if (
                 verify_chain(run.workflow_id, rows) is None
                 and audit is not None and audit.intact and audit.checked_against_workflow
@@ -180,13 +206,17 @@ async def verify_incidents(
             keys = [n.idempotency_key for n in outbox]
             delivered = {n.step for n in outbox if n.status == "delivered"}
             if len(keys) != len(set(keys)) or not set(view.dispatched) <= delivered:
-                problems.append(f"{name}: outbox {[(n.step, n.status) for n in outbox]}, dispatched {view.dispatched}")
+                problems.append(
+                    f"{name}: outbox {[(n.step, n.status) for n in outbox]}, dispatched {view.dispatched}"
+                )
             unrecorded = delivered - set(view.dispatched)
             if unrecorded:
                 # Since the stand-down-finishes-sent-steps patch a stood-down workflow waits for
                 # the steps it handed to the sink: whatever went out is in the ledger.
                 result.delivered_not_in_ledger += len(unrecorded)
-                problems.append(f"{name}: steps {sorted(unrecorded)} delivered but not in the ledger")
+                problems.append(
+                    f"{name}: steps {sorted(unrecorded)} delivered but not in the ledger"
+                )
             unseen = [k for k in keys if k not in receiver.processed]
             if unseen:
                 problems.append(f"{name}: steps never reached the receiver: {unseen}")
@@ -210,11 +240,17 @@ async def verify_incidents(
                 problems.append(f"{name}: failed workflow task(s): {broken}")
             for event in history.events:
                 if event.HasField("activity_task_started_event_attributes"):
-                    result.activity_attempts_failed += event.activity_task_started_event_attributes.attempt - 1
+                    result.activity_attempts_failed += (
+                        event.activity_task_started_event_attributes.attempt - 1
+                    )
     result.outcomes = dict(sorted(outcomes.items()))
     result.receiver_processed = len(receiver.processed)
     result.receiver_raw_duplicates = receiver.duplicates
     if receiver.bad_signatures:
-        problems.append(f"the receiver saw {receiver.bad_signatures} deliveries with a bad signature")
+        problems.append(
+            f"the receiver saw {receiver.bad_signatures} deliveries with a bad signature"
+        )
     if len(receiver.processed) != result.outbox_rows:
-        problems.append(f"the receiver processed {len(receiver.processed)} steps; the outbox holds {result.outbox_rows}")
+        problems.append(
+            f"the receiver processed {len(receiver.processed)} steps; the outbox holds {result.outbox_rows}"
+        )

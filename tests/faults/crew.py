@@ -50,7 +50,9 @@ class Crew:
     reported: int = 0
     all_reported: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def request(self, method: str, path: str, role: str, body: dict[str, Any], key: str | None = None) -> tuple[int, dict[str, Any], int]:
+    async def request(
+        self, method: str, path: str, role: str, body: dict[str, Any], key: str | None = None
+    ) -> tuple[int, dict[str, Any], int]:
         headers = {"Authorization": f"Bearer {self.secrets[role]}"}
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -61,7 +63,9 @@ class Crew:
                 self.requests += 1
                 self.in_flight += 1
                 try:
-                    response = await http.request(method, self.api_url() + path, json=body, headers=headers)
+                    response = await http.request(
+                        method, self.api_url() + path, json=body, headers=headers
+                    )
                 except httpx.HTTPError as exc:
                     reason = type(exc).__name__
                 else:
@@ -79,7 +83,9 @@ class Crew:
     async def run(self, script: Script) -> IncidentRun:
         run = IncidentRun(script)
         status, answer, _ = await self.request("POST", "/v1/violations", "reporter", script.report)
-        assert status in (200, 202), f"report {script.report['report_id']} refused: {status} {answer}"
+        assert status in (200, 202), (
+            f"report {script.report['report_id']} refused: {status} {answer}"
+        )
         run.incident_id, run.workflow_id = answer["incident_id"], answer["workflow_id"]
         self.reported += 1
         if self.reported == self.expected_reports:

@@ -41,7 +41,9 @@ class Process:
     async def start(self) -> None:
         assert not self.running, f"{self.name} is already running"
         with self.log.open("ab") as out:
-            out.write(f"\n===== start {self.starts + 1} of {self.name} at {time.time():.3f}\n".encode())
+            out.write(
+                f"\n===== start {self.starts + 1} of {self.name} at {time.time():.3f}\n".encode()
+            )
             self.process = await asyncio.create_subprocess_exec(
                 *self.argv,
                 cwd=ROOT,
@@ -87,10 +89,22 @@ class TemporalServer(Process):
         super().__init__(
             name="temporal",
             argv=[
-                binary("temporal"), "server", "start-dev", "--headless",
-                "--db-filename", str(self.db_file), "--ip", "127.0.0.1",
-                "--port", str(self.port), "--http-port", str(free_port()),
-                "--metrics-port", str(free_port()), "--log-level", "error",
+                binary("temporal"),
+                "server",
+                "start-dev",
+                "--headless",
+                "--db-filename",
+                str(self.db_file),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http-port",
+                str(free_port()),
+                "--metrics-port",
+                str(free_port()),
+                "--log-level",
+                "error",
             ],  # fmt: skip
             log=directory / "temporal.log",
         )
@@ -113,12 +127,19 @@ class TemporalServer(Process):
                 return time.monotonic() - began
             except Exception:  # noqa: BLE001 (not listening yet)
                 if time.monotonic() - began > START_TIMEOUT:
-                    raise AssertionError(f"the Temporal dev server did not come up:\n{self.tail()}") from None
+                    raise AssertionError(
+                        f"the Temporal dev server did not come up:\n{self.tail()}"
+                    ) from None
                 await asyncio.sleep(0.2)
 
 
 def worker_process(name: str, directory: Path, env: dict[str, str]) -> Process:
-    return Process(name=name, argv=[sys.executable, str(ROOT / "worker.py")], log=directory / f"{name}.log", env=env)
+    return Process(
+        name=name,
+        argv=[sys.executable, str(ROOT / "worker.py")],
+        log=directory / f"{name}.log",
+        env=env,
+    )
 
 
 class ApiProcess(Process):
@@ -129,8 +150,17 @@ class ApiProcess(Process):
         super().__init__(
             name="api",
             argv=[
-                sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
             ],  # fmt: skip
             log=directory / "api.log",
             env=env,

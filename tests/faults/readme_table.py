@@ -37,7 +37,9 @@ def table() -> str:
     lines = [header]
     for r in rows:
         outcomes = ", ".join(f"{n} {o}" for o, n in r["outcomes"].items())
-        reasons = ", ".join(f"{n}× {k}" for k, n in sorted(r["client_retry_reasons"].items())) or "none"
+        reasons = (
+            ", ".join(f"{n}× {k}" for k, n in sorted(r["client_retry_reasons"].items())) or "none"
+        )
         events = "; ".join(r["fault_events"])
         lines.append(
             f"| {r['fault']} | {events} | {r['outcomes_as_expected']}/{r['incidents']} ({outcomes}) "

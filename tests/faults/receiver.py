@@ -12,7 +12,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from activities.sinks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
+from activities.sinks import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    webhook_signature,
+)
 
 
 @dataclass
@@ -52,9 +57,14 @@ class WebhookReceiver:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines[1:] if line)
+            }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            expected = webhook_signature(self.secret, headers.get(TIMESTAMP_HEADER.lower(), ""), body)
+            expected = webhook_signature(
+                self.secret, headers.get(TIMESTAMP_HEADER.lower(), ""), body
+            )
             if headers.get(SIGNATURE_HEADER.lower()) != expected:
                 self.bad_signatures += 1
                 status = b"401 Unauthorized"
@@ -63,7 +73,9 @@ class WebhookReceiver:
                 self.deliveries[key] += 1
                 self.steps[key] = json.loads(body)["step"]
                 status = b"200 OK"
-            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

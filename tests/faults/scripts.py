@@ -63,11 +63,21 @@ class Script:
 
 
 def _commit(hours: float, party: str, *assets: str) -> Input:
-    return Input(hours, "commitments", {"answer": "commit", "assets": list(assets), "rationale": "ready"}, f"ally:{party}")
+    return Input(
+        hours,
+        "commitments",
+        {"answer": "commit", "assets": list(assets), "rationale": "ready"},
+        f"ally:{party}",
+    )
 
 
 def _decline(hours: float, party: str) -> Input:
-    return Input(hours, "commitments", {"answer": "decline", "assets": [], "rationale": "not now"}, f"ally:{party}")
+    return Input(
+        hours,
+        "commitments",
+        {"answer": "decline", "assets": [], "rationale": "not now"},
+        f"ally:{party}",
+    )
 
 
 def _decide(hours: float, action: str, rationale: str) -> Input:
@@ -119,7 +129,9 @@ def build_scripts(seed: int, count: int = 20, tag: str = "") -> list[Script]:
     return scripts
 
 
-def expected(report: dict[str, Any], inputs: tuple[Input, ...]) -> tuple[str, Counter[tuple[str, str, str]]]:
+def expected(
+    report: dict[str, Any], inputs: tuple[Input, ...]
+) -> tuple[str, Counter[tuple[str, str, str]]]:
     """The outcome and the human decisions of a fault-free run, from the pure state machine."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     incident = IncidentInput(
@@ -139,14 +151,21 @@ def expected(report: dict[str, Any], inputs: tuple[Input, ...]) -> tuple[str, Co
             state.dispatch_succeeded(step, now, "webhook")
         state.dispatch_queue.clear()
         if item.path == "evidence":
-            state.add_evidence(EvidenceInput(item.body["source"], item.body["summary"], REPORTER), now)
+            state.add_evidence(
+                EvidenceInput(item.body["source"], item.body["summary"], REPORTER), now
+            )
         elif item.path == "commitments":
             party = item.role.removeprefix("ally:")
             state.add_commitment(
-                CommitmentInput(party, Answer(item.body["answer"]), tuple(item.body["assets"]), ally(party)), now
+                CommitmentInput(
+                    party, Answer(item.body["answer"]), tuple(item.body["assets"]), ally(party)
+                ),
+                now,
             )
         else:
-            state.decide(DecisionInput(Action(item.body["action"]), OPERATOR, item.body["rationale"]), now)
+            state.decide(
+                DecisionInput(Action(item.body["action"]), OPERATOR, item.body["rationale"]), now
+            )
         state.advance(now)
     _advance(state, start + timedelta(hours=100))
     assert state.outcome is not None

@@ -68,7 +68,10 @@ class Stack:
         await asyncio.sleep(seconds)
 
     def logs(self) -> str:
-        parts = [f"--- {p.name} (last lines) ---\n{p.tail(25)}" for p in (self.temporal, *self.workers, self.api)]
+        parts = [
+            f"--- {p.name} (last lines) ---\n{p.tail(25)}"
+            for p in (self.temporal, *self.workers, self.api)
+        ]
         return "\n".join(parts)
 
 
@@ -90,7 +93,9 @@ async def engine_stack(tmp_path: Path, window_seconds: float) -> AsyncIterator[S
                    "operator": (await create_token(sessions, OPERATOR, "operator")).secret,
                    "observer": (await create_token(sessions, "fault-observer", "observer")).secret}  # fmt: skip
         for party in ALLIES:
-            secrets[f"ally:{party}"] = (await create_token(sessions, ally(party), f"ally:{party}")).secret
+            secrets[f"ally:{party}"] = (
+                await create_token(sessions, ally(party), f"ally:{party}")
+            ).secret
         await proxy.start()
         await receiver.start()
         await temporal.start_and_wait()
@@ -131,7 +136,9 @@ async def engine_stack(tmp_path: Path, window_seconds: float) -> AsyncIterator[S
 Fault = Callable[[Stack, Crew], Awaitable[None]]
 
 
-async def run_fault_test(stack: Stack, fault_name: str, fault: Fault, *, seed: int, settle_seconds: float = 90.0) -> FaultResult:
+async def run_fault_test(
+    stack: Stack, fault_name: str, fault: Fault, *, seed: int, settle_seconds: float = 90.0
+) -> FaultResult:
     """Drive the 20 incidents through the API while ``fault`` strikes; check; record the result."""
     scripts = build_scripts(seed, tag=fault_name.split()[0].lower())
     began = time.monotonic()
@@ -144,17 +151,25 @@ async def run_fault_test(stack: Stack, fault_name: str, fault: Fault, *, seed: i
     try:
         runs = list(await asyncio.gather(*(crew.run(s) for s in scripts)))
         await fault_task
-        views = await wait_for_all(stack.client, runs, timeout=stack.window_seconds + settle_seconds)
+        views = await wait_for_all(
+            stack.client, runs, timeout=stack.window_seconds + settle_seconds
+        )
         await verify_incidents(result, stack.client, stack.sessions, runs, views, stack.receiver,
                                stack.api.url, stack.secrets["observer"])  # fmt: skip
     except BaseException as exc:
         fault_task.cancel()
-        raise AssertionError(f"{fault_name}: {exc}\nevents: {stack.events}\n{stack.logs()}") from exc
+        raise AssertionError(
+            f"{fault_name}: {exc}\nevents: {stack.events}\n{stack.logs()}"
+        ) from exc
     # Every process logged at INFO with real tokens in use: none of them may show a secret.
     secrets = [*stack.secrets.values(), WEBHOOK_SECRET]
     processes = (stack.temporal, *stack.workers, stack.api)
     result.log_bytes_scanned = sum(p.log.stat().st_size for p in processes if p.log.exists())
-    leaked = [p.name for p in processes if p.log.exists() and any(s in p.log.read_text(errors="replace") for s in secrets)]
+    leaked = [
+        p.name
+        for p in processes
+        if p.log.exists() and any(s in p.log.read_text(errors="replace") for s in secrets)
+    ]
     if leaked:
         result.problems.append(f"a token or the webhook secret appears in the logs of {leaked}")
     result.seconds = round(time.monotonic() - began, 1)
@@ -163,18 +178,27 @@ async def run_fault_test(stack: Stack, fault_name: str, fault: Fault, *, seed: i
     result.fault_events = stack.events
     RESULTS_DIR.mkdir(exist_ok=True)
     slug = fault_name.split(":")[0].strip().lower().replace(" ", "-")
-    (RESULTS_DIR / f"{slug}.json").write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n")
+    (RESULTS_DIR / f"{slug}.json").write_text(
+        json.dumps(result.as_json(), indent=2, default=str) + "\n"
+    )
     return result
 
 
 def assert_clean(result: FaultResult, stack: Stack) -> None:
     assert not result.problems, (
-        f"{result.fault}: {len(result.problems)} problem(s):\n" + "\n".join(result.problems)
+        f"{result.fault}: {len(result.problems)} problem(s):\n"
+        + "\n".join(result.problems)
         + f"\nevents: {stack.events}\n{stack.logs()}"
     )
     assert result.outcomes_as_expected == result.incidents == 20
     assert result.inputs_recorded_once == result.inputs_sent
     assert result.chains_verified == 20
     assert result.workflow_tasks_failed == 0
-    assert "HTTP 500" not in result.client_retry_reasons, "a fault was answered as an internal error"
-    assert result.receiver_processed == result.outbox_rows == result.steps_dispatched + result.delivered_not_in_ledger
+    assert "HTTP 500" not in result.client_retry_reasons, (
+        "a fault was answered as an internal error"
+    )
+    assert (
+        result.receiver_processed
+        == result.outbox_rows
+        == result.steps_dispatched + result.delivered_not_in_ledger
+    )

@@ -34,6 +34,8 @@ async def kill_the_api_twice(stack: Stack, crew: Crew) -> None:
 
 async def test_the_api_killed_with_requests_in_flight(tmp_path):
     async with engine_stack(tmp_path, WINDOW_SECONDS) as stack:
-        result = await run_fault_test(stack, "API SIGKILLed 2x mid-request", kill_the_api_twice, seed=SEED)
+        result = await run_fault_test(
+            stack, "API SIGKILLed 2x mid-request", kill_the_api_twice, seed=SEED
+        )
         assert_clean(result, stack)
         assert result.client_retries > 0, "no request was interrupted"

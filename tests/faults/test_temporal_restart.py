@@ -21,11 +21,15 @@ async def restart_temporal(stack: Stack, crew: Crew) -> None:
     stack.note(f"stopped the Temporal server ({crew.in_flight} requests in flight)")
     await asyncio.sleep(DOWN_SECONDS)
     took = await stack.temporal.start_and_wait()
-    stack.note(f"Temporal back on {stack.temporal.db_file.name} after {time.monotonic() - began:.1f}s (start {took:.1f}s)")
+    stack.note(
+        f"Temporal back on {stack.temporal.db_file.name} after {time.monotonic() - began:.1f}s (start {took:.1f}s)"
+    )
 
 
 async def test_the_temporal_server_stopped_and_restarted(tmp_path):
     async with engine_stack(tmp_path, WINDOW_SECONDS) as stack:
-        result = await run_fault_test(stack, "Temporal server stopped and restarted", restart_temporal, seed=SEED)
+        result = await run_fault_test(
+            stack, "Temporal server stopped and restarted", restart_temporal, seed=SEED
+        )
         assert_clean(result, stack)
         assert stack.temporal.starts == 2

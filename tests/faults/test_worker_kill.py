@@ -31,6 +31,8 @@ async def kill_a_worker_three_times(stack: Stack, crew: Crew) -> None:
 
 async def test_a_worker_killed_three_times(tmp_path):
     async with engine_stack(tmp_path, WINDOW_SECONDS) as stack:
-        result = await run_fault_test(stack, "Worker SIGKILLed 3x", kill_a_worker_three_times, seed=SEED)
+        result = await run_fault_test(
+            stack, "Worker SIGKILLed 3x", kill_a_worker_three_times, seed=SEED
+        )
         assert_clean(result, stack)
         assert sum("SIGKILL" in e for e in result.fault_events) == 3

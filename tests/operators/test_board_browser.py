@@ -31,7 +31,9 @@ COUNTDOWN = re.compile(
 
 @asynccontextmanager
 async def served(scene: Scene) -> AsyncIterator[str]:
-    async with serve_asgi(create_app(scene.settings, client=scene.client, sessions=scene.sessions)) as url:
+    async with serve_asgi(
+        create_app(scene.settings, client=scene.client, sessions=scene.sessions)
+    ) as url:
         yield url
 
 

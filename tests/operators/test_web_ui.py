@@ -84,7 +84,9 @@ async def test_timers_and_activities_carry_summaries(scene: Scene) -> None:
     assert timers and all(re.search(r"T0\+\d+h", summary) for summary in timers), timers
     assert ("dispatch_step", "Dispatch Démarche to the violating party") in activities, activities
     # Ledger writes go without one: their input is the batch itself (and a summary costs time).
-    assert {summary for name, summary in activities if name == "record_decisions"} == {""}, activities
+    assert {summary for name, summary in activities if name == "record_decisions"} == {""}, (
+        activities
+    )
 
 
 async def test_search_attributes_follow_the_state(scene: Scene) -> None:

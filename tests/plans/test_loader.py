@@ -50,14 +50,46 @@ def test_every_shipped_plan_loads():
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("  min_sources: 2", "  min_sources: two", "line 15, verification.min_sources: Input should be a valid integer"),
-        ("    min_committed: 3", "    min_committed: 30", "consultation: Value error, quorum.min_committed (30) exceeds the number of parties"),
-        ('fi, "no", dk]', "fi, no, dk]", "line 19, consultation.parties: Value error, False is not a name; quote it"),
-        ("    when_unverified: presume", "    when_unverified: hope", "kinds.large_scale_offensive.when_unverified: Input should be 'close' or 'presume'"),
-        ("    diplomatic_steps: [demarche]", "    diplomatic_steps: [demarche, airlift]", "kinds.ceasefire_breach.diplomatic_steps names unknown steps: ['airlift']"),
-        ("authorization:\n  due_hours: 60", "authorization:\n  due_hours: 80", "authorization.due_hours (80.0) is after activation_window_hours (72.0)"),
-        ("  - {at_hours: 24, unless: quorum,", "  - {at_hours: 24, unless: luck,", "line 61, escalations[1].unless: Input should be"),
-        ("version: 1", "version: 1\nowner: nobody", "line 6, owner: Extra inputs are not permitted"),
+        (
+            "  min_sources: 2",
+            "  min_sources: two",
+            "line 15, verification.min_sources: Input should be a valid integer",
+        ),
+        (
+            "    min_committed: 3",
+            "    min_committed: 30",
+            "consultation: Value error, quorum.min_committed (30) exceeds the number of parties",
+        ),
+        (
+            'fi, "no", dk]',
+            "fi, no, dk]",
+            "line 19, consultation.parties: Value error, False is not a name; quote it",
+        ),
+        (
+            "    when_unverified: presume",
+            "    when_unverified: hope",
+            "kinds.large_scale_offensive.when_unverified: Input should be 'close' or 'presume'",
+        ),
+        (
+            "    diplomatic_steps: [demarche]",
+            "    diplomatic_steps: [demarche, airlift]",
+            "kinds.ceasefire_breach.diplomatic_steps names unknown steps: ['airlift']",
+        ),
+        (
+            "authorization:\n  due_hours: 60",
+            "authorization:\n  due_hours: 80",
+            "authorization.due_hours (80.0) is after activation_window_hours (72.0)",
+        ),
+        (
+            "  - {at_hours: 24, unless: quorum,",
+            "  - {at_hours: 24, unless: luck,",
+            "line 61, escalations[1].unless: Input should be",
+        ),
+        (
+            "version: 1",
+            "version: 1\nowner: nobody",
+            "line 6, owner: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_malformed_plan_names_line_and_field(tmp_path, old, new, expected):

@@ -64,7 +64,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     plan = PLANS[draw(st.sampled_from(sorted(PLANS)))]
     kinds = list(plan.kind_names)
     military = [k.kind for k in plan.kinds if k.military_response]
-    kind = draw(st.sampled_from(military) if military and draw(st.booleans()) else st.sampled_from(kinds))
+    kind = draw(
+        st.sampled_from(military) if military and draw(st.booleans()) else st.sampled_from(kinds)
+    )
     hours = st.floats(min_value=0, max_value=plan.activation_window_hours + 12, allow_nan=False)
     parties = st.sampled_from([*plan.parties, "nobody"])
     assets = st.lists(st.sampled_from([*plan.assets, "carrier-pigeon"]), max_size=3)
@@ -85,10 +87,24 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         # Most of the time, also what a working crisis cell sends: enough commitments with the
         # required assets, then an authorization, each at a random moment (maybe too late).
         quorum = plan.quorum
-        hours = st.floats(min_value=0, max_value=plan.activation_window_hours * 0.6, allow_nan=False)
-        for party in draw(st.lists(st.sampled_from(plan.parties), min_size=quorum.min_committed,
-                                   max_size=quorum.min_committed + 1, unique=True)):
-            steps.append(Step(draw(hours), "commitment", (party, Answer.COMMIT, quorum.required_assets or plan.assets[:1])))
+        hours = st.floats(
+            min_value=0, max_value=plan.activation_window_hours * 0.6, allow_nan=False
+        )
+        for party in draw(
+            st.lists(
+                st.sampled_from(plan.parties),
+                min_size=quorum.min_committed,
+                max_size=quorum.min_committed + 1,
+                unique=True,
+            )
+        ):
+            steps.append(
+                Step(
+                    draw(hours),
+                    "commitment",
+                    (party, Answer.COMMIT, quorum.required_assets or plan.assets[:1]),
+                )
+            )
         steps.append(Step(draw(hours), "evidence", draw(st.sampled_from(SOURCES[1:4]))))
         steps.append(Step(draw(hours), "decision", (Action.AUTHORIZE, None, "quorum holds")))
         if draw(st.integers(0, 4)) == 0:
@@ -123,7 +139,9 @@ def run(scenario: Scenario) -> Run:
         reported_at=REPORTED,
         evidence=tuple(Evidence(source=s) for s in scenario.evidence),
     )
-    state = IncidentState(IncidentInput(incident_id=report.report_id, report=report, plan=plan), REPORTED)
+    state = IncidentState(
+        IncidentInput(incident_id=report.report_id, report=report, plan=plan), REPORTED
+    )
     levels = [state.escalation_level]
     refused = applied = 0
     in_flight: list[str] = []
@@ -170,14 +188,22 @@ def advance_to(state: IncidentState, moment: datetime) -> None:
 def _change(state: IncidentState, step: Step, in_flight: list[str]) -> tuple[Any, Any] | None:
     if step.what == "evidence":
         evidence = EvidenceInput(source=step.value, summary="seen", actor="reporter")
-        return (lambda s: s.check_evidence(evidence)), (lambda now: state.add_evidence(evidence, now))
+        return (lambda s: s.check_evidence(evidence)), (
+            lambda now: state.add_evidence(evidence, now)
+        )
     if step.what == "commitment":
         party, answer, assets = step.value
-        commitment = CommitmentInput(party=party, answer=answer, assets=assets, actor=f"ally:{party}")
-        return (lambda s: s.check_commitment(commitment)), (lambda now: state.add_commitment(commitment, now))
+        commitment = CommitmentInput(
+            party=party, answer=answer, assets=assets, actor=f"ally:{party}"
+        )
+        return (lambda s: s.check_commitment(commitment)), (
+            lambda now: state.add_commitment(commitment, now)
+        )
     if step.what == "decision":
         action, new_kind, rationale = step.value
-        decision = DecisionInput(action=action, actor="duty-officer", rationale=rationale, new_kind=new_kind)
+        decision = DecisionInput(
+            action=action, actor="duty-officer", rationale=rationale, new_kind=new_kind
+        )
         return (lambda s: s.check_decision(decision)), (lambda now: state.decide(decision, now))
     # A diplomatic step comes back from the sink, delivered or refused, while the incident is open.
     if not in_flight or not state.is_open:
@@ -198,7 +224,9 @@ def _change(state: IncidentState, step: Step, in_flight: list[str]) -> tuple[Any
 
 @SETTINGS
 @given(scenarios())
-def test_activation_only_with_verification_quorum_and_authorization_within_the_window(scenario: Scenario):
+def test_activation_only_with_verification_quorum_and_authorization_within_the_window(
+    scenario: Scenario,
+):
     state = run(scenario).state
     window_closes = state.clock.at(scenario.plan.activation_window_hours)
     assert state.outcome is not None, "the incident is still open after its window closed"
@@ -208,7 +236,9 @@ def test_activation_only_with_verification_quorum_and_authorization_within_the_w
         assert state.verification in (Verification.VERIFIED, Verification.PRESUMED)
         assert quorum_holds(state.plan, state.commitments)
         assert state.authorized_at is not None and state.authorized_at <= state.closed_at
-        assert state.closed_at < window_closes or state.closed_at == state.reported_at == window_closes
+        assert (
+            state.closed_at < window_closes or state.closed_at == state.reported_at == window_closes
+        )
         kinds = [d.kind for d in state.decisions]
         assert "authorize" in kinds and kinds.index("authorize") < kinds.index("activated")
     if state.outcome is Outcome.NOT_ACTIVATED:
@@ -242,7 +272,9 @@ def test_sequence_is_contiguous_and_time_never_runs_backwards(scenario: Scenario
 def test_escalation_level_never_goes_down(scenario: Scenario):
     result = run(scenario)
     assert result.levels == sorted(result.levels)
-    recorded = [d.payload["incident_level"] for d in result.state.decisions if d.kind == "escalated"]
+    recorded = [
+        d.payload["incident_level"] for d in result.state.decisions if d.kind == "escalated"
+    ]
     assert recorded == sorted(recorded)
     assert result.state.escalation_level == max([1, *recorded])
 

@@ -51,8 +51,13 @@ def activated_incident() -> tuple[IncidentState, str]:
         state.dispatch_succeeded(step, t0 + timedelta(minutes=5), "log")
     state.dispatch_queue.clear()
     for hours, party, assets in ((3, "uk", ("air",)), (4, "pl", ("ground",)), (5, "fr", ("air",))):
-        state.add_commitment(CommitmentInput(party, Answer.COMMIT, assets, f"ally:{party}"), t0 + timedelta(hours=hours))
-    state.decide(DecisionInput(Action.AUTHORIZE, "nac-chair", "quorum reached"), t0 + timedelta(hours=6))
+        state.add_commitment(
+            CommitmentInput(party, Answer.COMMIT, assets, f"ally:{party}"),
+            t0 + timedelta(hours=hours),
+        )
+    state.decide(
+        DecisionInput(Action.AUTHORIZE, "nac-chair", "quorum reached"), t0 + timedelta(hours=6)
+    )
     state.advance(t0 + timedelta(hours=6))
     assert state.outcome is not None
     return state, incident.incident_id

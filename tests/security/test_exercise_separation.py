@@ -16,7 +16,9 @@ from workflows.incident import IncidentWorkflow
 from workflows.messages import Evidence, ViolationReport
 
 
-async def test_exercise_and_real_incidents_are_kept_apart(ts_env, run_worker, api, tokens, sessions, task_queue):
+async def test_exercise_and_real_incidents_are_kept_apart(
+    ts_env, run_worker, api, tokens, sessions, task_queue
+):
     async with run_worker(ts_env.client), api(ts_env.client, clock=ts_env.get_current_time) as http:
         now = await ts_env.get_current_time()
         drill = ViolationReport(
@@ -40,7 +42,9 @@ async def test_exercise_and_real_incidents_are_kept_apart(ts_env, run_worker, ap
 async def wait_for_ledger(sessions, incident_id: str) -> None:
     for _ in range(200):  # the ledger activity writes the incident row
         async with sessions() as session:
-            if await session.scalar(select(LedgerDecision.id).where(LedgerDecision.incident_id == incident_id)):
+            if await session.scalar(
+                select(LedgerDecision.id).where(LedgerDecision.incident_id == incident_id)
+            ):
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{incident_id} never reached the ledger")
@@ -52,10 +56,16 @@ async def check_separation(http: httpx.AsyncClient, tokens: Tokens, drill: str, 
         hidden = await http.get(path, headers=reader)
         assert hidden.status_code == 404, (path, hidden.text)
         assert hidden.json()["field"] == "incident_id"
-        assert (await http.get(path, params={"exercise": "true"}, headers=reader)).status_code == 200, path
-    sneaked = await http.post(f"/v1/incidents/{drill}/evidence", json={"source": "spy", "summary": "x"}, headers=reporter)
+        assert (
+            await http.get(path, params={"exercise": "true"}, headers=reader)
+        ).status_code == 200, path
+    sneaked = await http.post(
+        f"/v1/incidents/{drill}/evidence", json={"source": "spy", "summary": "x"}, headers=reporter
+    )
     assert sneaked.status_code == 404
-    assert (await http.get(f"/v1/incidents/{real}", params={"exercise": "true"}, headers=reader)).status_code == 404
+    assert (
+        await http.get(f"/v1/incidents/{real}", params={"exercise": "true"}, headers=reader)
+    ).status_code == 404
     assert (await http.get(f"/v1/incidents/{real}", headers=reader)).status_code == 200
     listed = (await http.get("/v1/incidents", headers=reader)).json()
     ids = [i["incident_id"] for i in listed["incidents"]]

@@ -26,14 +26,18 @@ def test_buckets_allow_a_burst_then_refill_at_the_rate():
 
 @pytest.fixture
 def settings(database_url: str, task_queue: str) -> Settings:
-    return Settings(database_url=database_url, task_queue=task_queue, intake_rate_per_minute=2, intake_burst=3)
+    return Settings(
+        database_url=database_url, task_queue=task_queue, intake_rate_per_minute=2, intake_burst=3
+    )
 
 
 async def test_a_fourth_report_in_a_row_is_429_with_retry_after(dev_env, run_worker, api, tokens):
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         reporter, operator = tokens.auth("reporter"), tokens.auth("operator")
         for _ in range(3):
-            assert (await http.post("/v1/violations", json=report(), headers=reporter)).status_code == 202
+            assert (
+                await http.post("/v1/violations", json=report(), headers=reporter)
+            ).status_code == 202
         limited = await http.post("/v1/violations", json=report(), headers=reporter)
         assert limited.status_code == 429, limited.text
         body = limited.json()
@@ -41,9 +45,13 @@ async def test_a_fourth_report_in_a_row_is_429_with_retry_after(dev_env, run_wor
         assert "2 violations a minute" in body["message"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 30
         # Another token has its own budget; reads are not limited.
-        assert (await http.post("/v1/violations", json=report(), headers=operator)).status_code == 202
+        assert (
+            await http.post("/v1/violations", json=report(), headers=operator)
+        ).status_code == 202
         for _ in range(5):
             assert (await http.get("/v1/incidents", headers=reporter)).status_code == 200
         # A bad token is refused before it can spend anyone's budget.
-        bad = await http.post("/v1/violations", json=report(), headers={"Authorization": "Bearer ct_nope"})
+        bad = await http.post(
+            "/v1/violations", json=report(), headers={"Authorization": "Bearer ct_nope"}
+        )
         assert bad.status_code == 401

@@ -55,11 +55,15 @@ async def tamper(engine: AsyncEngine, *statements: tuple[str, dict[str, Any]]) -
                 await conn.execute(text(statement))
 
 
-async def rows_of(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> list[LedgerDecision]:
+async def rows_of(
+    sessions: async_sessionmaker[AsyncSession], incident_id: str
+) -> list[LedgerDecision]:
     async with sessions() as session:
         return list(
             await session.scalars(
-                select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+                select(LedgerDecision)
+                .where(LedgerDecision.incident_id == incident_id)
+                .order_by(LedgerDecision.seq)
             )
         )
 
@@ -106,7 +110,12 @@ async def test_an_untouched_ledger_verifies(database_url, sessions, ledger):
     rows = await rows_of(sessions, ledger.incident_id)
     assert len(rows) == len(ledger.decisions) == 12
     assert check_rows(await incident_of(sessions, ledger.incident_id), rows) is None
-    assert compare_with_timeline(ledger.incident_id, ledger.workflow_id, rows, ledger.decisions, 12, True) is None
+    assert (
+        compare_with_timeline(
+            ledger.incident_id, ledger.workflow_id, rows, ledger.decisions, 12, True
+        )
+        is None
+    )
     result = await cli_verify(database_url, ledger.incident_id)
     assert result.exit_code == 0, result.output
     assert f"{ledger.incident_id}: intact (12 rows)" in result.output
@@ -122,14 +131,19 @@ async def _expect_broken(database_url: str, ledger: WrittenLedger, seq: int, wor
 async def test_an_altered_row_is_named(database_url, engine, ledger):
     await tamper(
         engine,
-        ("UPDATE decisions SET rationale = 'no quorum was needed' WHERE incident_id = :id AND seq = 5",
-         {"id": ledger.incident_id}),
+        (
+            "UPDATE decisions SET rationale = 'no quorum was needed' WHERE incident_id = :id AND seq = 5",
+            {"id": ledger.incident_id},
+        ),
     )
     await _expect_broken(database_url, ledger, 5, "altered")
 
 
 async def test_a_removed_row_is_named(database_url, engine, ledger):
-    await tamper(engine, ("DELETE FROM decisions WHERE incident_id = :id AND seq = 7", {"id": ledger.incident_id}))
+    await tamper(
+        engine,
+        ("DELETE FROM decisions WHERE incident_id = :id AND seq = 7", {"id": ledger.incident_id}),
+    )
     await _expect_broken(database_url, ledger, 7, "missing")
 
 
@@ -146,8 +160,14 @@ async def test_an_inserted_row_is_named(database_url, engine, sessions, ledger):
     await tamper(
         engine,
         # Make room: seq k -> k + 1 for k >= 5 (via a detour, the pair is unique).
-        ("UPDATE decisions SET seq = seq + 1000 WHERE incident_id = :id AND seq >= 5", {"id": ledger.incident_id}),
-        ("UPDATE decisions SET seq = seq - 999 WHERE incident_id = :id AND seq >= 1000", {"id": ledger.incident_id}),
+        (
+            "UPDATE decisions SET seq = seq + 1000 WHERE incident_id = :id AND seq >= 5",
+            {"id": ledger.incident_id},
+        ),
+        (
+            "UPDATE decisions SET seq = seq - 999 WHERE incident_id = :id AND seq >= 1000",
+            {"id": ledger.incident_id},
+        ),
         (
             "INSERT INTO decisions (incident_id, seq, kind, actor, rationale, payload, occurred_at, t_plus_hours,"
             " workflow_id, run_id, recorded_at, prev_hash, hash) SELECT incident_id, 5, 'decline', 'ally:uk',"
@@ -161,7 +181,10 @@ async def test_an_inserted_row_is_named(database_url, engine, sessions, ledger):
 
 async def test_rows_cut_off_the_end_are_seen(database_url, engine, ledger):
     """The chain of the first 10 rows is intact; the incident's outcome is not in it."""
-    await tamper(engine, ("DELETE FROM decisions WHERE incident_id = :id AND seq >= 11", {"id": ledger.incident_id}))
+    await tamper(
+        engine,
+        ("DELETE FROM decisions WHERE incident_id = :id AND seq >= 11", {"id": ledger.incident_id}),
+    )
     await _expect_broken(database_url, ledger, 11, "rows were removed from the end")
 
 
@@ -179,14 +202,20 @@ async def test_a_rebuilt_chain_is_caught_against_the_workflow(engine, sessions, 
             t_plus_hours=row.t_plus_hours, workflow_id=row.workflow_id,
         )  # fmt: skip
         statements.append(
-            ("UPDATE decisions SET rationale = :r, prev_hash = :p, hash = :h WHERE incident_id = :id AND seq = :seq",
-             {"r": rationale, "p": prev, "h": digest, "id": ledger.incident_id, "seq": row.seq})
+            (
+                "UPDATE decisions SET rationale = :r, prev_hash = :p, hash = :h WHERE incident_id = :id AND seq = :seq",
+                {"r": rationale, "p": prev, "h": digest, "id": ledger.incident_id, "seq": row.seq},
+            )
         )
         prev = digest
     await tamper(engine, *statements)
     forged = await rows_of(sessions, ledger.incident_id)
-    assert check_rows(await incident_of(sessions, ledger.incident_id), forged) is None  # the chain is fooled
-    broken = compare_with_timeline(ledger.incident_id, ledger.workflow_id, forged, ledger.decisions, 12, True)
+    assert (
+        check_rows(await incident_of(sessions, ledger.incident_id), forged) is None
+    )  # the chain is fooled
+    broken = compare_with_timeline(
+        ledger.incident_id, ledger.workflow_id, forged, ledger.decisions, 12, True
+    )
     assert broken is not None and broken.seq == 5 and "differs from the workflow" in broken.problem
 
 
@@ -206,22 +235,47 @@ def test_rows_the_workflow_never_decided_are_caught() -> None:
     decisions: Sequence[Any] = state.decisions
     prev, rows = genesis_hash(workflow_id), []
     for d in decisions:
-        fields = dict(incident_id=incident_id, seq=d.seq, kind=d.kind, actor=d.actor, rationale=d.rationale,
-                      payload=d.payload, occurred_at=d.at, t_plus_hours=d.t_plus_hours, workflow_id=workflow_id)
+        fields = dict(
+            incident_id=incident_id,
+            seq=d.seq,
+            kind=d.kind,
+            actor=d.actor,
+            rationale=d.rationale,
+            payload=d.payload,
+            occurred_at=d.at,
+            t_plus_hours=d.t_plus_hours,
+            workflow_id=workflow_id,
+        )
         digest = row_hash(prev_hash=prev, **fields)
         rows.append(Row(prev_hash=prev, hash=digest, **fields))
         prev = digest
-    assert compare_with_timeline(incident_id, workflow_id, rows, decisions, len(decisions), True) is None
-    appended = dict(rows[-1].__dict__, seq=len(rows) + 1, kind="stand_down", prev_hash=rows[-1].hash)
-    broken = compare_with_timeline(incident_id, workflow_id, [*rows, Row(**appended)], decisions, len(decisions), True)
+    assert (
+        compare_with_timeline(incident_id, workflow_id, rows, decisions, len(decisions), True)
+        is None
+    )
+    appended = dict(
+        rows[-1].__dict__, seq=len(rows) + 1, kind="stand_down", prev_hash=rows[-1].hash
+    )
+    broken = compare_with_timeline(
+        incident_id, workflow_id, [*rows, Row(**appended)], decisions, len(decisions), True
+    )
     assert broken is not None and broken.seq == 13 and "inserted" in broken.problem
-    broken = compare_with_timeline(incident_id, workflow_id, rows[:-1], decisions, len(decisions), True)
+    broken = compare_with_timeline(
+        incident_id, workflow_id, rows[:-1], decisions, len(decisions), True
+    )
     assert broken is not None and broken.seq == 12 and "missing" in broken.problem
     # While running, the ledger may trail the workflow by the batch in flight: not a break.
-    assert compare_with_timeline(incident_id, workflow_id, rows[:-1], decisions, len(decisions) - 1, False) is None
+    assert (
+        compare_with_timeline(
+            incident_id, workflow_id, rows[:-1], decisions, len(decisions) - 1, False
+        )
+        is None
+    )
 
 
-async def test_verify_without_an_incident_checks_them_all(database_url, sessions, ledger, ledger_writer):
+async def test_verify_without_an_incident_checks_them_all(
+    database_url, sessions, ledger, ledger_writer
+):
     second = await write_ledger(ledger_writer)
     result = await cli_verify(database_url, "--json")
     document = json.loads(result.output)
@@ -235,23 +289,45 @@ async def test_verify_without_an_incident_checks_them_all(database_url, sessions
     assert missing.exit_code == 2 and "no incident 'nowhere-00000000'" in missing.output
 
 
-async def test_the_api_names_a_tampered_row_of_a_live_incident(dev_env, run_worker, api, tokens, engine, sessions):
+async def test_the_api_names_a_tampered_row_of_a_live_incident(
+    dev_env, run_worker, api, tokens, engine, sessions
+):
     """Through the API, on a running workflow: intact, then one forged rationale named by seq."""
     from tests.api.conftest import report
 
     async with run_worker(dev_env.client), api(dev_env.client) as http:
         body = report(evidence=[{"source": "allied-isr", "summary": "imagery"}])
-        incident_id = (await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))).json()["incident_id"]
-        receipt = await http.post(f"/v1/incidents/{incident_id}/evidence", json={"source": "osce-smm"},
-                                  headers=tokens.auth("reporter"), )  # answered once it is in the ledger
+        incident_id = (
+            await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
+        ).json()["incident_id"]
+        receipt = await http.post(
+            f"/v1/incidents/{incident_id}/evidence",
+            json={"source": "osce-smm"},
+            headers=tokens.auth("reporter"),
+        )  # answered once it is in the ledger
         assert receipt.status_code == 200, receipt.text
         url = f"/v1/incidents/{incident_id}/ledger/verify"
         clean = (await http.get(url, headers=tokens.auth("observer"))).json()
-        assert clean["intact"] is True and clean["checked_against_workflow"] is True and clean["rows"] >= 3
-        await tamper(engine, ("UPDATE decisions SET rationale = 'nothing seen' WHERE incident_id = :id AND seq = 2",
-                              {"id": incident_id}))
+        assert (
+            clean["intact"] is True
+            and clean["checked_against_workflow"] is True
+            and clean["rows"] >= 3
+        )
+        await tamper(
+            engine,
+            (
+                "UPDATE decisions SET rationale = 'nothing seen' WHERE incident_id = :id AND seq = 2",
+                {"id": incident_id},
+            ),
+        )
         broken = (await http.get(url, headers=tokens.auth("observer"))).json()
-        assert broken["intact"] is False and broken["broken_at_seq"] == 2 and "altered" in broken["problem"]
-        missing = await http.get("/v1/incidents/nowhere-00000000/ledger/verify", headers=tokens.auth("observer"))
+        assert (
+            broken["intact"] is False
+            and broken["broken_at_seq"] == 2
+            and "altered" in broken["problem"]
+        )
+        missing = await http.get(
+            "/v1/incidents/nowhere-00000000/ledger/verify", headers=tokens.auth("observer")
+        )
         assert missing.status_code == 404
         assert (await http.get(url)).status_code == 401

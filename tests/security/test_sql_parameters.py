@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("api", "activities", "contingency", "db", "exercises", "workflows", "plans")
 INJECTION = "x'); DROP TABLE decisions; -- \" OR 1=1; SELECT pg_sleep(10); --"
 # SQL text assembled at run time: an f-string, %-formatting or .format() handed to text()/execute().
-STRING_SQL = re.compile(r"""(text|execute|exec_driver_sql)\(\s*(f["']|["'][^"']*["']\s*(%|\.format\())""")
+STRING_SQL = re.compile(
+    r"""(text|execute|exec_driver_sql)\(\s*(f["']|["'][^"']*["']\s*(%|\.format\())"""
+)
 
 
 def test_no_product_code_assembles_sql_from_strings():
@@ -37,16 +39,27 @@ async def test_hostile_text_is_stored_verbatim(dev_env, run_worker, api, tokens,
         accepted = await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
         assert accepted.status_code == 202, accepted.text
         incident_id = accepted.json()["incident_id"]
-        evidence = await http.post(f"/v1/incidents/{incident_id}/evidence", json={"source": "osce-smm", "summary": INJECTION},
-                                   headers=tokens.auth("reporter"))
+        evidence = await http.post(
+            f"/v1/incidents/{incident_id}/evidence",
+            json={"source": "osce-smm", "summary": INJECTION},
+            headers=tokens.auth("reporter"),
+        )
         assert evidence.status_code == 200, evidence.text
         # Hostile text in a path or a query is refused by the schema, never reaches SQL.
-        assert (await http.get("/v1/incidents/x';--/decisions", headers=tokens.auth("observer"))).status_code in (404, 422)
-        listed = await http.get("/v1/incidents", params={"kind": INJECTION}, headers=tokens.auth("observer"))
+        assert (
+            await http.get("/v1/incidents/x';--/decisions", headers=tokens.auth("observer"))
+        ).status_code in (404, 422)
+        listed = await http.get(
+            "/v1/incidents", params={"kind": INJECTION}, headers=tokens.auth("observer")
+        )
         assert listed.status_code == 422
     async with sessions() as session:
         incident = await session.scalar(select(Incident).where(Incident.id == incident_id))
-        rows = list(await session.scalars(select(LedgerDecision).where(LedgerDecision.incident_id == incident_id)))
+        rows = list(
+            await session.scalars(
+                select(LedgerDecision).where(LedgerDecision.incident_id == incident_id)
+            )
+        )
     assert incident is not None and incident.summary == INJECTION
     assert INJECTION in [r.rationale for r in rows]
     async with engine.connect() as conn:

@@ -52,14 +52,27 @@ def garbage(rng: random.Random, depth: int = 0) -> Any:
     if choice == 2:
         return rng.choice([0, -1, 2**63, 3.5, float("1e308")])
     if choice == 3:
-        return "".join(rng.choice(string.printable + "éЖ\u202e") for _ in range(rng.randrange(0, 40)))
+        return "".join(
+            rng.choice(string.printable + "éЖ\u202e") for _ in range(rng.randrange(0, 40))
+        )
     if choice == 4:
         return rng.choice(["", " ", "uk", "commit", "authorize", "air", "\x00"])
     if choice == 5:
         return "x" * rng.choice([1000, 20000])
     if choice == 6:
         return [garbage(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
-    fields = ["source", "summary", "actor", "party", "answer", "assets", "action", "rationale", "new_kind", "extra"]
+    fields = [
+        "source",
+        "summary",
+        "actor",
+        "party",
+        "answer",
+        "assets",
+        "action",
+        "rationale",
+        "new_kind",
+        "extra",
+    ]
     return {rng.choice(fields): garbage(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
 
 
@@ -85,7 +98,10 @@ MALFORMED: list[tuple[str, list[Any]]] = [
     (UPDATE_DECISION, [{"action": "nuke", "actor": "x", "rationale": "y"}]),
     (UPDATE_DECISION, [{"action": "authorize"}]),
     (UPDATE_DECISION, [{"action": "authorize", "actor": "duty", "rationale": "no quorum yet"}]),
-    (UPDATE_DECISION, [{"action": "reclassify", "actor": "duty", "rationale": "r", "new_kind": "alien_invasion"}]),
+    (
+        UPDATE_DECISION,
+        [{"action": "reclassify", "actor": "duty", "rationale": "r", "new_kind": "alien_invasion"}],
+    ),
     (UPDATE_DECISION, [{"action": "confirm", "actor": "", "rationale": "r"}]),
     (UPDATE_DECISION, [{"action": "stand_down", "actor": "duty", "rationale": 7}]),
     ("self_destruct", [{}]),  # an update the workflow does not define
@@ -93,7 +109,10 @@ MALFORMED: list[tuple[str, list[Any]]] = [
     (UPDATE_EVIDENCE, [raw(b"json/plain", b"{not json")]),
     (UPDATE_EVIDENCE, [raw(b"binary/garbage", b"\x00\xff\xfe")]),
     (UPDATE_DECISION, [raw(b"json/protobuf", b"\x08\x96\x01")]),
-    (UPDATE_COMMITMENT, [raw(b"json/plain", b'{"party": "uk", "answer": "commit", "assets": ["air"]')]),
+    (
+        UPDATE_COMMITMENT,
+        [raw(b"json/plain", b'{"party": "uk", "answer": "commit", "assets": ["air"]')],
+    ),
 ]
 
 
@@ -120,7 +139,9 @@ async def _settled(handle: WorkflowHandle) -> IncidentView:
         if len(view.dispatched) == 3 and view.persisted_seq == len(view.timeline):
             return view
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the incident did not settle: {view.dispatched}, persisted {view.persisted_seq}")
+    raise AssertionError(
+        f"the incident did not settle: {view.dispatched}, persisted {view.persisted_seq}"
+    )
 
 
 @pytest.fixture
@@ -138,7 +159,9 @@ async def incident(dev_env, sqlite_url: str) -> Any:
     )  # fmt: skip
     async with worker:
         # Real time (time_scale 1): no deadline falls due while the test runs.
-        handle = await start_incident(client, build_input(report, get_plan()), settings.task_queue, now=now)
+        handle = await start_incident(
+            client, build_input(report, get_plan()), settings.task_queue, now=now
+        )
         yield handle
     await deps.close()
 
@@ -156,24 +179,34 @@ async def test_malformed_messages_never_fail_a_task_nor_lose_state(incident: Wor
         args = [garbage(rng) for _ in range(rng.choice([0, 1, 1, 1, 2]))]
         answers[await _answered(handle.execute_update(name, args=args))] += 1
     # Signals: the workflow defines none, so every one is buffered and never handled.
-    for name, args in [("submit_evidence", [{"source": "osce-smm"}]), ("stand_down", []), ("x", [raw(b"binary/garbage", b"\x00")])]:
+    for name, args in [
+        ("submit_evidence", [{"source": "osce-smm"}]),
+        ("stand_down", []),
+        ("x", [raw(b"binary/garbage", b"\x00")]),
+    ]:
         await asyncio.wait_for(handle.signal(name, args=args), CALL_TIMEOUT)
     # Queries: unknown names and unexpected arguments are the caller's error, not the workflow's.
     for name, args in [("no_such_query", []), (QUERY_STATE, [raw(b"binary/garbage", b"\x00")])]:
         answers[f"query:{await _answered(handle.query(name, args=args))}"] += 1
     # Extra arguments to the state query are ignored: it still answers, unchanged.
-    assert (await handle.query(QUERY_STATE, args=[1, 2, 3], result_type=IncidentView)).timeline == before.timeline
+    assert (
+        await handle.query(QUERY_STATE, args=[1, 2, 3], result_type=IncidentView)
+    ).timeline == before.timeline
 
     assert answers["accepted"] == 0, f"a malformed update was accepted: {answers}"
     events = await _failed_tasks(handle)
     assert events["EVENT_TYPE_WORKFLOW_TASK_FAILED"] == 0, events
-    assert events["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"] == 0, "a malformed update reached the history"
+    assert events["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"] == 0, (
+        "a malformed update reached the history"
+    )
     after = await handle.query(QUERY_STATE, result_type=IncidentView)
     assert after.timeline == before.timeline and after.phase == before.phase, "the state changed"
 
     # Still alive and well: a valid input is taken, and the incident runs to its outcome.
     receipt = await handle.execute_update(
-        UPDATE_EVIDENCE, EvidenceInput("osce-smm", "monitors confirm", "osce"), result_type=DecisionReceipt
+        UPDATE_EVIDENCE,
+        EvidenceInput("osce-smm", "monitors confirm", "osce"),
+        result_type=DecisionReceipt,
     )
     assert receipt.decisions == ("evidence_accepted",)
     # Unknown fields are dropped by the SDK's JSON converter, not refused (the API refuses them
@@ -185,13 +218,16 @@ async def test_malformed_messages_never_fail_a_task_nor_lose_state(incident: Wor
     last = (await handle.query(QUERY_STATE, result_type=IncidentView)).timeline[-1]
     assert last.payload["source"] == "sentinel-2" and "admin" not in str(last.payload)
     done = await handle.execute_update(
-        UPDATE_DECISION, DecisionInput(Action.STAND_DOWN, "duty-officer", "columns withdrew"),
+        UPDATE_DECISION,
+        DecisionInput(Action.STAND_DOWN, "duty-officer", "columns withdrew"),
         result_type=DecisionReceipt,
     )
     assert done.outcome is Outcome.STOOD_DOWN
     view = await asyncio.wait_for(handle.result(), CALL_TIMEOUT)
     assert view.outcome is Outcome.STOOD_DOWN
-    assert [d.kind for d in view.timeline][: len(before.timeline)] == [d.kind for d in before.timeline]
+    assert [d.kind for d in view.timeline][: len(before.timeline)] == [
+        d.kind for d in before.timeline
+    ]
     events = await _failed_tasks(handle)
     assert events["EVENT_TYPE_WORKFLOW_TASK_FAILED"] == 0, events
     total = len(MALFORMED) + 60

@@ -14,7 +14,9 @@ import pytest
 from exercises.histories import HISTORIES_DIR, load_history, replay_file
 
 WORKFLOW_SOURCE = Path(__file__).resolve().parents[2] / "workflows" / "incident.py"
-PATCH_IDS = sorted(set(re.findall(r'^PATCH_\w+ = "([^"]+)"', WORKFLOW_SOURCE.read_text(), re.MULTILINE)))
+PATCH_IDS = sorted(
+    set(re.findall(r'^PATCH_\w+ = "([^"]+)"', WORKFLOW_SOURCE.read_text(), re.MULTILINE))
+)
 HISTORIES = sorted(HISTORIES_DIR.rglob("*.json"))
 
 

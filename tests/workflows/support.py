@@ -50,13 +50,16 @@ class Drill:
 
     async def evidence(self, source: str, summary: str = "seen") -> DecisionReceipt:
         return await self.handle.execute_update(
-            IncidentWorkflow.submit_evidence, EvidenceInput(source=source, summary=summary, actor=source)
+            IncidentWorkflow.submit_evidence,
+            EvidenceInput(source=source, summary=summary, actor=source),
         )
 
     async def commit(self, party: str, *assets: str) -> DecisionReceipt:
         return await self.handle.execute_update(
             IncidentWorkflow.submit_commitment,
-            CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets, actor=f"ally:{party}"),
+            CommitmentInput(
+                party=party, answer=Answer.COMMIT, assets=assets, actor=f"ally:{party}"
+            ),
         )
 
     async def decline(self, party: str) -> DecisionReceipt:
@@ -65,7 +68,9 @@ class Drill:
             CommitmentInput(party=party, answer=Answer.DECLINE, actor=f"ally:{party}"),
         )
 
-    async def decide(self, action: Action, rationale: str = "as the plan requires", **kw: str) -> DecisionReceipt:
+    async def decide(
+        self, action: Action, rationale: str = "as the plan requires", **kw: str
+    ) -> DecisionReceipt:
         return await self.handle.execute_update(
             IncidentWorkflow.submit_decision,
             DecisionInput(action=action, actor="duty-officer", rationale=rationale, **kw),
@@ -112,19 +117,27 @@ def hours_of(view: IncidentView, kind: str) -> list[float]:
     return [round(d.t_plus_hours, 2) for d in view.timeline if d.kind == kind]
 
 
-async def ledger_rows(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> list[LedgerDecision]:
+async def ledger_rows(
+    sessions: async_sessionmaker[AsyncSession], incident_id: str
+) -> list[LedgerDecision]:
     async with sessions() as session:
         return list(
             await session.scalars(
-                select(LedgerDecision).where(LedgerDecision.incident_id == incident_id).order_by(LedgerDecision.seq)
+                select(LedgerDecision)
+                .where(LedgerDecision.incident_id == incident_id)
+                .order_by(LedgerDecision.seq)
             )
         )
 
 
-async def assert_ledger_matches(sessions: async_sessionmaker[AsyncSession], view: IncidentView) -> list[LedgerDecision]:
+async def assert_ledger_matches(
+    sessions: async_sessionmaker[AsyncSession], view: IncidentView
+) -> list[LedgerDecision]:
     """The ledger holds every decision of the timeline exactly once, in order, chained."""
     rows = await ledger_rows(sessions, view.incident_id)
-    assert [(r.seq, r.kind, r.actor) for r in rows] == [(d.seq, d.kind, d.actor) for d in view.timeline]
+    assert [(r.seq, r.kind, r.actor) for r in rows] == [
+        (d.seq, d.kind, d.actor) for d in view.timeline
+    ]
     assert [r.occurred_at for r in rows] == [d.at for d in view.timeline]
     assert verify_chain(rows[0].workflow_id, rows) is None
     return rows

@@ -41,7 +41,11 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
     assert abs((view.closed_at - view.t0).total_seconds() - 30 * 3600) < 5
     assert hours_of(view, "activated") == [30.0]
     assert view.escalation_level == 1 and view.escalations == ()
-    assert view.timeline[-1].payload["parties"] == {"pl": ["ground"], "uk": ["air", "naval"], "us": ["air"]}
+    assert view.timeline[-1].payload["parties"] == {
+        "pl": ["ground"],
+        "uk": ["air", "naval"],
+        "us": ["air"],
+    }
     assert set(view.dispatched) == {"demarche", "unsc_session", "sanctions_snapback"}
     assert hours_of(view, "dispatched") == [2.0, 2.0, 2.0]
     assert deadlines(view) == {
@@ -58,12 +62,20 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
     rows = await assert_ledger_matches(sessions, view)
     assert rows[-2].actor == "duty-officer" and rows[-2].rationale == "quorum reached; NAC concurs"
     assert rows[-1].workflow_id == drill.handle.id
-    assert sorted(m.step for m in exercise_sink.sent) == ["demarche", "sanctions_snapback", "unsc_session"]
+    assert sorted(m.step for m in exercise_sink.sent) == [
+        "demarche",
+        "sanctions_snapback",
+        "unsc_session",
+    ]
 
 
-async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(ts_env, run_worker, sessions, task_queue):
+async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(
+    ts_env, run_worker, sessions, task_queue
+):
     async with run_worker(ts_env.client):
-        drill = await start_drill(ts_env, task_queue, "large_scale_offensive", observed_hours_before_report=50)
+        drill = await start_drill(
+            ts_env, task_queue, "large_scale_offensive", observed_hours_before_report=50
+        )
         view = await drill.view()
         # At intake (T0+50h) everything due by then has already fired.
         assert view.verification is Verification.PRESUMED
@@ -100,7 +112,10 @@ async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(ts_env,
 async def test_quorum_never_reached(ts_env, run_worker, sessions, task_queue):
     async with run_worker(ts_env.client):
         drill = await start_drill(
-            ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr", "imagery"),)
+            ts_env,
+            task_queue,
+            "large_scale_offensive",
+            evidence=(Evidence("allied-isr", "imagery"),),
         )
         await drill.at(20)
         await drill.commit("uk", "naval")
@@ -120,7 +135,9 @@ async def test_quorum_never_reached(ts_env, run_worker, sessions, task_queue):
     await assert_ledger_matches(sessions, view)
 
 
-async def test_duplicate_evidence_from_one_source_counts_once(ts_env, run_worker, sessions, task_queue):
+async def test_duplicate_evidence_from_one_source_counts_once(
+    ts_env, run_worker, sessions, task_queue
+):
     async with run_worker(ts_env.client):
         drill = await start_drill(ts_env, task_queue, "ceasefire_breach")
         await drill.at(1)
@@ -146,7 +163,9 @@ async def test_duplicate_evidence_from_one_source_counts_once(ts_env, run_worker
     await assert_ledger_matches(sessions, view)
 
 
-async def test_unverified_ceasefire_breach_closes_at_12h(ts_env, run_worker, sessions, task_queue, exercise_sink):
+async def test_unverified_ceasefire_breach_closes_at_12h(
+    ts_env, run_worker, sessions, task_queue, exercise_sink
+):
     async with run_worker(ts_env.client):
         drill = await start_drill(ts_env, task_queue, "ceasefire_breach")
         view = await drill.result()
@@ -163,12 +182,16 @@ async def test_unverified_ceasefire_breach_closes_at_12h(ts_env, run_worker, ses
 
 async def test_stand_down(ts_env, run_worker, sessions, task_queue):
     async with run_worker(ts_env.client):
-        drill = await start_drill(ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr"),))
+        drill = await start_drill(
+            ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr"),)
+        )
         await drill.at(5)
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             await drill.decide(Action.STAND_DOWN, rationale="  ")
         assert "rationale" in str(rejected.value.cause)
-        receipt = await drill.decide(Action.STAND_DOWN, "columns withdrew behind the line; verified by OSCE")
+        receipt = await drill.decide(
+            Action.STAND_DOWN, "columns withdrew behind the line; verified by OSCE"
+        )
         assert receipt.outcome is Outcome.STOOD_DOWN
         view = await drill.result()
 
@@ -180,14 +203,18 @@ async def test_stand_down(ts_env, run_worker, sessions, task_queue):
     assert rows[-2].actor == "duty-officer"
 
 
-async def test_reclassify_keeps_t0_and_applies_the_new_kind(ts_env, run_worker, sessions, task_queue):
+async def test_reclassify_keeps_t0_and_applies_the_new_kind(
+    ts_env, run_worker, sessions, task_queue
+):
     async with run_worker(ts_env.client):
         drill = await start_drill(ts_env, task_queue, "ceasefire_breach")
         await drill.at(1)
         await drill.evidence("osce-smm")
         await drill.at(30)
         receipt = await drill.decide(
-            Action.RECLASSIFY, "brigade-size forces crossed; this is an offensive", new_kind="large_scale_offensive"
+            Action.RECLASSIFY,
+            "brigade-size forces crossed; this is an offensive",
+            new_kind="large_scale_offensive",
         )
         # The consultation deadline (T0+24h) now applies and is already past: it fires at once.
         assert receipt.decisions == ("reclassify", "lapsed", "escalated")
@@ -204,7 +231,11 @@ async def test_reclassify_keeps_t0_and_applies_the_new_kind(ts_env, run_worker, 
     assert view.outcome is Outcome.ACTIVATED
     assert hours_of(view, "activated") == [40.0]
     reclassified = next(d for d in view.timeline if d.kind == "reclassify")
-    assert reclassified.payload == {"action": "reclassify", "from": "ceasefire_breach", "to": "large_scale_offensive"}
+    assert reclassified.payload == {
+        "action": "reclassify",
+        "from": "ceasefire_breach",
+        "to": "large_scale_offensive",
+    }
     assert hours_of(view, "dispatched") == [1.0, 30.0, 30.0]
     assert escalations(view) == [(2, 30.0)]
     await assert_ledger_matches(sessions, view)
@@ -212,7 +243,9 @@ async def test_reclassify_keeps_t0_and_applies_the_new_kind(ts_env, run_worker, 
 
 async def test_a_party_changing_its_answer(ts_env, run_worker, sessions, task_queue):
     async with run_worker(ts_env.client):
-        drill = await start_drill(ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr"),))
+        drill = await start_drill(
+            ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr"),)
+        )
         await drill.at(6)
         await drill.commit("us", "air")
         await drill.commit("uk", "naval")
@@ -228,16 +261,29 @@ async def test_a_party_changing_its_answer(ts_env, run_worker, sessions, task_qu
         view = await drill.result()
 
     assert view.outcome is Outcome.ACTIVATED
-    assert view.timeline[-1].payload["parties"] == {"fr": ["ground"], "it": ["air", "naval"], "uk": ["naval"]}
+    assert view.timeline[-1].payload["parties"] == {
+        "fr": ["ground"],
+        "it": ["air", "naval"],
+        "uk": ["naval"],
+    }
     assert view.quorum.declined == ("us",)
-    changed = [d.payload for d in view.timeline if d.kind == "commitment" and d.payload["party"] == "us"]
-    assert [(c["answer"], c["previous"]) for c in changed] == [("commit", None), ("decline", "commit")]
+    changed = [
+        d.payload for d in view.timeline if d.kind == "commitment" and d.payload["party"] == "us"
+    ]
+    assert [(c["answer"], c["previous"]) for c in changed] == [
+        ("commit", None),
+        ("decline", "commit"),
+    ]
     await assert_ledger_matches(sessions, view)
 
 
-async def test_limited_incursion_ends_as_diplomatic_response(ts_env, run_worker, sessions, task_queue):
+async def test_limited_incursion_ends_as_diplomatic_response(
+    ts_env, run_worker, sessions, task_queue
+):
     async with run_worker(ts_env.client):
-        drill = await start_drill(ts_env, task_queue, "limited_incursion", evidence=(Evidence("allied-isr"),))
+        drill = await start_drill(
+            ts_env, task_queue, "limited_incursion", evidence=(Evidence("allied-isr"),)
+        )
         await drill.at(12)
         for party in ("de", "nl", "pl"):
             await drill.commit(party, "air")

@@ -38,7 +38,9 @@ def incident(kind: str = "large_scale_offensive", reported_hours_after_t0: float
         reported_at=at(reported_hours_after_t0),
     )  # fmt: skip
     state = IncidentState(
-        IncidentInput(incident_id="donetsk-1", report=report, plan=get_plan(plan_id), time_scale=time_scale),
+        IncidentInput(
+            incident_id="donetsk-1", report=report, plan=get_plan(plan_id), time_scale=time_scale
+        ),
         at(reported_hours_after_t0),
     )
     state.advance(at(reported_hours_after_t0))
@@ -46,7 +48,9 @@ def incident(kind: str = "large_scale_offensive", reported_hours_after_t0: float
 
 
 def commit(state: IncidentState, party: str, *assets: str, hours: float = 1) -> None:
-    state.add_commitment(CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets), at(hours))
+    state.add_commitment(
+        CommitmentInput(party=party, answer=Answer.COMMIT, assets=assets), at(hours)
+    )
 
 
 def decide(state: IncidentState, action: Action, hours: float, **kw) -> None:
@@ -57,7 +61,11 @@ def test_clock_anchors_to_t0_and_compresses():
     clock = PlanClock(T0, time_scale=3600)
     assert clock.at(72) == T0 + timedelta(seconds=72)
     assert clock.hours_since_t0(T0 + timedelta(seconds=30)) == 30
-    assert format_offset(12) == "T0+12h" and format_offset(0.5) == "T0+30m" and format_offset(1.25) == "T0+1h15m"
+    assert (
+        format_offset(12) == "T0+12h"
+        and format_offset(0.5) == "T0+30m"
+        and format_offset(1.25) == "T0+1h15m"
+    )
     with pytest.raises(ValueError):
         PlanClock(T0, time_scale=0)
 
@@ -165,7 +173,10 @@ def test_a_rule_that_did_not_apply_fires_when_a_reclassification_makes_it_apply(
         (3, "Military response not authorized by T0+60h"),
     ]
     statuses = {d.name: d.status for d in state.view().deadlines}
-    assert statuses["consultation"] is DeadlineStatus.MISSED and statuses["authorization"] is DeadlineStatus.MISSED
+    assert (
+        statuses["consultation"] is DeadlineStatus.MISSED
+        and statuses["authorization"] is DeadlineStatus.MISSED
+    )
     assert statuses["activation"] is DeadlineStatus.PENDING
 
 

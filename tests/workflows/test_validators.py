@@ -9,7 +9,14 @@ from temporalio.service import RPCError
 
 from tests.workflows.support import assert_ledger_matches, start_drill
 from workflows.incident import IncidentWorkflow
-from workflows.messages import Action, Answer, CommitmentInput, DecisionInput, EvidenceInput, Outcome
+from workflows.messages import (
+    Action,
+    Answer,
+    CommitmentInput,
+    DecisionInput,
+    EvidenceInput,
+    Outcome,
+)
 
 REJECTIONS = [
     (IncidentWorkflow.submit_commitment, CommitmentInput(party="xx", answer=Answer.COMMIT, assets=("air",)), "party: 'xx' is not a guarantor party"),
@@ -23,10 +30,16 @@ REJECTIONS = [
 
 async def accepted_updates(handle) -> int:
     history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    return sum(
+        1
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    )
 
 
-async def test_bad_updates_are_rejected_and_the_workflow_carries_on(ts_env, run_worker, sessions, task_queue):
+async def test_bad_updates_are_rejected_and_the_workflow_carries_on(
+    ts_env, run_worker, sessions, task_queue
+):
     async with run_worker(ts_env.client):
         drill = await start_drill(ts_env, task_queue, "large_scale_offensive")
         await drill.at(3)
@@ -53,6 +66,7 @@ async def test_bad_updates_are_rejected_and_the_workflow_carries_on(ts_env, run_
 
     assert view.outcome is Outcome.ACTIVATED
     history = await drill.handle.fetch_history()
-    assert not [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    assert not [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
     await assert_ledger_matches(sessions, view)
-

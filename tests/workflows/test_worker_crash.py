@@ -76,7 +76,9 @@ async def test_worker_killed_mid_plan(dev_env, database_url, sessions, task_queu
         pending = asyncio.create_task(
             handle.execute_update(
                 IncidentWorkflow.submit_commitment,
-                CommitmentInput(party="uk", answer=Answer.COMMIT, assets=("naval",), actor="ally:uk"),
+                CommitmentInput(
+                    party="uk", answer=Answer.COMMIT, assets=("naval",), actor="ally:uk"
+                ),
             )
         )
         await asyncio.sleep(0.05)
@@ -106,7 +108,11 @@ async def test_worker_killed_mid_plan(dev_env, database_url, sessions, task_queu
 
     assert view.outcome is Outcome.ACTIVATED, log.read_text()[-3000:]
     kinds = [d.kind for d in view.timeline]
-    assert kinds.count("commitment") == 3 and kinds.count("dispatched") == 3 and kinds[-1] == "activated"
+    assert (
+        kinds.count("commitment") == 3
+        and kinds.count("dispatched") == 3
+        and kinds[-1] == "activated"
+    )
     await assert_ledger_matches(sessions, view)
     async with sessions() as session:
         per_step = (
