@@ -12,11 +12,11 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api import metrics as api_metrics
 from api.context import ApiContext, Clock, wall_clock
 from api.errors import MAX_BODY_BYTES, BodySizeLimit, install_error_handlers
-from api.ratelimit import TokenBuckets, limit_intake
-from api import metrics as api_metrics
 from api.metrics import RequestMetrics
+from api.ratelimit import TokenBuckets, limit_intake
 from api.request_log import RequestLogContext
 from api.routers import board, health, incidents, ledger_audit, plans, violations
 from contingency.logging import configure_logging
@@ -43,7 +43,7 @@ async def _connect(settings: Settings) -> Client:
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
             return await connect(settings)
-        except Exception as exc:  # noqa: BLE001 (RuntimeError or RPCError, depending on the failure)
+        except Exception as exc:  # RuntimeError or RPCError, depending on the failure
             if attempt == CONNECT_ATTEMPTS:
                 raise
             log.warning(

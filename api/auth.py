@@ -60,7 +60,7 @@ async def current_principal(
     return principal
 
 
-def require(permission: Permission):  # noqa: ANN201 (a FastAPI dependency)
+def require(permission: Permission):  # a FastAPI dependency
     async def _check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if permission not in permissions_of(principal):
             raise ApiError(

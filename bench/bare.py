@@ -63,7 +63,7 @@ class BareWorkflow:
                 self._wake = False
                 try:
                     await workflow.wait_condition(lambda: self._wake, timeout=due - workflow.now())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             if self._closed:
                 break

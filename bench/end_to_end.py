@@ -13,7 +13,7 @@ import asyncio
 import collections
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
@@ -39,13 +39,13 @@ COMMITMENTS = (
 )
 # The engine's shape on this path (checked in the notes): the ledger writes at the start, per update,
 # per dispatch, when authorization lapses (60) and when the window closes (72).
-BARE_SPEC = dict(
-    deadline_hours=(0, 12, 24, 48, 60, 72),
-    recording_hours=(60, 72),
-    dispatch_at_hours=0,
-    dispatches=3,
-    updates_to_close=10**9,
-)
+BARE_SPEC = {
+    "deadline_hours": (0, 12, 24, 48, 60, 72),
+    "recording_hours": (60, 72),
+    "dispatch_at_hours": 0,
+    "dispatches": 3,
+    "updates_to_close": 10**9,
+}
 
 
 async def _bounded(n: int, concurrency: int, job: Callable[[int], Awaitable[None]]) -> None:
@@ -77,7 +77,7 @@ async def _engine_batch(
             client,
             build_input(report, plan, exercise=True, time_scale=scale),
             queue,
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
         for commitment in COMMITMENTS:
             try:

@@ -89,7 +89,7 @@ async def run_bare_scenario(env: WorkflowEnvironment, queue: str, n: int) -> int
     return await handle.result()
 
 
-async def _walk(env: WorkflowEnvironment, handle: WorkflowHandle, message) -> None:  # noqa: ANN001
+async def _walk(env: WorkflowEnvironment, handle: WorkflowHandle, message) -> None:
     elapsed = 0.0
     for step in STEPS:
         await env.sleep(timedelta(hours=step.at_hours - elapsed))

@@ -50,7 +50,7 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for row, raw in zip(self.rows, data["rows"]):
+        for row, raw in zip(self.rows, data["rows"], strict=False):
             raw["met"] = row.met()
         return data
 

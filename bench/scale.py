@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -96,7 +96,7 @@ async def _engine(
 
     plan = get_plan("allied-72h")
     scale = VERIFICATION_HOURS * 3600 / deadline_s
-    t0 = datetime.now(timezone.utc)
+    t0 = datetime.now(UTC)
 
     async def one(i: int) -> None:
         report = ViolationReport(
@@ -115,7 +115,7 @@ async def _engine(
         await one(-1)
         await _wait_for(lambda: rows("reported"), 1, timeout=120)
         started = time.perf_counter()
-        t0 = datetime.now(timezone.utc)
+        t0 = datetime.now(UTC)
         await _bounded(n, concurrency, one)
         with_warm = n + 1
         opened = await _wait_for(lambda: rows("reported"), with_warm, timeout=deadline_s + 600)
@@ -164,7 +164,7 @@ async def _bare(client: Client, address: str, n: int, deadline_s: float, concurr
         )
         await warm.result()
         started = time.perf_counter()
-        spec = dataclasses.replace(spec, anchor=datetime.now(timezone.utc))
+        spec = dataclasses.replace(spec, anchor=datetime.now(UTC))
         await _bounded(n, concurrency, one)
 
         # A bounded number of result long-polls: the dev server refuses thousands at once.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from contingency.incidents import build_input
 from plans.loader import get_plan
 from workflows.messages import (
     Action,
@@ -23,7 +24,6 @@ from workflows.messages import (
     IncidentInput,
     ViolationReport,
 )
-from contingency.incidents import build_input
 
 Kind = Literal["evidence", "commitment", "decision"]
 REPORTER = "observer-mission"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from temporalio.testing import WorkflowEnvironment
 

@@ -9,6 +9,7 @@ server) and waits for each; a launcher killed outright takes them with it (PR_SE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import signal
@@ -65,10 +66,8 @@ class Child:
             await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
         except TimeoutError:
             log.warning("stack.kill", process=self.name)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             await self.process.wait()
 
 

@@ -27,12 +27,12 @@ def _line_index(node: yaml.Node, loc: Loc, index: dict[Loc, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            index[loc + (key,)] = key_node.start_mark.line + 1
-            _line_index(value_node, loc + (key,), index)
-            index[loc + (key,)] = key_node.start_mark.line + 1
+            index[(*loc, key)] = key_node.start_mark.line + 1
+            _line_index(value_node, (*loc, key), index)
+            index[(*loc, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for position, item in enumerate(node.value):
-            _line_index(item, loc + (position,), index)
+            _line_index(item, (*loc, position), index)
 
 
 def _line_for(loc: Loc, index: dict[Loc, int]) -> int | None:

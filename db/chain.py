@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 
 class ChainedRow(Protocol):
@@ -53,7 +54,7 @@ def row_hash(
         "actor": actor,
         "rationale": rationale,
         "payload": payload,
-        "occurred_at": occurred_at.astimezone(timezone.utc).isoformat(),
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
         "t_plus_hours": round(float(t_plus_hours), 4),
         "workflow_id": workflow_id,
     }

@@ -10,8 +10,9 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, Coroutine, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,7 +42,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _load(path: Path):  # noqa: ANN202 - Scenario, imported lazily to keep --help fast
+def _load(path: Path):
     from exercises.scenario import load_scenario
 
     try:
@@ -118,13 +119,13 @@ def run(
     raise typer.Exit(0 if result.passed else 1)
 
 
-async def _run_skipping(scenario, path: Path, database_url: str | None):  # noqa: ANN001, ANN202
+async def _run_skipping(scenario, path: Path, database_url: str | None):
     from exercises.runner import run_time_skipping
 
     return await run_time_skipping(scenario, source=str(path), database_url=database_url)
 
 
-async def _run_live(scenario, path: Path, speed: float, task_queue: str, database_url: str | None):  # noqa: ANN001, ANN202
+async def _run_live(scenario, path: Path, speed: float, task_queue: str, database_url: str | None):
     from contingency.servers import start_dev_server
     from contingency.settings import Settings
     from contingency.temporal import connect, ensure_search_attributes
@@ -220,7 +221,7 @@ def sweep(
     raise typer.Exit(1 if summary.outcomes.get("error") else 0)
 
 
-def _print_sweep(summary) -> None:  # noqa: ANN001
+def _print_sweep(summary) -> None:
     from rich.table import Table
 
     from exercises.durations import format_hours
@@ -274,7 +275,7 @@ def replay(
         err.print("[red]no history files given[/]")
         raise typer.Exit(2)
 
-    async def _all():  # noqa: ANN202
+    async def _all():
         return [await replay_file(f) for f in files]
 
     try:

@@ -61,7 +61,7 @@ def timeline_table(report: ExerciseReport) -> Table:
         rows.append(
             (i.at_hours, 10**6, label, t(i.at_hours), "inject", f"{i.description}: {i.message}")
         )
-    for hours, _, label, when, who, detail in sorted(rows, key=lambda r: (r[0], r[1])):
+    for _hours, _, label, when, who, detail in sorted(rows, key=lambda r: (r[0], r[1])):
         table.add_row(when, label, who, detail)
     return table
 

@@ -59,7 +59,7 @@ def evaluate(
         actual = sorted((e.level, e.at_hours) for e in report.escalations)
         same = len(wanted) == len(actual) and all(
             wl == al and abs(wh - ah) <= tolerance_hours
-            for (wl, wh), (al, ah) in zip(wanted, actual)
+            for (wl, wh), (al, ah) in zip(wanted, actual, strict=False)
         )
         check(
             "escalations",

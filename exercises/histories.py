@@ -86,7 +86,7 @@ async def record_all(scenarios: list[Path], out_dir: Path) -> list[Path]:
                     scenario = load_scenario(path)
                     target = out_dir / f"{path.stem}.json"
 
-                    async def save(handle, target: Path = target) -> None:  # noqa: ANN001
+                    async def save(handle, target: Path = target) -> None:
                         target.write_text(
                             (await handle.fetch_history()).to_json(), encoding="utf-8"
                         )

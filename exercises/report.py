@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from exercises.script import Script
 from plans.model import Plan
 from workflows.messages import DeadlineStatus, IncidentView, Outcome
-
-from exercises.script import Script
 
 OUTCOME_KINDS = {str(o) for o in Outcome}
 

@@ -14,12 +14,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -27,8 +29,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.exceptions import FailureError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError
@@ -38,9 +38,13 @@ from activities.sinks import ExerciseSink
 from contingency.incidents import build_input, slug, start_incident
 from contingency.settings import Settings
 from db.migrate import upgrade_async
+from exercises.durations import format_hours
+from exercises.expectations import evaluate
+from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
+from exercises.scenario import Scenario
+from exercises.script import InjectInput, Script, build_script
 from worker import WorkerDependencies, build_worker
 from workflows.incident import IncidentWorkflow
-from exercises.durations import format_hours
 from workflows.messages import (
     CommitmentInput,
     DecisionInput,
@@ -52,18 +56,13 @@ from workflows.messages import (
 )
 from workflows.names import workflow_id_for
 
-from exercises.expectations import evaluate
-from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
-from exercises.scenario import Scenario
-from exercises.script import InjectInput, Script, build_script
-
 
 def quiet_sdk_logs() -> None:
     """Keep the SDK core's warnings (the test server's capability notes) off the room's screen.
 
     Takes effect only before anything has created the default runtime (the first client or
     server); later, say inside a test session, it leaves the existing runtime alone."""
-    try:
+    with suppress(RuntimeError):
         Runtime.set_default(
             Runtime(
                 telemetry=TelemetryConfig(
@@ -74,8 +73,6 @@ def quiet_sdk_logs() -> None:
             ),
             error_if_already_set=True,
         )
-    except RuntimeError:
-        pass
 
 
 class ExerciseClock(Protocol):
@@ -223,7 +220,7 @@ def view_closed_hours(view: IncidentView) -> float:
     return next((d.t_plus_hours for d in view.timeline if d.kind == str(view.outcome)), 0.0)
 
 
-async def _send(handle, payload: InjectInput) -> DecisionReceipt:  # noqa: ANN001 - a typed handle
+async def _send(handle, payload: InjectInput) -> DecisionReceipt:
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):

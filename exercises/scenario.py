@@ -29,12 +29,11 @@ from pydantic import (
 )
 
 from contingency.yamlfile import load, parse
+from exercises.durations import format_hours, parse_hours
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.messages import Action, Answer, DeadlineStatus, Outcome
 from workflows.state import DEADLINE_TITLES
-
-from exercises.durations import format_hours, parse_hours
 
 Hours = Annotated[float, BeforeValidator(parse_hours)]
 Probability = Annotated[float, Field(ge=0, le=1)]

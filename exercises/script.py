@@ -9,9 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from workflows.messages import Answer, CommitmentInput, DecisionInput, EvidenceInput
-
 from exercises.scenario import Inject, Scenario
+from workflows.messages import Answer, CommitmentInput, DecisionInput, EvidenceInput
 
 InjectInput = EvidenceInput | CommitmentInput | DecisionInput
 

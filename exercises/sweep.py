@@ -25,7 +25,6 @@ from pydantic import BaseModel
 
 from contingency.servers import start_time_skipping
 from db.migrate import upgrade_async
-
 from exercises.report import ExerciseReport
 from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
 from exercises.scenario import Scenario
@@ -181,7 +180,7 @@ async def run_slots(
                                 worker, scenario, scripts[run], SkippingClock(env), source=source
                             )
                             result = summarize_run(run, report)
-                        except Exception as exc:  # one broken run must not sink the sweep
+                        except Exception as exc:  # noqa: BLE001 (one broken run must not sink the sweep)
                             result = RunResult(
                                 run=run,
                                 outcome="error",

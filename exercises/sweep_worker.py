@@ -8,7 +8,6 @@ import os
 import sys
 
 from contingency.logging import configure_logging
-
 from exercises.runner import quiet_sdk_logs
 from exercises.sweep import RESULT_PREFIX, RunResult, WorkerJob, draw_scripts, run_slots
 

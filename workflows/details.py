@@ -14,7 +14,7 @@ _STATUS = {
 }
 
 
-def _utc(moment) -> str:  # noqa: ANN001 - a datetime
+def _utc(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -8,8 +8,8 @@ the workflow (the ledger, the diplomatic dispatches) and the search attributes o
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate

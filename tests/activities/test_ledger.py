@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -16,7 +16,7 @@ from db.models import Incident
 from tests.workflows.support import ledger_rows
 from workflows.messages import Decision
 
-T0 = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def snapshot(
@@ -92,7 +92,8 @@ async def test_other_content_under_an_existing_key_is_refused(sessions, ledger_w
     ledger = ledger_writer
     incident = f"sumy-{uuid.uuid4().hex[:8]}"
     await record(ledger, RecordDecisionsInput(snapshot(incident), decisions(1, 2)))
-    forged = decisions(1, 2)[:1] + (
+    forged = (
+        *decisions(1, 2)[:1],
         Decision(seq=2, kind="authorize", at=T0, t_plus_hours=0, actor="mallory"),
     )
     with pytest.raises(LedgerConflict):

@@ -13,7 +13,7 @@ WITHOUT_API = ("exercise", "e2e", "scale", "ledger")
 
 def test_quick_benchmarks_print_figures_and_ratios() -> None:
     # --quick is sized for a minute on a quiet 2-core machine; the bound leaves room for a busy CI.
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: PLW1510 (the exit status is asserted below, with the output)
         [sys.executable, "-m", "bench", "--quick", "--json", *WITHOUT_API],
         cwd=ROOT,
         capture_output=True,

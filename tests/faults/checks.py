@@ -93,7 +93,7 @@ async def wait_for_all(
                     raise AssertionError(f"{run.workflow_id} ended {status.name}, not COMPLETED")
             except AssertionError:
                 raise
-            except Exception:  # noqa: BLE001 (the server may still be coming back)
+            except Exception:  # noqa: BLE001, S110 (the server may still be coming back)
                 pass
         if len(views) == len(runs):
             return views

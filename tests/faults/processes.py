@@ -5,6 +5,7 @@ test can stop, kill and start again, with its output kept in a log file."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -58,10 +59,8 @@ class Process:
         if not self.running:
             return
         assert self.process is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
         try:
             await asyncio.wait_for(self.process.wait(), wait)
         except TimeoutError:
@@ -105,7 +104,7 @@ class TemporalServer(Process):
                 str(free_port()),
                 "--log-level",
                 "error",
-            ],  # fmt: skip
+            ],
             log=directory / "temporal.log",
         )
 
@@ -161,7 +160,7 @@ class ApiProcess(Process):
                 str(self.port),
                 "--log-level",
                 "warning",
-            ],  # fmt: skip
+            ],
             log=directory / "api.log",
             env=env,
         )

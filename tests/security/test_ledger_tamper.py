@@ -235,17 +235,17 @@ def test_rows_the_workflow_never_decided_are_caught() -> None:
     decisions: Sequence[Any] = state.decisions
     prev, rows = genesis_hash(workflow_id), []
     for d in decisions:
-        fields = dict(
-            incident_id=incident_id,
-            seq=d.seq,
-            kind=d.kind,
-            actor=d.actor,
-            rationale=d.rationale,
-            payload=d.payload,
-            occurred_at=d.at,
-            t_plus_hours=d.t_plus_hours,
-            workflow_id=workflow_id,
-        )
+        fields = {
+            "incident_id": incident_id,
+            "seq": d.seq,
+            "kind": d.kind,
+            "actor": d.actor,
+            "rationale": d.rationale,
+            "payload": d.payload,
+            "occurred_at": d.at,
+            "t_plus_hours": d.t_plus_hours,
+            "workflow_id": workflow_id,
+        }
         digest = row_hash(prev_hash=prev, **fields)
         rows.append(Row(prev_hash=prev, hash=digest, **fields))
         prev = digest

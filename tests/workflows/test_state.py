@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,8 +13,8 @@ from workflows.messages import (
     Answer,
     Awaiting,
     CommitmentInput,
-    DecisionInput,
     DeadlineStatus,
+    DecisionInput,
     EvidenceInput,
     IncidentInput,
     Outcome,
@@ -24,7 +24,7 @@ from workflows.messages import (
 )
 from workflows.state import IncidentState, Rejected, quorum_holds
 
-T0 = datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def at(hours: float) -> datetime:
