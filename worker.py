@@ -20,14 +20,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.ledger import LedgerActivities
 from activities.notifications import NotificationActivities
 from activities.sinks import ExerciseSink, LogSink, NotificationSink, WebhookSink
-from contingency.log_context import ActivityLogContext
-from contingency.logging import configure_logging
-from contingency.metrics import sdk_runtime
-from contingency.metrics import serve as serve_metrics
-from contingency.settings import Settings
-from contingency.temporal import connect
 from db.session import create_engine
 from db.transactions import Transactions, transactions_for
+from foundation.log_context import ActivityLogContext
+from foundation.logging import configure_logging
+from foundation.metrics import sdk_runtime
+from foundation.metrics import serve as serve_metrics
+from foundation.settings import Settings
+from foundation.temporal import connect
 from workflows.incident import IncidentWorkflow
 
 log = structlog.get_logger(__name__)
@@ -42,9 +42,7 @@ PASSTHROUGH = (
     "workflows.details",
     "workflows.names",
     "workflows.search_attributes",
-    "activities",
-    "db",
-    "sqlalchemy",
+    "workflows.activity_inputs",
     "structlog",
     "pydantic",
     "yaml",

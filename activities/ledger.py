@@ -10,13 +10,14 @@ import structlog
 from sqlalchemy import Connection, select
 from temporalio import activity
 
-from activities.inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
-from contingency.metrics import record_ledger_batch
+from activities.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
 from db.transactions import Transactions
 from db.upsert import per_dialect
+from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
+from workflows.names import ACTIVITY_RECORD_DECISIONS
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +34,7 @@ class LedgerActivities:
     def __init__(self, transactions: Transactions) -> None:
         self._transactions = transactions
 
-    @activity.defn(name="record_decisions")
+    @activity.defn(name=ACTIVITY_RECORD_DECISIONS)
     async def record_decisions(self, batch: RecordDecisionsInput) -> RecordDecisionsResult:
         started = time.perf_counter()
         incident = batch.incident

@@ -11,12 +11,13 @@ from sqlalchemy import Connection, Row, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.inputs import DispatchResult, DispatchStepInput
 from activities.sinks import NotificationSink, OutboundMessage, SinkRejected
 from db.base import utcnow
 from db.models import Notification
 from db.transactions import Transactions
 from db.upsert import per_dialect
+from workflows.activity_inputs import DispatchResult, DispatchStepInput
+from workflows.names import ACTIVITY_DISPATCH_STEP
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,7 @@ class NotificationActivities:
         self._sink = sink
         self._exercise_sink = exercise_sink
 
-    @activity.defn(name="dispatch_step")
+    @activity.defn(name=ACTIVITY_DISPATCH_STEP)
     async def dispatch_step(self, step: DispatchStepInput) -> DispatchResult:
         # Exercise incidents go to the exercise sink whatever the configuration says.
         sink = self._exercise_sink if step.exercise else self._sink

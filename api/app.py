@@ -19,12 +19,12 @@ from api.metrics import RequestMetrics
 from api.ratelimit import TokenBuckets, limit_intake
 from api.request_log import RequestLogContext
 from api.routers import board, health, incidents, ledger_audit, plans, violations
-from contingency.logging import configure_logging
-from contingency.settings import Settings
-from contingency.temporal import connect
-from contingency.tracing import instrument_api, provider_for
 from db.session import create_engine, session_factory
 from db.transactions import AsyncDriverTransactions, transactions_for
+from foundation.logging import configure_logging
+from foundation.settings import Settings
+from foundation.temporal import connect
+from foundation.tracing import instrument_api, provider_for
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext, get_context
 from api.errors import ApiError
-from api.tokens import Principal, authenticate
+from db.tokens import Principal, authenticate
 
 
 class Permission(StrEnum):

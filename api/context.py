@@ -10,8 +10,8 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from contingency.settings import Settings
 from db.transactions import Transactions
+from foundation.settings import Settings
 
 # Async so that tests on the time-skipping server can pass its virtual clock.
 Clock = Callable[[], Awaitable[datetime]]

@@ -20,16 +20,16 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.context import ApiContext
 from api.errors import ApiError
 from api.schemas.violations import ViolationIn
-from api.tokens import Principal
-from contingency.incidents import build_input, incident_id_for, start_incident
 from db.base import utcnow
 from db.models import Incident
+from db.tokens import Principal
 from db.upsert import per_dialect
+from foundation.ids import workflow_id_for
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.clock import PlanClock
 from workflows.messages import Evidence, Phase, ViolationReport
-from workflows.names import workflow_id_for
+from workflows.starting import build_input, incident_id_for, start_incident
 
 log = structlog.get_logger(__name__)
 

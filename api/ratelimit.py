@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from api.auth import current_principal
-from api.tokens import Principal
+from db.tokens import Principal
 
 
 @dataclass

@@ -15,8 +15,8 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import route_of
-from contingency.log_context import ids_for
-from workflows.names import workflow_id_for
+from foundation.ids import workflow_id_for
+from foundation.log_context import ids_for
 
 log = structlog.get_logger("api.request")
 

@@ -27,12 +27,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import ApiContext, get_context
 from api.errors import ApiError
-from api.tokens import Principal
 from db.models import Incident
+from db.tokens import Principal
+from foundation.ids import workflow_id_for
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.messages import DecisionReceipt
-from workflows.names import workflow_id_for
 
 log = structlog.get_logger(__name__)
 

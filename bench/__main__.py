@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from contingency.logging import configure_logging
+    from foundation.logging import configure_logging
 
     configure_logging("console", os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
     # The servers started along the way print their banners on file descriptor 1: send them to

@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, bare_noop
-from contingency.settings import Settings
+from foundation.settings import Settings
 
 
 async def _serve(address: str, queue: str) -> None:

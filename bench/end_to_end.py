@@ -22,13 +22,13 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from bench import harness
 from bench.bare import BARE_UPDATE, BareInput, BareWorkflow
 from bench.report import Result, ratio
-from contingency.incidents import build_input, start_incident
-from contingency.servers import start_dev_server
 from db.models import LedgerDecision
 from db.session import session_factory
 from plans.loader import get_plan
 from workflows.messages import Answer, CommitmentInput, Evidence, ViolationReport
 from workflows.names import UPDATE_COMMITMENT
+from workflows.servers import start_dev_server
+from workflows.starting import build_input, start_incident
 
 PLAN_HOURS = 72
 LATE: list[int] = []  # incidents whose window closed before their updates landed

@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from bench import harness
 from bench.report import Result, ratio
 from bench.scenario import STEPS
-from contingency.servers import start_time_skipping
 from exercises.sweep import default_processes
+from workflows.servers import start_time_skipping
 
 _numbers = itertools.count(1)  # incident numbers are unique across the run: they share one ledger
 
@@ -82,7 +82,7 @@ async def _sweep_lane(share: int, bare: bool, barrier: Barrier) -> tuple[float, 
 
 
 def _sweep_process(share: int, bare: bool, barrier: Barrier, results: Queue) -> None:
-    from contingency.logging import configure_logging
+    from foundation.logging import configure_logging
 
     configure_logging("console", "WARNING")
     try:

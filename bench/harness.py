@@ -18,11 +18,11 @@ from temporalio.worker import Worker
 from activities.sinks import ExerciseSink
 from bench.bare import BARE_UPDATE, BareInput, BareWorkflow, bare_noop
 from bench.scenario import STEPS, incident
-from contingency.incidents import start_incident
-from contingency.settings import Settings
 from db.migrate import upgrade_async
+from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
 from workflows.names import UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
+from workflows.starting import start_incident
 
 UPDATE_NAMES = {
     "evidence": UPDATE_EVIDENCE,

@@ -29,8 +29,8 @@ from bench import harness
 from bench.bare import BareInput, BareWorkflow
 from bench.http_load import KeepAliveClient
 from bench.report import Result, ratio
-from contingency.servers import start_dev_server
 from db.session import create_engine, session_factory
+from workflows.servers import start_dev_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def _free_port() -> int:
 
 
 async def _token(url: str) -> str:
-    from api.tokens import create_token
+    from db.tokens import create_token
 
     engine = create_engine(url)
     try:

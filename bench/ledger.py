@@ -20,7 +20,6 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from temporalio.testing import ActivityEnvironment
 
-from activities.inputs import IncidentSnapshot, RecordDecisionsInput
 from activities.ledger import LedgerActivities
 from bench import harness
 from bench.report import Result, ratio
@@ -30,6 +29,7 @@ from db.migrate import upgrade_async
 from db.models import Incident, LedgerDecision
 from db.session import create_engine, session_factory
 from db.transactions import transactions_for
+from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
 from workflows.messages import Decision
 
 POSTGRES_URL = os.environ.get(

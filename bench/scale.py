@@ -27,12 +27,12 @@ from bench import harness
 from bench.bare import BareInput, BareWorkflow
 from bench.end_to_end import _bounded
 from bench.report import Result, ratio
-from contingency.incidents import build_input, start_incident
-from contingency.servers import start_dev_server
 from db.models import LedgerDecision
 from db.session import create_engine, session_factory
 from plans.loader import get_plan
 from workflows.messages import ViolationReport
+from workflows.servers import start_dev_server
+from workflows.starting import build_input, start_incident
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFICATION_HOURS = 12

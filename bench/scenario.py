@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from contingency.incidents import build_input
 from plans.loader import get_plan
 from workflows.messages import (
     Action,
@@ -24,6 +23,7 @@ from workflows.messages import (
     IncidentInput,
     ViolationReport,
 )
+from workflows.starting import build_input
 
 Kind = Literal["evidence", "commitment", "decision"]
 REPORTER = "observer-mission"

@@ -20,12 +20,13 @@ import httpx
 import structlog
 from rich.console import Console
 
-from api.tokens import create_token, has_tokens
-from contingency.servers import binary
-from contingency.settings import Settings
-from contingency.temporal import connect, ensure_search_attributes
 from db.migrate import upgrade_async
 from db.session import create_engine, session_factory
+from db.tokens import create_token, has_tokens
+from foundation.settings import Settings
+from foundation.temporal import connect
+from workflows.search_attributes import ensure_search_attributes
+from workflows.servers import binary
 
 log = structlog.get_logger(__name__)
 console = Console(highlight=False)

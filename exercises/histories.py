@@ -15,8 +15,8 @@ from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import worker
+from foundation.ids import workflow_id_for
 from workflows.incident import IncidentWorkflow
-from workflows.names import workflow_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES_DIR = ROOT / "tests" / "histories"
@@ -71,10 +71,10 @@ async def export_history(client: Client, incident: str) -> tuple[str, str]:
 
 async def record_all(scenarios: list[Path], out_dir: Path) -> list[Path]:
     """Run every scenario on a fresh time-skipping server and write its history to ``out_dir``."""
-    from contingency.servers import start_time_skipping
     from exercises.runner import SkippingClock, exercise_worker, run_script, temporary_database
     from exercises.scenario import load_scenario
     from exercises.script import build_script
+    from workflows.servers import start_time_skipping
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

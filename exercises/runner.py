@@ -35,14 +35,14 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sinks import ExerciseSink
-from contingency.incidents import build_input, slug, start_incident
-from contingency.settings import Settings
 from db.migrate import upgrade_async
 from exercises.durations import format_hours
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
 from exercises.script import InjectInput, Script, build_script
+from foundation.ids import workflow_id_for
+from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
 from workflows.incident import IncidentWorkflow
 from workflows.messages import (
@@ -54,7 +54,7 @@ from workflows.messages import (
     IncidentView,
     ViolationReport,
 )
-from workflows.names import workflow_id_for
+from workflows.starting import build_input, slug, start_incident
 
 
 def quiet_sdk_logs() -> None:
@@ -352,7 +352,7 @@ async def run_time_skipping(
 ) -> ExerciseReport:
     """One run on a time-skipping server (its own unless ``env`` is given), on a temporary ledger
     unless ``database_url`` is given."""
-    from contingency.servers import start_time_skipping
+    from workflows.servers import start_time_skipping
 
     own_env = env is None
     env = env or await start_time_skipping()

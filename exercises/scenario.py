@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from contingency.yamlfile import load, parse
 from exercises.durations import format_hours, parse_hours
+from foundation.yamlfile import load, parse
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.messages import Action, Answer, DeadlineStatus, Outcome
@@ -263,7 +263,7 @@ class Scenario(_Strict):
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load a scenario file; raise :class:`contingency.yamlfile.DocumentError` naming line and field."""
+    """Load a scenario file; raise :class:`foundation.yamlfile.DocumentError` naming line and field."""
     return load(path, Scenario)
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from contingency.servers import start_time_skipping
 from db.migrate import upgrade_async
 from exercises.report import ExerciseReport
 from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
 from exercises.scenario import Scenario
 from exercises.script import Script, build_script
+from workflows.servers import start_time_skipping
 
 # Measured on 2 cores, 100 runs of sweep-allies-slow while other jobs shared the machine: one
 # server 51 s; two servers in one process 52 s (the Python side is the bottleneck); two processes

@@ -7,9 +7,9 @@ import asyncio
 import os
 import sys
 
-from contingency.logging import configure_logging
 from exercises.runner import quiet_sdk_logs
 from exercises.sweep import RESULT_PREFIX, RunResult, WorkerJob, draw_scripts, run_slots
+from foundation.logging import configure_logging
 
 
 def main() -> None:

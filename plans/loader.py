@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from contingency.yamlfile import DocumentError, load
+from foundation.yamlfile import DocumentError, load
 from plans.model import (
     Condition,
     DiplomaticStep,

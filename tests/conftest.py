@@ -24,13 +24,13 @@ from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from activities.sinks import ExerciseSink
-from contingency.logging import configure_logging
-from contingency.servers import start_dev_server, start_time_skipping
-from contingency.settings import Settings
 from db.migrate import upgrade_async
 from db.session import create_engine, session_factory
 from db.transactions import Transactions, transactions_for
+from foundation.logging import configure_logging
+from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
+from workflows.servers import start_dev_server, start_time_skipping
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

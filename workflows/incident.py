@@ -16,14 +16,14 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import (
+    from workflows import search_attributes as sa
+    from workflows.activity_inputs import (
+        DispatchResult,
         DispatchStepInput,
         IncidentSnapshot,
         RecordDecisionsInput,
+        RecordDecisionsResult,
     )
-    from activities.ledger import LedgerActivities
-    from activities.notifications import NotificationActivities
-    from workflows import search_attributes as sa
     from workflows.details import current_details
     from workflows.messages import (
         CommitmentInput,
@@ -35,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
     )
     from workflows.names import (
+        ACTIVITY_DISPATCH_STEP,
+        ACTIVITY_RECORD_DECISIONS,
         INCIDENT_WORKFLOW,
         QUERY_STATE,
         UPDATE_COMMITMENT,
@@ -230,9 +232,10 @@ class IncidentWorkflow:
             # No `summary=`: the batch in the input already says what is written, and the SDK
             # (1.35) converts every payload of an activity command with a serialization context
             # of its own; a summary on each ledger write cost ~15 % of an exercise's wall time.
-            await workflow.execute_activity_method(
-                LedgerActivities.record_decisions,
+            await workflow.execute_activity(
+                ACTIVITY_RECORD_DECISIONS,
                 RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
+                result_type=RecordDecisionsResult,
                 start_to_close_timeout=LEDGER_TIMEOUT,
                 retry_policy=LEDGER_RETRY,
             )
@@ -257,8 +260,8 @@ class IncidentWorkflow:
                 state.dispatch_cancelled(step, workflow.now())
                 self._wake = True
                 return
-            result = await workflow.execute_activity_method(
-                NotificationActivities.dispatch_step,
+            result = await workflow.execute_activity(
+                ACTIVITY_DISPATCH_STEP,
                 DispatchStepInput(
                     incident_id=self._incident.incident_id,
                     workflow_id=workflow.info().workflow_id,
@@ -270,6 +273,7 @@ class IncidentWorkflow:
                     escalation_level=state.escalation_level,
                     exercise=self._incident.exercise,
                 ),
+                result_type=DispatchResult,
                 start_to_close_timeout=DISPATCH_TIMEOUT,
                 retry_policy=DISPATCH_RETRY,
                 summary=f"Dispatch {title}",

@@ -1,7 +1,5 @@
-"""Names shared by the workflow, its worker and its clients."""
-
-TASK_QUEUE = "contingency-response"
-EXERCISE_TASK_QUEUE = "contingency-exercise"
+"""Names shared by the workflow, its worker and its clients: the workflow type, its updates and
+query, and the activities it schedules (by name, so the workflow needs no activity code)."""
 
 INCIDENT_WORKFLOW = "IncidentResponse"
 
@@ -10,10 +8,5 @@ UPDATE_COMMITMENT = "submit_commitment"
 UPDATE_DECISION = "submit_decision"
 QUERY_STATE = "state"
 
-
-def workflow_id_for(incident_id: str) -> str:
-    return f"incident-{incident_id}"
-
-
-def incident_id_from_workflow_id(workflow_id: str) -> str:
-    return workflow_id.removeprefix("incident-")
+ACTIVITY_RECORD_DECISIONS = "record_decisions"
+ACTIVITY_DISPATCH_STEP = "dispatch_step"

@@ -4,7 +4,14 @@ Register them on any server the workflow runs on (dev server, time-skipping serv
 a workflow that upserts an unregistered attribute fails its task and stalls.
 """
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError, RPCStatusCode
 
 INCIDENT_KIND = SearchAttributeKey.for_keyword("IncidentKind")
 INCIDENT_PHASE = SearchAttributeKey.for_keyword("IncidentPhase")
@@ -27,3 +34,29 @@ ALL = (
     NEXT_DEADLINE,
     EXERCISE,
 )
+
+
+async def ensure_search_attributes(
+    client: Client, namespace: str, keys: tuple[SearchAttributeKey, ...] = ALL
+) -> list[str]:
+    """Register any missing custom search attribute; returns the names it added."""
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        existing = set(listed.custom_attributes)
+    except RPCError as exc:
+        # The time-skipping test server can add attributes but not list them.
+        if exc.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        existing = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))
+        for key in keys
+        if key.name not in existing
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

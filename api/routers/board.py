@@ -27,7 +27,7 @@ from api.board_view import Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
 from api.schemas.common import IncidentId
-from api.tokens import Principal, authenticate
+from db.tokens import Principal, authenticate
 
 router = APIRouter(prefix="/board", include_in_schema=False)
 

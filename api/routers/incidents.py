@@ -29,10 +29,11 @@ from api.schemas.incidents import (
     LedgerRow,
     Receipt,
 )
-from api.tokens import Principal
 from api.updates import InSameWorld, not_found, pinned_plan, submit, update_id_for, workflow_status
 from db.chain import verify_chain
 from db.models import Incident, LedgerDecision
+from db.tokens import Principal
+from foundation.ids import workflow_id_for
 from workflows.incident import IncidentWorkflow
 from workflows.messages import (
     Action,
@@ -45,7 +46,6 @@ from workflows.messages import (
     Outcome,
     Phase,
 )
-from workflows.names import workflow_id_for
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

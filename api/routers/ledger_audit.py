@@ -12,9 +12,9 @@ from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
 from api.schemas.common import IncidentId
-from api.tokens import Principal
 from api.updates import InSameWorld, not_found
-from contingency.ledger_audit import audit_incident, find_incident
+from db.audit import audit_incident, find_incident
+from db.tokens import Principal
 
 router = APIRouter(prefix="/v1/incidents", tags=["ledger"])
 

@@ -14,7 +14,7 @@ from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
 from api.schemas.common import PlanName
 from api.schemas.plans import KindOut, PlanList, PlanSummary, PlanTimeline, TimelineItem
-from api.tokens import Principal
+from db.tokens import Principal
 from plans.loader import get_plan, load_plans
 from plans.model import Condition, Plan
 from workflows.clock import PlanClock, format_offset

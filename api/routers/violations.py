@@ -12,7 +12,7 @@ from api.context import ApiContext, get_context
 from api.errors import documented
 from api.intake import receive_violation
 from api.schemas.violations import ViolationAccepted, ViolationIn
-from api.tokens import Principal
+from db.tokens import Principal
 
 router = APIRouter(prefix="/v1/violations", tags=["violations"])
 

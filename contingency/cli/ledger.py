@@ -21,9 +21,9 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from contingency.ledger_audit import LedgerAudit, audit_all, audit_incident, find_incident
-from contingency.settings import Settings
+from db.audit import LedgerAudit, audit_all, audit_incident, find_incident
 from db.session import create_engine, session_factory
+from foundation.settings import Settings
 
 
 class LedgerGroup(TyperGroup):
@@ -53,7 +53,7 @@ async def _audit(
     engine = create_engine(settings.database_url)
     client = None
     if against_workflow:
-        from contingency.temporal import connect
+        from foundation.temporal import connect
 
         client = await connect(settings)
     try:

@@ -7,10 +7,10 @@ import sys
 import typer
 
 from contingency.cli import incidents, ledger, stack
+from contingency.cli.exercises import app as exercise_app
+from contingency.cli.exercises import export as export_command
+from contingency.cli.exercises import replay as replay_command
 from contingency.cli.tokens import app as tokens_app
-from exercises.cli import app as exercise_app
-from exercises.cli import export as export_command
-from exercises.cli import replay as replay_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Contingency-response engine.")
 app.add_typer(

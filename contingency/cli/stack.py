@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from contingency.logging import configure_logging
-from contingency.settings import Settings
+from foundation.logging import configure_logging
+from foundation.settings import Settings
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
     def setup_cluster() -> None:
         """Register the engine's search attributes on an existing Temporal cluster (TEMPORAL_ADDRESS,
         TEMPORAL_NAMESPACE, TLS settings)."""
-        from contingency.temporal import connect, ensure_search_attributes
+        from foundation.temporal import connect
+        from workflows.search_attributes import ensure_search_attributes
 
         settings = Settings()
 

@@ -11,10 +11,10 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.tokens import TokenError, create_token, list_tokens, revoke_token
 from contingency.cli.render import console, emit_json, when
-from contingency.settings import Settings
 from db.session import create_engine, session_factory
+from db.tokens import TokenError, create_token, list_tokens, revoke_token
+from foundation.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True, help="API tokens: each with a role; the secret is shown once."

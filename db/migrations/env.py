@@ -25,7 +25,7 @@ def _database_url() -> str:
     )
     if url:
         return url
-    from contingency.settings import Settings
+    from foundation.settings import Settings
 
     settings = Settings()
     settings.ensure_data_dir()

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.inputs import IncidentSnapshot, RecordDecisionsInput
 from activities.ledger import LedgerActivities, LedgerConflict, LedgerGap
 from db.chain import verify_chain
 from db.models import Incident
 from tests.workflows.support import ledger_rows
+from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
 from workflows.messages import Decision
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)

@@ -29,13 +29,13 @@ from activities.sinks import (
     WebhookSink,
     WebhookUnavailable,
 )
-from contingency.incidents import build_input, start_incident
-from contingency.settings import Settings
 from db.models import Notification
+from foundation.settings import Settings
 from plans.loader import get_plan
 from tests.serving import serve_asgi
 from worker import WorkerDependencies, build_sink, build_worker
 from workflows.messages import Evidence, Outcome, ViolationReport
+from workflows.starting import build_input, start_incident
 
 SECRET = "s3cret-for-tests"
 

@@ -16,8 +16,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.context import Clock, wall_clock
-from api.tokens import create_token
-from contingency.settings import Settings
+from db.tokens import create_token
+from foundation.settings import Settings
 from tests.serving import serve_asgi
 
 ROLES = ("reporter", "observer", "operator", "ally:uk", "ally:us", "ally:pl", "ally:fr")

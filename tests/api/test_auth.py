@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from api.tokens import TokenError, authenticate, create_token, digest, list_tokens, revoke_token
 from db.models import ApiToken
+from db.tokens import TokenError, authenticate, create_token, digest, list_tokens, revoke_token
 from tests.api.conftest import report
 
 ANY_INCIDENT = "/v1/incidents/somewhere-12345678"

@@ -10,8 +10,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import intake
 from db.models import Incident
+from foundation.ids import workflow_id_for
 from tests.api.conftest import report
-from workflows.names import workflow_id_for
 
 
 async def test_report_opens_an_incident_with_deadlines_from_t0(dev_env, run_worker, api, tokens):

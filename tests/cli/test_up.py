@@ -65,8 +65,8 @@ async def test_up_runs_the_stack_and_ctrl_c_stops_all_of_it(tmp_path, database_u
         ) as http:
             assert (await http.get("/readyz")).json()["status"] == "ready"
             if not token:  # the shared PostgreSQL database already had tokens: make our own
-                from api.tokens import create_token
                 from db.session import create_engine, session_factory
+                from db.tokens import create_token
 
                 engine = create_engine(database_url)
                 secret = (

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from contingency.cli.main import app as cli_app
-from contingency.yamlfile import DocumentError
 from exercises.durations import format_hours, parse_hours
 from exercises.scenario import parse_scenario
 from exercises.script import build_script
+from foundation.yamlfile import DocumentError
 from workflows.messages import Answer, CommitmentInput
 
 GOOD = """\

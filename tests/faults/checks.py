@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from contingency.ledger_audit import audit_incident, find_incident
+from db.audit import audit_incident, find_incident
 from db.chain import verify_chain
 from db.models import LedgerDecision, Notification
 from tests.faults.crew import IncidentRun

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from contingency.servers import binary
-from contingency.settings import Settings
-from contingency.temporal import connect, ensure_search_attributes
+from foundation.settings import Settings
+from foundation.temporal import connect
 from tests.serving import free_port
+from workflows.search_attributes import ensure_search_attributes
+from workflows.servers import binary
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0

@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.tokens import create_token
-from contingency.settings import Settings
-from contingency.temporal import connect
 from db.migrate import upgrade_async
 from db.session import create_engine, session_factory
+from db.tokens import create_token
+from foundation.settings import Settings
+from foundation.temporal import connect
 from tests.conftest import POSTGRES_URL, _admin
 from tests.faults.checks import FaultResult, verify_incidents, wait_for_all
 from tests.faults.crew import Crew, IncidentRun

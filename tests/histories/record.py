@@ -13,7 +13,7 @@ import asyncio
 import os
 import sys
 
-from contingency.logging import configure_logging
+from foundation.logging import configure_logging
 from exercises.histories import HISTORIES_DIR, SCENARIOS_DIR, record_all
 from exercises.runner import quiet_sdk_logs
 

@@ -21,17 +21,17 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sinks import ExerciseSink
-from api.tokens import create_token
-from contingency.incidents import build_input, start_incident
-from contingency.settings import Settings
 from db.migrate import upgrade_async
 from db.models import Incident
 from db.session import create_engine, session_factory
+from db.tokens import create_token
+from foundation.settings import Settings
 from plans.loader import get_plan
 from tests.api.conftest import api, serve_api, tokens  # noqa: F401 (fixtures)
 from worker import WorkerDependencies, build_worker
 from workflows.incident import IncidentWorkflow
 from workflows.messages import ViolationReport
+from workflows.starting import build_input, start_incident
 
 SETTLE_TIMEOUT = 20.0
 
@@ -143,7 +143,7 @@ async def scene(
 
 
 def chromium() -> str:
-    from contingency.servers import binary
+    from workflows.servers import binary
 
     return binary("chromium")
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from api.app import create_app
-from api.tokens import revoke_token
+from db.tokens import revoke_token
 from tests.operators.conftest import Scene
 
 
@@ -123,7 +123,7 @@ async def test_kiosk_url_trades_the_token_for_a_cookie_and_never_redirects_away(
 
 
 async def test_a_revoked_token_signs_the_display_out(scene: Scene) -> None:
-    from api.tokens import create_token
+    from db.tokens import create_token
 
     token = await create_token(scene.sessions, "wall-to-revoke", "observer")
     async with board_client(scene) as http:

@@ -19,9 +19,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from api.app import create_app
-from contingency.servers import binary
 from tests.operators.conftest import DOCS, Scene
 from tests.serving import serve_asgi
+from workflows.servers import binary
 
 BROWSER_TIMEOUT = 25.0
 COUNTDOWN = re.compile(

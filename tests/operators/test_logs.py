@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contingency.logging import configure_logging
+from foundation.ids import workflow_id_for
+from foundation.logging import configure_logging
 from tests.api.conftest import report
-from workflows.names import workflow_id_for
 
 
 @pytest.fixture

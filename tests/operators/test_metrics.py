@@ -12,14 +12,14 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.inputs import IncidentSnapshot, RecordDecisionsInput
-from contingency.incidents import build_input, start_incident
-from contingency.settings import Settings
+from foundation.settings import Settings
 from plans.loader import get_plan
 from tests.serving import free_port
 from tests.workflows.support import start_drill
 from worker import run as run_worker_process
+from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
 from workflows.messages import Action, IncidentView, ViolationReport
+from workflows.starting import build_input, start_incident
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:

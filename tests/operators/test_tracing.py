@@ -14,8 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 
 from api.app import create_app
-from contingency.settings import Settings
-from contingency.tracing import (
+from foundation.ids import workflow_id_for
+from foundation.settings import Settings
+from foundation.tracing import (
     TracingConfigError,
     exporter_for,
     instrument_api,
@@ -23,7 +24,6 @@ from contingency.tracing import (
     temporal_interceptors,
 )
 from tests.api.conftest import report
-from workflows.names import workflow_id_for
 
 
 async def test_one_trace_from_the_request_to_the_activities(

@@ -14,10 +14,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.converter import DataConverter
 
-from contingency.servers import binary
 from tests.operators.conftest import Scene, wait_for
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
+from workflows.servers import binary
 
 # The queries the README's "Operators: Temporal Web UI queries" section shows, and which of the
 # scene's incidents each must return.

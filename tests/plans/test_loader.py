@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from contingency.yamlfile import DocumentError
+from foundation.yamlfile import DocumentError
 from plans.loader import PLANS_DIR, get_plan, load_plan_file, load_plans
 from plans.model import Condition, WhenUnverified
 

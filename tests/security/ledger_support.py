@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.inputs import IncidentSnapshot, RecordDecisionsInput
 from activities.ledger import LedgerActivities
-from contingency.incidents import build_input
+from foundation.ids import workflow_id_for
 from plans.loader import get_plan
+from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
 from workflows.messages import (
     Action,
     Answer,
@@ -21,7 +21,7 @@ from workflows.messages import (
     Evidence,
     ViolationReport,
 )
-from workflows.names import workflow_id_for
+from workflows.starting import build_input
 from workflows.state import IncidentState
 
 

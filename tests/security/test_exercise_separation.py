@@ -8,12 +8,12 @@ import uuid
 import httpx
 from sqlalchemy import select
 
-from contingency.incidents import build_input, start_incident
 from db.models import LedgerDecision
 from plans.loader import get_plan
 from tests.api.conftest import Tokens, report
 from workflows.incident import IncidentWorkflow
 from workflows.messages import Evidence, ViolationReport
+from workflows.starting import build_input, start_incident
 
 
 async def test_exercise_and_real_incidents_are_kept_apart(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.ratelimit import TokenBuckets
-from contingency.settings import Settings
+from foundation.settings import Settings
 from tests.api.conftest import report
 
 

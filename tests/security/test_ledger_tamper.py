@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from activities.ledger import LedgerActivities
 from contingency.cli.main import app as cli_app
-from contingency.ledger_audit import check_rows, compare_with_timeline
+from db.audit import check_rows, compare_with_timeline
 from db.chain import row_hash
 from db.models import Incident, LedgerDecision
 from tests.security.ledger_support import WrittenLedger, write_ledger

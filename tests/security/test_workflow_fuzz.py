@@ -22,8 +22,7 @@ from temporalio.common import RawValue
 from temporalio.service import RPCError
 
 from activities.sinks import ExerciseSink
-from contingency.incidents import build_input, start_incident
-from contingency.settings import Settings
+from foundation.settings import Settings
 from plans.loader import get_plan
 from worker import WorkerDependencies, build_worker
 from workflows.messages import (
@@ -37,6 +36,7 @@ from workflows.messages import (
     ViolationReport,
 )
 from workflows.names import QUERY_STATE, UPDATE_COMMITMENT, UPDATE_DECISION, UPDATE_EVIDENCE
+from workflows.starting import build_input, start_incident
 
 CALL_TIMEOUT = 20.0  # a malformed call must be answered, not left hanging
 SEED = 6

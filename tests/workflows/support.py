@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from contingency.incidents import build_input, start_incident
 from db.chain import verify_chain
 from db.models import LedgerDecision
 from plans.loader import get_plan
@@ -28,6 +27,7 @@ from workflows.messages import (
     IncidentView,
     ViolationReport,
 )
+from workflows.starting import build_input, start_incident
 
 REPORTER = "ua-general-staff"
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from contingency.incidents import build_input, start_incident
 from db.models import Notification
 from plans.loader import get_plan
 from tests.workflows.support import assert_ledger_matches
@@ -28,6 +27,7 @@ from workflows.messages import (
     Outcome,
     ViolationReport,
 )
+from workflows.starting import build_input, start_incident
 
 ROOT = Path(__file__).resolve().parents[2]
 # 72 plan hours in 60 real seconds: deadlines pass while workers die, with room for restarts on

@@ -23,9 +23,8 @@ from temporalio.worker import (
     Interceptor,
 )
 
-from workflows.names import incident_id_from_workflow_id
+from foundation.ids import incident_id_from_workflow_id
 
-INCIDENT_PREFIX = "incident-"
 IDS = ("incident_id", "workflow_id", "run_id")
 
 
@@ -34,8 +33,9 @@ def ids_for(workflow_id: str | None, run_id: str | None = None) -> dict[str, str
     ids: dict[str, str] = {}
     if workflow_id:
         ids["workflow_id"] = workflow_id
-        if workflow_id.startswith(INCIDENT_PREFIX):
-            ids["incident_id"] = incident_id_from_workflow_id(workflow_id)
+        incident_id = incident_id_from_workflow_id(workflow_id)
+        if incident_id is not None:
+            ids["incident_id"] = incident_id
     if run_id:
         ids["run_id"] = run_id
     return ids

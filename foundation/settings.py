@@ -8,7 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.names import TASK_QUEUE
+# The task queues the engine's workers poll: real incidents, and live exercises (`--live`).
+TASK_QUEUE = "contingency-response"
+EXERCISE_TASK_QUEUE = "contingency-exercise"
 
 
 class Settings(BaseSettings):

@@ -17,8 +17,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from contingency.yamlfile import DocumentError
-from workflows.names import EXERCISE_TASK_QUEUE
+from foundation.settings import EXERCISE_TASK_QUEUE
+from foundation.yamlfile import DocumentError
 
 app = typer.Typer(no_args_is_help=True, help="Tabletop exercises: scenarios at accelerated time.")
 
@@ -31,8 +31,8 @@ ScenarioPath = Annotated[
 
 
 def _setup() -> None:
-    from contingency.logging import configure_logging
     from exercises.runner import quiet_sdk_logs
+    from foundation.logging import configure_logging
 
     configure_logging("console", os.environ.get("CONTINGENCY_LOG_LEVEL", "WARNING"))
     quiet_sdk_logs()
@@ -126,10 +126,11 @@ async def _run_skipping(scenario, path: Path, database_url: str | None):
 
 
 async def _run_live(scenario, path: Path, speed: float, task_queue: str, database_url: str | None):
-    from contingency.servers import start_dev_server
-    from contingency.settings import Settings
-    from contingency.temporal import connect, ensure_search_attributes
     from exercises.runner import run_live
+    from foundation.settings import Settings
+    from foundation.temporal import connect
+    from workflows.search_attributes import ensure_search_attributes
+    from workflows.servers import start_dev_server
 
     settings = Settings()
     given = any(os.environ.get(k) for k in ("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS"))
@@ -304,9 +305,9 @@ def export(
     _setup()
     from temporalio.service import RPCError
 
-    from contingency.settings import Settings
-    from contingency.temporal import connect
     from exercises.histories import export_history
+    from foundation.settings import Settings
+    from foundation.temporal import connect
 
     async def _export() -> tuple[str, str]:
         return await export_history(await connect(Settings()), incident)

@@ -12,7 +12,7 @@ from typing import Literal
 
 import structlog
 
-from contingency.log_context import lift_temporal_ids, scrub_secrets
+from foundation.log_context import lift_temporal_ids, scrub_secrets
 
 _SECRET_KEYS = {
     "authorization",

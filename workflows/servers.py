@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from contingency.temporal import ensure_search_attributes
 from workflows import search_attributes as sa
+from workflows.search_attributes import ensure_search_attributes
 
 
 class MissingBinary(RuntimeError):

@@ -15,12 +15,12 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
+from foundation.ids import workflow_id_for
 from plans.model import Plan
 from workflows import search_attributes as sa
 from workflows.clock import PlanClock
 from workflows.incident import IncidentWorkflow
 from workflows.messages import IncidentInput, IncidentView, ViolationReport
-from workflows.names import workflow_id_for
 
 
 def slug(text: str, limit: int = 24) -> str:

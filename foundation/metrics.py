@@ -1,5 +1,5 @@
-"""Prometheus metrics: the engine's own (recorded where the facts are: the ledger activity sees
-every decision exactly once) and the Temporal SDK runtime's, served together on one port.
+"""Prometheus plumbing: the Temporal SDK runtime's metrics and this process's registry (where the
+engine's own metrics live, ``activities/metrics.py``), served together on one port.
 
 The SDK's metrics come from its Rust core, which serves them on an HTTP endpoint of its own; the
 worker binds that endpoint to a private loopback port and :class:`SdkMetricsCollector` re-exposes
@@ -10,76 +10,15 @@ from __future__ import annotations
 
 import socket
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import REGISTRY, Collector
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-
-# Plan hours: the plan's own deadlines are the natural bucket edges.
-ACTIVATION_BUCKETS = (6, 12, 24, 36, 48, 60, 66, 72)
-LEDGER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-
-DECISIONS = Counter(
-    "contingency_decisions",
-    "Decisions written to the ledger, by kind",
-    ["kind", "exercise"],
-)
-INCIDENTS_CLOSED = Counter(
-    "contingency_incidents_closed",
-    "Incidents that reached an outcome, by outcome",
-    ["outcome", "exercise"],
-)
-ESCALATIONS = Counter(
-    "contingency_escalations",
-    "Escalations, by the level the plan rule escalated to",
-    ["level", "exercise"],
-)
-TIME_TO_ACTIVATION = Histogram(
-    "contingency_time_to_activation_hours",
-    "Plan hours from T0 to activation of the military response",
-    ["exercise"],
-    buckets=ACTIVATION_BUCKETS,
-)
-LEDGER_WRITE = Histogram(
-    "contingency_ledger_write_seconds",
-    "Wall time of one ledger batch (one transaction), retries included as separate batches",
-    buckets=LEDGER_BUCKETS,
-)
-
-OUTCOMES = frozenset(
-    {"activated", "not_activated", "unverified_closed", "diplomatic_response", "stood_down"}
-)
-
-
-@dataclass(frozen=True)
-class DecisionFact:
-    """What the metrics need of one decision; the ledger passes only rows it actually wrote."""
-
-    kind: str
-    t_plus_hours: float
-    payload: dict[str, Any]
-
-
-def record_ledger_batch(exercise: bool, written: Sequence[Any], seconds: float) -> None:
-    """Count the decisions a ledger batch wrote (a retried batch writes none, so nothing is
-    counted twice) and the batch's latency."""
-    LEDGER_WRITE.observe(seconds)
-    flag = "true" if exercise else "false"
-    for decision in written:
-        kind = decision.kind
-        DECISIONS.labels(kind=kind, exercise=flag).inc()
-        if kind == "escalated":
-            ESCALATIONS.labels(level=str(decision.payload.get("level", "")), exercise=flag).inc()
-        elif kind in OUTCOMES:
-            INCIDENTS_CLOSED.labels(outcome=kind, exercise=flag).inc()
-            if kind == "activated":
-                TIME_TO_ACTIVATION.labels(exercise=flag).observe(decision.t_plus_hours)
 
 
 class SdkMetricsCollector(Collector):

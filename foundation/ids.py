@@ -1,0 +1,15 @@
+"""How an incident is named in Temporal: the workflow id is derived from the incident id, so a
+duplicate report can never start a second execution and every log line can name its incident."""
+
+INCIDENT_WORKFLOW_PREFIX = "incident-"
+
+
+def workflow_id_for(incident_id: str) -> str:
+    return f"{INCIDENT_WORKFLOW_PREFIX}{incident_id}"
+
+
+def incident_id_from_workflow_id(workflow_id: str) -> str | None:
+    """The incident an execution belongs to; None for a workflow that is not an incident's."""
+    if not workflow_id.startswith(INCIDENT_WORKFLOW_PREFIX):
+        return None
+    return workflow_id.removeprefix(INCIDENT_WORKFLOW_PREFIX)
