@@ -14,9 +14,11 @@ from activities.metrics import record_ledger_batch
 from db.base import utcnow
 from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
+from db.repository import MUTABLE, row_values
 from db.transactions import Transactions
 from db.upsert import per_dialect
-from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput, RecordDecisionsResult
+from foundation.ids import workflow_id_for
+from workflows.activity_inputs import RecordDecisionsInput, RecordDecisionsResult
 from workflows.names import ACTIVITY_RECORD_DECISIONS
 
 log = structlog.get_logger(__name__)
@@ -49,7 +51,7 @@ class LedgerActivities:
         log.info(
             "ledger.recorded",
             incident_id=incident.incident_id,
-            workflow_id=incident.workflow_id,
+            workflow_id=workflow_id_for(incident.incident_id),
             run_id=incident.run_id,
             seqs=f"{first}-{last}",
             kinds=[d.kind for d in batch.decisions],
@@ -63,11 +65,12 @@ def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
     """The incident's row brought up to date and the batch appended to its chain; rows written."""
     incident = batch.incident
     statements = _statements(connection.dialect.name)
-    connection.execute(statements.upsert_incident, _incident_values(incident))
-    prev = _hash_before(connection, incident, batch.decisions[0].seq)
+    connection.execute(statements.upsert_incident, row_values(incident))
+    workflow_id = workflow_id_for(incident.incident_id)
+    prev = _hash_before(connection, incident.incident_id, workflow_id, batch.decisions[0].seq)
     rows = []
     for decision in batch.decisions:
-        digest = decision_hash(prev, incident.incident_id, incident.workflow_id, decision)
+        digest = decision_hash(prev, incident.incident_id, workflow_id, decision)
         rows.append(
             {
                 "incident_id": incident.incident_id,
@@ -78,7 +81,7 @@ def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
                 "payload": decision.payload,
                 "occurred_at": decision.at,
                 "t_plus_hours": decision.t_plus_hours,
-                "workflow_id": incident.workflow_id,
+                "workflow_id": workflow_id,
                 "run_id": incident.run_id,
                 "recorded_at": utcnow(),
                 "prev_hash": prev,
@@ -90,45 +93,6 @@ def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
     if written != len(rows):
         _check_replayed_rows(connection, incident.incident_id, rows)
     return written
-
-
-def _incident_values(snap: IncidentSnapshot) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "id": snap.incident_id,
-        "report_id": snap.report_id,
-        "workflow_id": snap.workflow_id,
-        "run_id": snap.run_id,
-        "plan_id": snap.plan_id,
-        "plan_version": snap.plan_version,
-        "kind": snap.kind,
-        "sector": snap.sector,
-        "reported_by": snap.reported_by,
-        "summary": snap.summary,
-        "exercise": snap.exercise,
-        "observed_at": snap.t0,
-        "reported_at": snap.reported_at,
-        "window_closes_at": snap.window_closes_at,
-        "phase": snap.phase,
-        "outcome": snap.outcome,
-        "escalation_level": snap.escalation_level,
-        "next_deadline_at": snap.next_deadline_at,
-        "closed_at": snap.closed_at,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-MUTABLE = (
-    "run_id",
-    "kind",
-    "phase",
-    "outcome",
-    "escalation_level",
-    "next_deadline_at",
-    "closed_at",
-    "updated_at",
-)
 
 
 class _Statements:
@@ -154,16 +118,16 @@ class _Statements:
 _statements = per_dialect(_Statements)
 
 
-def _hash_before(connection: Connection, snap: IncidentSnapshot, seq: int) -> str:
+def _hash_before(connection: Connection, incident_id: str, workflow_id: str, seq: int) -> str:
     if seq == 1:
-        return genesis_hash(snap.workflow_id)
+        return genesis_hash(workflow_id)
     prev = connection.scalar(
         select(LedgerDecision.hash).where(
-            LedgerDecision.incident_id == snap.incident_id, LedgerDecision.seq == seq - 1
+            LedgerDecision.incident_id == incident_id, LedgerDecision.seq == seq - 1
         )
     )
     if prev is None:
-        raise LedgerGap(f"decision {seq - 1} of {snap.incident_id} is not in the ledger yet")
+        raise LedgerGap(f"decision {seq - 1} of {incident_id} is not in the ledger yet")
     return prev
 
 

@@ -4,10 +4,13 @@ every decision exactly once (a retried batch writes, and counts, nothing)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import Counter, Histogram
+
+from workflows.decisions import DecisionKind
+from workflows.messages import Decision
+
+KINDS = frozenset(DecisionKind)
 
 # Plan hours: the plan's own deadlines are the natural bucket edges.
 ACTIVATION_BUCKETS = (6, 12, 24, 36, 48, 60, 66, 72)
@@ -40,31 +43,18 @@ LEDGER_WRITE = Histogram(
     buckets=LEDGER_BUCKETS,
 )
 
-OUTCOMES = frozenset(
-    {"activated", "not_activated", "unverified_closed", "diplomatic_response", "stood_down"}
-)
 
-
-@dataclass(frozen=True)
-class DecisionFact:
-    """What the metrics need of one decision; the ledger passes only rows it actually wrote."""
-
-    kind: str
-    t_plus_hours: float
-    payload: dict[str, Any]
-
-
-def record_ledger_batch(exercise: bool, written: Sequence[Any], seconds: float) -> None:
+def record_ledger_batch(exercise: bool, written: Sequence[Decision], seconds: float) -> None:
     """Count the decisions a ledger batch wrote (a retried batch writes none, so nothing is
     counted twice) and the batch's latency."""
     LEDGER_WRITE.observe(seconds)
     flag = "true" if exercise else "false"
     for decision in written:
-        kind = decision.kind
-        DECISIONS.labels(kind=kind, exercise=flag).inc()
-        if kind == "escalated":
+        DECISIONS.labels(kind=decision.kind, exercise=flag).inc()
+        kind = DecisionKind(decision.kind) if decision.kind in KINDS else None
+        if kind is DecisionKind.ESCALATED:
             ESCALATIONS.labels(level=str(decision.payload.get("level", "")), exercise=flag).inc()
-        elif kind in OUTCOMES:
-            INCIDENTS_CLOSED.labels(outcome=kind, exercise=flag).inc()
-            if kind == "activated":
+        elif kind is not None and kind.outcome is not None:
+            INCIDENTS_CLOSED.labels(outcome=decision.kind, exercise=flag).inc()
+            if kind is DecisionKind.ACTIVATED:
                 TIME_TO_ACTIVATION.labels(exercise=flag).observe(decision.t_plus_hours)

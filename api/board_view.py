@@ -12,15 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus
-
 from api.context import ApiContext
-from db.chain import verify_chain
+from db.audit import LedgerAudit, audited_ledger
 from db.models import Incident, LedgerDecision
-from workflows.clock import format_offset
-from workflows.incident import IncidentWorkflow
-from workflows.messages import DeadlineStatus, IncidentView
+from db.repository import IncidentRepository, snapshot_of
+from foundation.ids import workflow_id_for
+from workflows.lookup import look_up
+from workflows.messages import (
+    DeadlineStatus,
+    IncidentView,
+    ScheduleEntry,
+    ScheduleKind,
+    next_after,
+)
 
 LIVE_TIMEOUT = timedelta(seconds=2)
 LIVE_CONCURRENCY = 10
@@ -79,81 +83,84 @@ def ui_url(context: ApiContext, workflow_id: str) -> str:
     )
 
 
-def _row(context: ApiContext, incident: Incident) -> BoardRow:
+def _window(schedule: tuple[ScheduleEntry, ...], closes_at: datetime) -> Countdown:
+    entry = next((e for e in schedule if e.kind is ScheduleKind.WINDOW), None)
+    return Countdown(entry.title if entry else "Response window closes", closes_at)
+
+
+def _next(schedule: tuple[ScheduleEntry, ...], now: datetime) -> Countdown | None:
+    upcoming = next_after(schedule, now)
+    return None if upcoming is None else Countdown(upcoming.title, upcoming.due_at)
+
+
+def _row(context: ApiContext, incident: Incident, now: datetime) -> BoardRow:
+    snapshot = snapshot_of(incident)
+    workflow_id = workflow_id_for(incident.id)
     return BoardRow(
         incident_id=incident.id,
-        workflow_id=incident.workflow_id,
-        kind=incident.kind,
-        sector=incident.sector,
-        reported_by=incident.reported_by,
-        summary=incident.summary,
-        exercise=incident.exercise,
-        phase=incident.phase,
-        escalation_level=incident.escalation_level,
-        t0=incident.observed_at,
-        window=Countdown("Activation window closes (T0+72h)", incident.window_closes_at),
-        next_deadline=Countdown("Next deadline", incident.next_deadline_at)
-        if incident.next_deadline_at
-        else None,
-        ui_url=ui_url(context, incident.workflow_id),
+        workflow_id=workflow_id,
+        kind=snapshot.kind,
+        sector=snapshot.sector,
+        reported_by=snapshot.reported_by,
+        summary=snapshot.summary,
+        exercise=snapshot.exercise,
+        phase=str(snapshot.phase),
+        escalation_level=snapshot.escalation_level,
+        t0=snapshot.t0,
+        window=_window(snapshot.schedule, snapshot.window_closes_at),
+        next_deadline=_next(snapshot.schedule, now),
+        ui_url=ui_url(context, workflow_id),
         timeline_url=f"/board/incidents/{incident.id}",
     )
 
 
-def _apply_live(row: BoardRow, view: IncidentView) -> None:
+def _apply_live(row: BoardRow, view: IncidentView, now: datetime) -> None:
     row.live = True
     row.phase = str(view.phase)
     row.escalation_level = view.escalation_level
     row.awaiting = str(view.awaiting)
     row.authority = view.escalation_authority
-    row.window = Countdown(
-        f"Activation window closes ({format_offset(view.deadlines[-1].due_hours) if view.deadlines else 'T0+72h'})",
-        view.window_closes_at,
-    )
-    nxt = view.next_deadline
-    row.next_deadline = (
-        Countdown(f"{nxt.title} ({format_offset(nxt.due_hours)})", nxt.due_at) if nxt else None
-    )
+    row.window = _window(view.schedule, view.window_closes_at)
+    row.next_deadline = _next(view.schedule, now)
     quorum = view.quorum
-    row.committed = len(quorum.committed)
-    row.quorum_needed = quorum.min_committed
-    row.missing_assets = quorum.missing_assets
-    row.quorum_holds = quorum.holds
+    if quorum.applies:  # a kind without allied consultation has no quorum to show
+        row.committed = len(quorum.committed)
+        row.quorum_needed = quorum.min_committed
+        row.missing_assets = quorum.missing_assets
+        row.quorum_holds = quorum.holds
 
 
-async def live_view(context: ApiContext, workflow_id: str) -> IncidentView | None:
-    """The workflow's own view when it answers quickly; None otherwise."""
-    handle = context.client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
+async def live_view(context: ApiContext, incident_id: str) -> tuple[IncidentView, bool] | None:
+    """The workflow's own view and whether it still runs, when it answers quickly; else None."""
     try:
-        return await asyncio.wait_for(
-            handle.query(IncidentWorkflow.state, rpc_timeout=LIVE_TIMEOUT),
-            LIVE_TIMEOUT.total_seconds() + 0.5,
+        found = await asyncio.wait_for(
+            look_up(context.client, incident_id, rpc_timeout=LIVE_TIMEOUT),
+            2 * LIVE_TIMEOUT.total_seconds() + 0.5,
         )
     except Exception:  # noqa: BLE001 (any failure: show the read side instead)
         return None
+    if found is None or found.view is None:
+        return None
+    return found.view, found.running
 
 
 async def open_board(context: ApiContext, *, exercise: bool) -> Board:
     async with context.sessions() as session:
-        incidents = list(
-            await session.scalars(
-                select(Incident)
-                .where(Incident.exercise.is_(exercise), Incident.outcome.is_(None))
-                .order_by(Incident.escalation_level.desc(), Incident.window_closes_at, Incident.id)
-                .limit(MAX_ROWS)
-            )
+        incidents = await IncidentRepository(session).open_incidents(
+            exercise=exercise, limit=MAX_ROWS
         )
-    rows = [_row(context, incident) for incident in incidents]
+    now = await context.clock()
+    rows = [_row(context, incident, now) for incident in incidents]
     limit = asyncio.Semaphore(LIVE_CONCURRENCY)
 
     async def refresh(row: BoardRow) -> None:
         async with limit:
-            view = await live_view(context, row.workflow_id)
-        if view is not None and view.outcome is None:
-            _apply_live(row, view)
+            live = await live_view(context, row.incident_id)
+        if live is not None and live[1]:
+            _apply_live(row, live[0], now)
 
     await asyncio.gather(*(refresh(row) for row in rows))
-    return Board(exercise=exercise, as_of=await context.clock(), rows=rows)
+    return Board(exercise=exercise, as_of=now, rows=rows)
 
 
 @dataclass
@@ -162,17 +169,21 @@ class TimelinePage:
     view: IncidentView | None
     running: bool
     ledger: list[LedgerDecision]
-    chain_intact: bool
-    chain_problem: str | None
+    audit: LedgerAudit
     ui_url: str
     as_of: datetime
+
+    @property
+    def window(self) -> Countdown:
+        schedule = self.view.schedule if self.view else snapshot_of(self.incident).schedule
+        return _window(schedule, self.incident.window_closes_at)
 
     @property
     def pending(self) -> list[Countdown]:
         if self.view is None:
             return []
         return [
-            Countdown(f"{d.title} ({format_offset(d.due_hours)})", d.due_at)
+            Countdown(d.title, d.due_at)
             for d in self.view.deadlines
             if d.status is DeadlineStatus.PENDING
         ]
@@ -180,35 +191,18 @@ class TimelinePage:
 
 async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage | None:
     async with context.sessions() as session:
-        incident = await session.get(Incident, incident_id)
-        if incident is None:
-            return None
-        ledger = list(
-            await session.scalars(
-                select(LedgerDecision)
-                .where(LedgerDecision.incident_id == incident_id)
-                .order_by(LedgerDecision.seq)
-            )
-        )
-    view = await live_view(context, incident.workflow_id)
-    running = view is not None and view.outcome is None
-    if view is None:
-        # A completed workflow answers with its result without a worker; a quick look only.
-        handle = context.client.get_workflow_handle_for(IncidentWorkflow.run, incident.workflow_id)
-        try:
-            description = await handle.describe(rpc_timeout=LIVE_TIMEOUT)
-            if description.status is WorkflowExecutionStatus.COMPLETED:
-                view = await handle.result(rpc_timeout=LIVE_TIMEOUT)
-        except Exception:  # noqa: BLE001
-            view = None
-    broken = verify_chain(incident.workflow_id, ledger) if ledger else None
+        incident = await IncidentRepository(session).get(incident_id)
+    if incident is None:
+        return None
+    live = await live_view(context, incident_id)
+    audit, ledger = await audited_ledger(context.sessions, incident, context.client)
+    workflow_id = workflow_id_for(incident.id)
     return TimelinePage(
         incident=incident,
-        view=view,
-        running=running,
+        view=None if live is None else live[0],
+        running=live is not None and live[1],
         ledger=ledger,
-        chain_intact=broken is None,
-        chain_problem=None if broken is None else f"seq {broken.seq}: {broken.problem}",
-        ui_url=ui_url(context, incident.workflow_id),
+        audit=audit,
+        ui_url=ui_url(context, workflow_id),
         as_of=await context.clock(),
     )

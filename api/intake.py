@@ -14,22 +14,21 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.context import ApiContext
 from api.errors import ApiError
 from api.schemas.violations import ViolationIn
-from db.base import utcnow
 from db.models import Incident
+from db.repository import IncidentRepository, row_values
 from db.tokens import Principal
 from db.upsert import per_dialect
-from foundation.ids import workflow_id_for
 from plans.loader import get_plan
 from plans.model import Plan
-from workflows.clock import PlanClock
-from workflows.messages import Evidence, Phase, ViolationReport
+from workflows.messages import Evidence, IncidentInput, IncidentSnapshot, ViolationReport
 from workflows.starting import build_input, incident_id_for, start_incident
+from workflows.state import IncidentState, Rejected
 
 log = structlog.get_logger(__name__)
 
@@ -51,16 +50,6 @@ def resolve_plan(plan_id: str) -> Plan:
         raise ApiError(422, "invalid", f"plan_id: {exc.args[0]}", "plan_id") from None
 
 
-def check_kind(plan: Plan, kind: str) -> None:
-    if not plan.has_kind(kind):
-        raise ApiError(
-            422,
-            "invalid",
-            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
-            "kind",
-        )
-
-
 def check_observed_at(observed_at: datetime, now: datetime, skew: timedelta) -> None:
     if observed_at > now + skew:
         raise ApiError(
@@ -75,7 +64,6 @@ def check_observed_at(observed_at: datetime, now: datetime, skew: timedelta) -> 
 
 async def receive_violation(context: ApiContext, body: ViolationIn, principal: Principal) -> Intake:
     plan = resolve_plan(body.plan_id)
-    check_kind(plan, body.kind)
     now = await context.clock()
     skew = timedelta(seconds=context.settings.api_clock_skew_seconds)
     if body.observed_at is not None:
@@ -84,26 +72,36 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
     incident_id = incident_id_for(body.report_id, body.sector)
     bound = log.bind(incident_id=incident_id, report_id=body.report_id, principal=principal.name)
 
-    incident, created = await _record(context, body, plan, incident_id, digest, now)
-    report = ViolationReport(
-        report_id=body.report_id,
-        kind=body.kind,
-        sector=body.sector,
-        reported_by=body.reported_by,
-        summary=body.summary,
+    def incident_for(observed_at: datetime, reported_at: datetime) -> IncidentInput:
+        report = ViolationReport(
+            report_id=body.report_id,
+            kind=body.kind,
+            sector=body.sector,
+            reported_by=body.reported_by,
+            summary=body.summary,
+            observed_at=observed_at,
+            reported_at=reported_at,
+            evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
+            submitted_by=principal.name,
+        )
+        # time_scale is 1 unless a test or exercise deployment compresses the plan clock.
+        return build_input(report, plan, time_scale=context.settings.time_scale)
+
+    incident_input = incident_for(body.observed_at or now, now)
+    try:
+        # The state machine's own checks of a report, and its snapshot of the incident it opens
+        # (already closed if the report comes after its window): the row written before the
+        # workflow exists is the one the workflow's first ledger batch would write.
+        snapshot = IncidentState(incident_input, now).snapshot()
+    except Rejected as exc:
+        raise ApiError(422, "invalid", str(exc), exc.field) from None
+    incident, created = await _record(context, body, snapshot, digest)
+    if not created:
         # The stored times, not this request's: a retry restarts exactly the first report.
-        observed_at=incident.observed_at,
-        reported_at=incident.reported_at,
-        evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
-        submitted_by=principal.name,
-    )
+        incident_input = incident_for(incident.observed_at, incident.reported_at)
     try:
         await start_incident(
-            context.client,
-            # time_scale is 1 unless a test or exercise deployment compresses the plan clock.
-            build_input(report, plan, time_scale=context.settings.time_scale),
-            context.task_queue,
-            now=incident.reported_at,
+            context.client, incident_input, context.task_queue, now=incident.reported_at
         )
     except WorkflowAlreadyStartedError:
         pass  # the incident has already run to its end: the retry finds it closed
@@ -114,44 +112,23 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
 
 
 async def _record(
-    context: ApiContext, body: ViolationIn, plan: Plan, incident_id: str, digest: str, now: datetime
+    context: ApiContext, body: ViolationIn, snapshot: IncidentSnapshot, digest: str
 ) -> tuple[Incident, bool]:
     """The incident row for this report: inserted now, or found from an earlier post."""
-    t0 = body.observed_at or now
-    values: dict[str, Any] = {
-        "id": incident_id,
-        "report_id": body.report_id,
-        "workflow_id": workflow_id_for(incident_id),
-        "plan_id": plan.id,
-        "plan_version": plan.version,
-        "kind": body.kind,
-        "sector": body.sector,
-        "reported_by": body.reported_by,
-        "summary": body.summary,
-        "exercise": False,
-        "observed_at": t0,
-        "reported_at": now,
-        "window_closes_at": PlanClock(t0, context.settings.time_scale).at(
-            plan.activation_window_hours
-        ),
-        "phase": str(Phase.VERIFICATION),
-        "escalation_level": 1,
-        "report_digest": digest,
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
-    }
+    values = row_values(snapshot, report_digest=digest)
     # Insert first, look up only on a conflict: a new report costs one round trip, and any
     # unique key taken (report id, incident id) means an earlier or concurrent post won.
     inserted = await context.transactions.run(partial(_insert_incident, values=values))
     if inserted:
         return Incident(**values), True
-    existing = await _by_report(context, body.report_id)
+    async with context.sessions() as session:
+        existing = await IncidentRepository(session).by_report(body.report_id)
     if existing is None:
         # The incident id is taken by another report id (an 8-hex-digit digest collision).
         raise ApiError(
             409,
             "conflict",
-            f"report_id: incident {incident_id} belongs to another report",
+            f"report_id: incident {snapshot.incident_id} belongs to another report",
             "report_id",
         )
     if existing.report_digest != digest:
@@ -179,8 +156,3 @@ _insert_statement = per_dialect(
         .returning(Incident.__table__.c.id)
     )
 )
-
-
-async def _by_report(context: ApiContext, report_id: str) -> Incident | None:
-    async with context.sessions() as session:
-        return await session.scalar(select(Incident).where(Incident.report_id == report_id))

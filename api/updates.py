@@ -1,42 +1,40 @@
-"""Submitting evidence, commitments and decisions to an incident's workflow, and turning the
-workflow's refusals into HTTP answers.
+"""Submitting evidence, commitments and decisions to an incident's workflow, the incident a
+request addresses (loaded once per request), and the workflow's refusals as HTTP answers.
 
 Each submission is a Temporal update with a validator: a refused one never reaches the history.
-Validators phrase refusals as ``"<field>: <reason>"``; a refusal of the value itself is a 422, a
-refusal because of where the incident stands (ended, already authorized, no quorum yet) a 409.
+The workflow says why it refused (``messages.Refusal`` in the error's details): invalid input is
+a 422 naming the field, a conflict with where the incident stands a 409. The API adds no rules
+of its own beyond what pydantic checks and which token may speak for whom.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Path, Query
-from sqlalchemy import select
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import ApiContext, get_context
 from api.errors import ApiError
+from api.schemas.common import IncidentId
 from db.models import Incident
+from db.repository import IncidentRepository
 from db.tokens import Principal
 from foundation.ids import workflow_id_for
-from plans.loader import get_plan
-from plans.model import Plan
-from workflows.messages import DecisionReceipt
+from workflows.lookup import execution_status
+from workflows.messages import DecisionReceipt, Refusal, RefusalReason
+from workflows.names import REFUSAL_ERROR
 
 log = structlog.get_logger(__name__)
-
-_FIELD = re.compile(r"^([a-z_]+): ")
 
 
 def update_id_for(kind: str, principal: Principal, idempotency_key: str | None) -> str:
@@ -48,63 +46,57 @@ def update_id_for(kind: str, principal: Principal, idempotency_key: str | None) 
     return f"{kind}-{scoped}"
 
 
-def rejection(message: str) -> ApiError:
-    match = _FIELD.match(message)
-    field = match.group(1) if match else None
-    # No field (the incident has ended), the action itself, or "already ...": the incident's state.
-    conflict = field is None or field == "action" or "already" in message
-    if conflict:
-        return ApiError(409, "conflict", message, field)
-    return ApiError(422, "invalid", message, field)
+def refusal_of(cause: BaseException | None) -> ApiError:
+    """The workflow's refusal as the API answers it, from its structure, never its wording."""
+    message = str(getattr(cause, "message", None) or cause or "refused")
+    if isinstance(cause, ApplicationError) and cause.type == REFUSAL_ERROR and cause.details:
+        detail = cause.details[0]
+        refusal = Refusal(field=detail.get("field"), reason=RefusalReason(detail["reason"]))
+        if refusal.reason is RefusalReason.INVALID:
+            return ApiError(422, "invalid", message, refusal.field)
+        return ApiError(409, "conflict", message, refusal.field)
+    # Not a refusal of the input (an incident that could not start): its state is at fault.
+    return ApiError(409, "conflict", message)
 
 
-async def incident_row(context: ApiContext, incident_id: str) -> Incident | None:
-    async with context.sessions() as session:
-        return await session.scalar(select(Incident).where(Incident.id == incident_id))
+def not_found(incident_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"incident_id: no incident {incident_id!r}", "incident_id")
 
 
-async def same_world(
-    incident_id: Annotated[str, Path()],
+async def addressed_incident(
+    incident_id: Annotated[IncidentId, Path(description="The incident id, e.g. donetsk-3f2a9c1e")],
     context: Annotated[ApiContext, Depends(get_context)],
     exercise: Annotated[
         bool,
         Query(description="Address an exercise incident (exercise and real incidents never mix)"),
     ] = False,
-) -> None:
-    """Exercise incidents are reachable only with ``exercise=true``, real ones only without: a
-    tabletop exercise can never be read or acted on as a real incident, nor the reverse."""
-    row = await incident_row(context, incident_id)
-    if row is not None and row.exercise != exercise:
+) -> Incident:
+    """The incident the path names, read once for the request.
+
+    Exercise incidents are reachable only with ``exercise=true``, real ones only without: a
+    tabletop exercise can never be read or acted on as a real incident, nor the reverse.
+    """
+    async with context.sessions() as session:
+        incident = await IncidentRepository(session).get(incident_id)
+    if incident is None or incident.exercise != exercise:
         raise not_found(incident_id)
+    return incident
 
 
-InSameWorld = Depends(same_world)
-
-
-async def pinned_plan(context: ApiContext, incident_id: str) -> Plan | None:
-    """The plan the incident runs under, when the plan file still has that version: lets the edge
-    name a bad party or kind before asking the workflow."""
-    row = await incident_row(context, incident_id)
-    if row is None:
-        return None
-    try:
-        plan = get_plan(row.plan_id)
-    except KeyError:
-        return None
-    return plan if plan.version == row.plan_version else None
+AddressedIncident = Annotated[Incident, Depends(addressed_incident)]
 
 
 async def submit(
-    context: ApiContext, incident_id: str, update: Any, argument: Any, update_id: str
+    context: ApiContext, incident: Incident, update: Any, argument: Any, update_id: str
 ) -> DecisionReceipt:
-    handle = context.client.get_workflow_handle(workflow_id_for(incident_id))
-    bound = log.bind(incident_id=incident_id, workflow_id=handle.id, update_id=update_id)
+    handle = context.client.get_workflow_handle(workflow_id_for(incident.id))
+    bound = log.bind(incident_id=incident.id, workflow_id=handle.id, update_id=update_id)
     try:
         receipt: DecisionReceipt = await handle.execute_update(update, argument, id=update_id)
     except WorkflowUpdateFailedError as exc:
-        message = str(getattr(exc.cause, "message", None) or exc.cause or exc)
-        bound.info("update.rejected", reason=message)
-        raise rejection(message) from None
+        refused = refusal_of(exc.cause)
+        bound.info("update.rejected", reason=refused.message, status=refused.status)
+        raise refused from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise ApiError(
             503,
@@ -113,33 +105,14 @@ async def submit(
         ) from None
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise await _not_running(context, incident_id) from None
+            raise await _not_running(context, incident.id) from None
         raise
     bound.info("update.accepted", decisions=list(receipt.decisions), seq=receipt.seq)
     return receipt
 
 
-async def workflow_status(context: ApiContext, incident_id: str) -> WorkflowExecutionStatus | None:
-    """The status of the incident's latest run; None when there is no such workflow.
-
-    Read from the raw describe response: the SDK's describe() also decodes search attributes,
-    which fails on the time-skipping server's datetime attributes.
-    """
-    request = DescribeWorkflowExecutionRequest(
-        namespace=context.client.namespace,
-        execution=WorkflowExecution(workflow_id=workflow_id_for(incident_id)),
-    )
-    try:
-        response = await context.client.workflow_service.describe_workflow_execution(request)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return WorkflowExecutionStatus(response.workflow_execution_info.status)
-
-
 async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
-    status = await workflow_status(context, incident_id)
+    status = await execution_status(context.client, incident_id)
     if status is None:
         return not_found(incident_id)
     if status is WorkflowExecutionStatus.RUNNING:
@@ -147,7 +120,3 @@ async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
     return ApiError(
         409, "conflict", f"incident {incident_id} has ended; no further input is accepted"
     )
-
-
-def not_found(incident_id: str) -> ApiError:
-    return ApiError(404, "not_found", f"incident_id: no incident {incident_id!r}", "incident_id")

@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
@@ -27,10 +28,14 @@ from db.base import utcnow
 from db.chain import genesis_hash
 from db.migrate import upgrade_async
 from db.models import Incident, LedgerDecision
+from db.repository import row_values
 from db.session import create_engine, session_factory
 from db.transactions import transactions_for
-from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
-from workflows.messages import Decision
+from foundation.ids import workflow_id_for
+from plans.loader import get_plan
+from workflows.activity_inputs import RecordDecisionsInput
+from workflows.messages import Decision, IncidentInput, IncidentSnapshot, ViolationReport
+from workflows.state import IncidentState
 
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -62,27 +67,18 @@ async def temp_postgres() -> AsyncIterator[str]:
 
 
 def _snapshot(incident_id: str) -> IncidentSnapshot:
-    return IncidentSnapshot(
-        incident_id=incident_id,
+    """The state machine's snapshot of an exercise incident, as a ledger batch carries it."""
+    report = ViolationReport(
         report_id=f"report-{incident_id}",
-        workflow_id=f"incident-{incident_id}",
-        run_id=uuid.uuid4().hex,
-        plan_id="allied-72h",
-        plan_version=1,
         kind="large_scale_offensive",
         sector="sector-1",
         reported_by="observer-mission",
         summary="bench",
-        exercise=True,
-        t0=T0,
+        observed_at=T0,
         reported_at=T0,
-        window_closes_at=T0 + timedelta(hours=72),
-        phase="consultation",
-        outcome=None,
-        escalation_level=1,
-        next_deadline_at=T0 + timedelta(hours=24),
-        closed_at=None,
     )
+    incident = IncidentInput(incident_id, report, get_plan(), exercise=True)
+    return replace(IncidentState(incident, T0).snapshot(), run_id=uuid.uuid4().hex)
 
 
 def _decision(seq: int) -> Decision:
@@ -136,27 +132,9 @@ async def _bare_writers(url: str, writers: int, decisions: int, batch: int) -> f
     async def writer() -> None:
         snap = _snapshot(uuid.uuid4().hex[:12])
         async with sessions.begin() as session:
-            session.add(
-                Incident(
-                    id=snap.incident_id,
-                    report_id=snap.report_id,
-                    workflow_id=snap.workflow_id,
-                    run_id=snap.run_id,
-                    plan_id=snap.plan_id,
-                    plan_version=1,
-                    kind=snap.kind,
-                    sector=snap.sector,
-                    reported_by=snap.reported_by,
-                    summary="",
-                    exercise=True,
-                    observed_at=T0,
-                    reported_at=T0,
-                    window_closes_at=snap.window_closes_at,
-                    phase=snap.phase,
-                    escalation_level=1,
-                )
-            )
-        prev = genesis_hash(snap.workflow_id)
+            session.add(Incident(**row_values(snap)))
+        workflow_id = workflow_id_for(snap.incident_id)
+        prev = genesis_hash(workflow_id)
         for chunk in _batches(decisions, batch):
             rows = [
                 {
@@ -168,7 +146,7 @@ async def _bare_writers(url: str, writers: int, decisions: int, batch: int) -> f
                     "payload": d.payload,
                     "occurred_at": d.at,
                     "t_plus_hours": d.t_plus_hours,
-                    "workflow_id": snap.workflow_id,
+                    "workflow_id": workflow_id,
                     "run_id": snap.run_id,
                     "recorded_at": utcnow(),
                     "prev_hash": prev,

@@ -30,6 +30,7 @@ from bench.report import Result, ratio
 from db.models import LedgerDecision
 from db.session import create_engine, session_factory
 from plans.loader import get_plan
+from workflows.decisions import DecisionKind
 from workflows.messages import ViolationReport
 from workflows.servers import start_dev_server
 from workflows.starting import build_input, start_incident
@@ -113,19 +114,21 @@ async def _engine(
     try:
         # One incident first, so the clock starts once the worker process is up and serving.
         await one(-1)
-        await _wait_for(lambda: rows("reported"), 1, timeout=120)
+        await _wait_for(lambda: rows(DecisionKind.REPORTED), 1, timeout=120)
         started = time.perf_counter()
         t0 = datetime.now(UTC)
         await _bounded(n, concurrency, one)
         with_warm = n + 1
-        opened = await _wait_for(lambda: rows("reported"), with_warm, timeout=deadline_s + 600)
+        opened = await _wait_for(
+            lambda: rows(DecisionKind.REPORTED), with_warm, timeout=deadline_s + 600
+        )
         due = started + deadline_s
         done = await _wait_for(
-            lambda: rows("unverified_closed"),
+            lambda: rows(DecisionKind.UNVERIFIED_CLOSED),
             with_warm,
             timeout=max(due - time.perf_counter(), 0) + 600,
         )
-        closed = await rows("unverified_closed")
+        closed = await rows(DecisionKind.UNVERIFIED_CLOSED)
     finally:
         peak = _stop(proc)
         await engine.dispose()

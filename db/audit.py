@@ -11,8 +11,9 @@ Three checks, the later ones only where they can be made:
    secret, so someone able to write the table could rebuild a consistent chain; they cannot
    rewrite the workflow's event history, which this check anchors to.
 
-The CLI (``contingency ledger verify``) and the API (``GET /v1/incidents/{id}/ledger/verify``)
-both call :func:`audit_incident`.
+Every place that shows a verdict (the API's ledger and its verify endpoint, the board's timeline,
+``contingency ledger`` and ``contingency ledger verify``) calls :func:`audited_ledger`, so one
+ledger never gets two verdicts.
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from db.chain import ChainBreak, decision_hash, genesis_hash, verify_chain
 from db.models import Incident, LedgerDecision
+from db.repository import IncidentRepository
+from foundation.ids import workflow_id_for
+from workflows.lookup import look_up
 from workflows.messages import Decision
 
 
@@ -52,7 +52,7 @@ class LedgerAudit:
 
 def check_rows(incident: Incident, rows: Sequence[LedgerDecision]) -> ChainBreak | None:
     """Checks 1 and 2: the chain, and a closed incident's outcome present."""
-    broken = verify_chain(incident.workflow_id, rows)
+    broken = verify_chain(workflow_id_for(incident.id), rows)
     if broken is not None:
         return broken
     if incident.outcome is not None and not any(r.kind == incident.outcome for r in rows):
@@ -112,91 +112,72 @@ def compare_with_timeline(
 
 
 async def _workflow_decisions(
-    client: Client, workflow_id: str
+    client: Client, incident_id: str
 ) -> tuple[tuple[Decision, ...], int, bool] | None:
     """(timeline, persisted count, completed) from the workflow, or None when it cannot say."""
-    from workflows.incident import IncidentWorkflow
-
-    handle = client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
     try:
-        status = await _status(client, workflow_id)
-        if status is WorkflowExecutionStatus.COMPLETED:
-            view = await handle.result()
-            return view.timeline, len(view.timeline), True
-        if status is WorkflowExecutionStatus.RUNNING:
-            view = await handle.query(IncidentWorkflow.state)
-            return view.timeline, view.persisted_seq, False
-    except RPCError:
+        found = await look_up(client, incident_id)
+    except Exception:  # noqa: BLE001 (Temporal down, a query it cannot answer: no anchor, not a crash)
         return None
-    except Exception:  # noqa: BLE001 (a query the workflow cannot answer: no anchor, not a crash)
+    if found is None or found.view is None:
         return None
-    return None
+    view = found.view
+    if found.running:
+        return view.timeline, view.persisted_seq, False
+    return view.timeline, len(view.timeline), True
 
 
-async def _status(client: Client, workflow_id: str) -> WorkflowExecutionStatus:
-    # The raw describe: the SDK's describe() also decodes search attributes, which fails on the
-    # time-skipping server's datetime attributes.
-    response = await client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-        )
-    )
-    return WorkflowExecutionStatus(response.workflow_execution_info.status)
-
-
-async def audit_incident(
+async def audited_ledger(
     sessions: async_sessionmaker[AsyncSession], incident: Incident, client: Client | None = None
-) -> LedgerAudit:
+) -> tuple[LedgerAudit, list[LedgerDecision]]:
+    """The verdict on an incident's ledger, with the rows it was given on: the one audit every
+    view that shows a verdict calls (the API's ledger and verify, the board, the CLI)."""
+    workflow_id = workflow_id_for(incident.id)
     # A running incident keeps writing while it is audited. Ask the workflow before reading the
     # rows (what it knows to be persisted is then already in them) and again after (its timeline
     # then covers every row legitimately written in between).
-    before = None if client is None else await _workflow_decisions(client, incident.workflow_id)
+    before = None if client is None else await _workflow_decisions(client, incident.id)
     async with sessions() as session:
-        rows = await _rows(session, incident.id)
+        rows = await IncidentRepository(session).ledger(incident.id)
     broken = check_rows(incident, rows)
     anchored = False
     if broken is None and client is not None and before is not None:
         _, persisted, completed = before
-        after = before if completed else await _workflow_decisions(client, incident.workflow_id)
+        after = before if completed else await _workflow_decisions(client, incident.id)
         if after is not None:
             # Complete only if it already was when the rows were read.
             broken = compare_with_timeline(
-                incident.id, incident.workflow_id, rows, after[0], persisted, completed
+                incident.id, workflow_id, rows, after[0], persisted, completed
             )
             anchored = True
-    return LedgerAudit(
+    audit = LedgerAudit(
         incident_id=incident.id,
-        workflow_id=incident.workflow_id,
+        workflow_id=workflow_id,
         rows=len(rows),
         intact=broken is None,
         broken_at_seq=None if broken is None else broken.seq,
         problem=None if broken is None else broken.problem,
         checked_against_workflow=anchored,
     )
+    return audit, rows
+
+
+async def audit_incident(
+    sessions: async_sessionmaker[AsyncSession], incident: Incident, client: Client | None = None
+) -> LedgerAudit:
+    return (await audited_ledger(sessions, incident, client))[0]
 
 
 async def find_incident(
     sessions: async_sessionmaker[AsyncSession], incident_id: str
 ) -> Incident | None:
     async with sessions() as session:
-        return await session.scalar(select(Incident).where(Incident.id == incident_id))
+        return await IncidentRepository(session).get(incident_id)
 
 
 async def audit_all(
     sessions: async_sessionmaker[AsyncSession], client: Client | None = None
 ) -> list[LedgerAudit]:
     async with sessions() as session:
-        incidents = list(
-            await session.scalars(select(Incident).order_by(Incident.observed_at, Incident.id))
-        )
+        incidents = await IncidentRepository(session).every_incident()
     return [await audit_incident(sessions, incident, client) for incident in incidents]
-
-
-async def _rows(session: AsyncSession, incident_id: str) -> list[LedgerDecision]:
-    return list(
-        await session.scalars(
-            select(LedgerDecision)
-            .where(LedgerDecision.incident_id == incident_id)
-            .order_by(LedgerDecision.seq)
-        )
-    )

@@ -43,7 +43,9 @@ class Incident(Base):
     phase: Mapped[str] = mapped_column(String(32), index=True)
     outcome: Mapped[str | None] = mapped_column(String(32), index=True)
     escalation_level: Mapped[int] = mapped_column(default=1)
-    next_deadline_at: Mapped[datetime | None]
+    # What falls due next ([{name, title, due_at, due_hours, kind}], in order), as of the last
+    # ledger batch: readers take the first entry still ahead (workflows.messages.next_after).
+    schedule: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
     closed_at: Mapped[datetime | None]
     # Digest of the report as first received, so a retried report is recognised (same body)
     # or refused (a different body under the same report id).

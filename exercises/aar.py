@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
@@ -46,23 +47,32 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+STEPS_TITLE = "Plan steps: planned versus actual"
+SLACK_NOTE = (
+    "Slack: hours to spare between when a step was done and its deadline; negative when it was "
+    "done after the deadline (a step done late still shows when it was done)."
+)
+
+
+def slack(due_hours: float, done_hours: float | None) -> str:
+    if done_hours is None:
+        return "—"
+    spare = due_hours - done_hours
+    return f"{spare:+.1f} h" + (" (late)" if spare < 0 else "")
+
+
 def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
     """(title, headers, rows, row classes) for every table of the report, shared by both formats."""
     steps = [
-        [
-            d.title,
-            t(d.due_hours),
-            t(d.actual_hours),
-            "—" if d.actual_hours is None else f"{d.actual_hours - d.due_hours:+.1f} h",
-            d.status,
-        ]
+        [d.title, t(d.due_hours), t(d.actual_hours), slack(d.due_hours, d.actual_hours), d.status]
         for d in report.deadlines
     ]
     escalations = [
         [t(e.at_hours), f"L{e.level}", e.authority, e.reason] for e in report.escalations
     ]
     decisions = [
-        [str(d.seq), t(d.at_hours), d.kind, d.actor, d.rationale] for d in report.decisions
+        [str(d.seq), t(d.at_hours), d.kind, d.detail, d.actor, d.rationale]
+        for d in report.decisions
     ]
     injects = [
         [
@@ -83,7 +93,7 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
     ]
     return [
         (
-            "Plan steps: planned versus actual",
+            STEPS_TITLE,
             ["Step", "Due", "Done", "Slack", "Status"],
             steps,
             [d.status for d in report.deadlines],
@@ -96,7 +106,7 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
         ),
         (
             "Decision log",
-            ["#", "When", "Decision", "Actor", "Rationale"],
+            ["#", "When", "Decision", "Decided", "Actor", "Rationale"],
             decisions,
             [""] * len(decisions),
         ),
@@ -121,14 +131,36 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
     ]
 
 
-def _summary_line(report: ExerciseReport) -> str:
-    return (
-        f"Outcome **{report.outcome}** · activated at {t(report.activated_at_hours)} · closed at "
-        f"{t(report.closed_at_hours)} · escalation level {report.escalation_level} · report received at "
-        f"{t(report.lead_hours)} · plan {report.plan_id} v{report.plan_version} · {report.mode}"
-        + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
-        + f" · workflow `{report.workflow_id}`"
+def _summary(
+    report: ExerciseReport, strong: Callable[[str], str], code: Callable[[str], str]
+) -> str:
+    """The header line, with ``strong`` and ``code`` marking up the outcome and the workflow id
+    in the report's own format (so neither format shows the other's markup)."""
+    mode = report.mode + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
+    return " · ".join(
+        [
+            f"Outcome {strong(str(report.outcome or 'open'))}",
+            f"activated at {t(report.activated_at_hours)}",
+            f"closed at {t(report.closed_at_hours)}",
+            f"escalation level {report.escalation_level}",
+            f"report received at {t(report.lead_hours)}",
+            f"plan {report.plan_id} v{report.plan_version}",
+            mode,
+            f"workflow {code(report.workflow_id)}",
+        ]
     )
+
+
+def _summary_html(report: ExerciseReport) -> str:
+    return _summary(
+        report,
+        lambda text: f"<b>{escape(text)}</b>",
+        lambda text: f"<code>{escape(text)}</code>",
+    )
+
+
+def _summary_markdown(report: ExerciseReport) -> str:
+    return _summary(report, lambda text: f"**{text}**", lambda text: f"`{text}`")
 
 
 def report_html(report: ExerciseReport) -> str:
@@ -138,7 +170,7 @@ def report_html(report: ExerciseReport) -> str:
         f"<style>{CSS}</style></head><body>",
         "<div class='banner'>EXERCISE — not a real incident</div>",
         f"<h1>After-action report: {escape(report.scenario)}</h1>",
-        f"<p>{escape(_summary_line(report)).replace('**', '')}</p>",
+        f"<p>{_summary_html(report)}</p>",
         f"<p class='{'met' if report.passed else 'missed'}'>"
         f"{'All expectations met' if report.passed else 'Expectations failed: ' + escape(', '.join(e.name for e in report.expectations if not e.met))}</p>",
         "<h2>Timeline</h2>",
@@ -147,6 +179,8 @@ def report_html(report: ExerciseReport) -> str:
     ]
     for title, headers, rows, classes in _sections(report):
         parts.append(f"<h2>{escape(title)}</h2>")
+        if title == STEPS_TITLE:
+            parts.append(f"<p class='muted'>{escape(SLACK_NOTE)}</p>")
         parts.append(_table(headers, rows, classes) if rows else "<p class='muted'>None.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -158,7 +192,7 @@ def report_markdown(report: ExerciseReport, chart_name: str | None) -> str:
         "",
         "> EXERCISE — not a real incident",
         "",
-        _summary_line(report),
+        _summary_markdown(report),
         "",
     ]
     lines.append(
@@ -171,7 +205,10 @@ def report_markdown(report: ExerciseReport, chart_name: str | None) -> str:
     if chart_name:
         lines += ["", f"![Timeline]({chart_name})"]
     for title, headers, rows, _ in _sections(report):
-        lines += ["", f"## {title}", "", _md_table(headers, rows) if rows else "None."]
+        lines += ["", f"## {title}", ""]
+        if title == STEPS_TITLE:
+            lines += [SLACK_NOTE, ""]
+        lines.append(_md_table(headers, rows) if rows else "None.")
     return "\n".join(lines) + "\n"
 
 

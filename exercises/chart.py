@@ -4,6 +4,7 @@ no pyplot global state, safe in a worker thread)."""
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,6 +21,8 @@ PHASE_COLOURS = {
     "monitoring": "#80b1d3",
 }
 MET, MISSED, MOOT = "#2ca25f", "#de2d26", "#bdbdbd"
+# Escalation labels closer than this (in hours) would overlap on one line.
+LABEL_HOURS = 8.0
 INJECT_COLOURS = {"evidence": "#3182bd", "commitment": "#756bb1", "decision": "#31a354"}
 
 
@@ -31,6 +34,10 @@ def _png(figure: Figure) -> bytes:
 
 
 def timeline_png(report: ExerciseReport) -> bytes:
+    return _png(timeline_figure(report))
+
+
+def timeline_figure(report: ExerciseReport) -> Figure:
     """Phases and plan steps as bars against their deadlines; injects and escalations as markers."""
     end = (
         max(report.window_hours, report.closed_at_hours or 0, *(i.at_hours for i in report.injects))
@@ -99,16 +106,25 @@ def timeline_png(report: ExerciseReport) -> bytes:
         else:
             ax.scatter(inject.at_hours, row, s=70, marker="X", color=MISSED, zorder=3)
 
-    # Several rules can fire at one instant (a late report): one marker, one label listing them.
+    # Several rules can fire at one instant (a late report): one marker, one label counting them
+    # by level; labels of markers close together alternate above and below the row.
     by_time: dict[float, list[int]] = {}
     for escalation in report.escalations:
         by_time.setdefault(round(escalation.at_hours, 2), []).append(escalation.level)
-    for at, levels in by_time.items():
+    previous: float | None = None
+    above = True
+    for at, levels in sorted(by_time.items()):
         ax.scatter(at, y["Escalations"], s=90, marker="^", color="#7a0177", zorder=3)
+        counts = Counter(levels)
+        label = " ".join(
+            f"L{level}" + (f"×{n}" if n > 1 else "") for level, n in sorted(counts.items())
+        )
+        above = not above if previous is not None and at - previous < LABEL_HOURS else True
+        previous = at
         ax.text(
             at + 0.6,
-            y["Escalations"],
-            " ".join(f"L{level}" for level in levels),
+            y["Escalations"] + (0.22 if above else -0.22),
+            label,
             fontsize=8,
             color="#7a0177",
             va="center",
@@ -139,13 +155,18 @@ def timeline_png(report: ExerciseReport) -> bytes:
             Patch(color=MET, label="step done in time"),
             Patch(color=MISSED, label="step late / not done"),
             Line2D([], [], color="black", linewidth=2.2, label="deadline"),
+            *(
+                Line2D([], [], marker="o", linestyle="", color=c, label=f"{kind} accepted")
+                for kind, c in INJECT_COLOURS.items()
+            ),
             Line2D(
                 [],
                 [],
                 marker="o",
                 linestyle="",
-                color=INJECT_COLOURS["commitment"],
-                label="inject accepted",
+                markerfacecolor="none",
+                color="grey",
+                label="inject skipped",
             ),
             Line2D([], [], marker="X", linestyle="", color=MISSED, label="inject refused"),
             Line2D([], [], marker="^", linestyle="", color="#7a0177", label="escalation"),
@@ -160,7 +181,7 @@ def timeline_png(report: ExerciseReport) -> bytes:
         fontsize=8,
         frameon=False,
     )
-    return _png(figure)
+    return figure
 
 
 def activation_histogram_png(

@@ -7,26 +7,28 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from exercises.durations import format_hours
 from exercises.report import ExerciseReport
+from foundation.durations import format_hours
+from workflows.decisions import DecisionKind
+from workflows.messages import Outcome
 
 OUTCOME_STYLE = {
-    "activated": "bold green",
-    "diplomatic_response": "bold cyan",
-    "stood_down": "bold yellow",
-    "unverified_closed": "bold yellow",
-    "not_activated": "bold red",
+    Outcome.ACTIVATED: "bold green",
+    Outcome.DIPLOMATIC_RESPONSE: "bold cyan",
+    Outcome.STOOD_DOWN: "bold yellow",
+    Outcome.UNVERIFIED_CLOSED: "bold yellow",
+    Outcome.NOT_ACTIVATED: "bold red",
 }
 KIND_STYLE = {
-    "escalated": "bold magenta",
-    "lapsed": "red",
-    "quorum_lost": "red",
-    "verified": "green",
-    "presumed": "yellow",
-    "quorum_reached": "green",
-    "authorize": "bold green",
-    "dispatched": "cyan",
-    "dispatch_failed": "bold red",
+    DecisionKind.ESCALATED: "bold magenta",
+    DecisionKind.LAPSED: "red",
+    DecisionKind.QUORUM_LOST: "red",
+    DecisionKind.VERIFIED: "green",
+    DecisionKind.PRESUMED: "yellow",
+    DecisionKind.QUORUM_REACHED: "green",
+    DecisionKind.AUTHORIZE: "bold green",
+    DecisionKind.DISPATCHED: "cyan",
+    DecisionKind.DISPATCH_FAILED: "bold red",
 }
 
 
@@ -50,7 +52,8 @@ def timeline_table(report: ExerciseReport) -> Table:
         )
         if d.kind == report.outcome:
             label.stylize(OUTCOME_STYLE.get(d.kind, "bold"))
-        rows.append((d.at_hours, d.seq, label, t(d.at_hours), d.actor, d.rationale))
+        said = " — ".join(part for part in (d.detail, d.rationale) if part)
+        rows.append((d.at_hours, d.seq, label, t(d.at_hours), d.actor, said))
     for i in report.injects:
         if i.accepted:
             continue
@@ -106,7 +109,7 @@ def header(report: ExerciseReport) -> Panel:
             "dim",
         ),
     )
-    if report.unmet_conditions and report.outcome == "not_activated":
+    if report.unmet_conditions and report.outcome == Outcome.NOT_ACTIVATED:
         lines.append(f"\nHeld back by: {', '.join(report.unmet_conditions)}", style="red")
     return Panel(lines, title=f"EXERCISE · {report.scenario}", border_style="cyan")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from exercises.durations import format_hours
 from exercises.report import ExerciseReport, ExpectationResult
 from exercises.scenario import Expect
+from foundation.durations import format_hours
 
 
 def _hours(value: float | None) -> str:

@@ -6,22 +6,16 @@ returns) plus what the exercise sent; nothing is inferred from wall-clock time.
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 from pydantic import BaseModel
 
 from exercises.script import Script
 from plans.model import Plan
+from workflows.clock import PlanClock
+from workflows.decisions import detail
 from workflows.messages import DeadlineStatus, IncidentView, Outcome
-
-OUTCOME_KINDS = {str(o) for o in Outcome}
-
-# Which decision in the trail completes each plan step.
-STEP_DONE_BY = {
-    "verification": "verified",
-    "consultation": "quorum_reached",
-    "diplomacy": "dispatched",
-    "authorization": "authorize",
-    "activation": "activated",
-}
 
 
 class InjectRecord(BaseModel):
@@ -42,6 +36,8 @@ class DecisionRecord(BaseModel):
     at_hours: float
     actor: str
     rationale: str = ""
+    payload: dict[str, Any] = {}
+    detail: str = ""  # what was decided, in words
 
 
 class EscalationRecord(BaseModel):
@@ -57,7 +53,7 @@ class DeadlineRecord(BaseModel):
     due_hours: float
     status: str
     met: bool | None  # None: moot (closed before it fell due) or not applicable to the kind
-    actual_hours: float | None  # when the step was done, if it was
+    actual_hours: float | None  # when the step was done, if it was (late ones included)
 
 
 class PhaseSpan(BaseModel):
@@ -117,25 +113,9 @@ class ExerciseReport(BaseModel):
         return [i for i in self.injects if not i.accepted and not i.skipped]
 
 
-def _first(decisions: list[DecisionRecord], kind: str) -> float | None:
-    return next((d.at_hours for d in decisions if d.kind == kind), None)
-
-
-def deadline_records(view: IncidentView, decisions: list[DecisionRecord]) -> list[DeadlineRecord]:
+def deadline_records(view: IncidentView) -> list[DeadlineRecord]:
     records = []
     for deadline in view.deadlines:
-        if deadline.name == "diplomacy":
-            dispatched = [d.at_hours for d in decisions if d.kind == "dispatched"]
-            actual = (
-                max(dispatched) if dispatched and deadline.status is DeadlineStatus.MET else None
-            )
-        elif deadline.name == "consultation":
-            # A quorum can be lost and rebuilt: what counts is when it last came to hold.
-            reached = [d.at_hours for d in decisions if d.kind == "quorum_reached"]
-            lost = [d.at_hours for d in decisions if d.kind == "quorum_lost"]
-            actual = max(reached) if reached and (not lost or max(reached) >= max(lost)) else None
-        else:
-            actual = _first(decisions, STEP_DONE_BY.get(deadline.name, deadline.name))
         met = {DeadlineStatus.MET: True, DeadlineStatus.MISSED: False}.get(deadline.status)
         if met is None and deadline.status is DeadlineStatus.PENDING:
             met = False
@@ -146,7 +126,7 @@ def deadline_records(view: IncidentView, decisions: list[DecisionRecord]) -> lis
                 due_hours=deadline.due_hours,
                 status=str(deadline.status),
                 met=met,
-                actual_hours=actual,
+                actual_hours=deadline.met_hours,
             )
         )
     return records
@@ -166,15 +146,18 @@ def build_report(
 ) -> ExerciseReport:
     decisions = [
         DecisionRecord(
-            seq=d.seq, kind=d.kind, at_hours=d.t_plus_hours, actor=d.actor, rationale=d.rationale
+            seq=d.seq,
+            kind=d.kind,
+            at_hours=d.t_plus_hours,
+            actor=d.actor,
+            rationale=d.rationale,
+            payload=d.payload,
+            detail=detail(d.kind, d.payload),
         )
         for d in view.timeline
     ]
-    first_kind = next(
-        (str(d.payload.get("kind")) for d in view.timeline if d.kind == "reported"), view.kind
-    )
-    kinds_after = {d.seq: str(d.payload.get("to")) for d in view.timeline if d.kind == "reclassify"}
-    closed_at = _first(decisions, view.outcome) if view.outcome is not None else None
+    clock = PlanClock(view.t0, view.time_scale)
+    closed_at = None if view.closed_at is None else clock.hours_since_t0(view.closed_at)
     return ExerciseReport(
         scenario=scenario_name,
         source=source,
@@ -201,53 +184,19 @@ def build_report(
             for e in view.escalations
         ],
         decisions=decisions,
-        deadlines=deadline_records(view, decisions),
-        phases=phase_spans(plan, first_kind, decisions, kinds_after, script.lead_hours),
+        deadlines=deadline_records(view),
+        phases=phase_spans(view),
         injects=injects,
         notifications=notifications,
     )
 
 
-def phase_spans(
-    plan: Plan,
-    first_kind: str,
-    decisions: list[DecisionRecord],
-    kinds_after: dict[int, str],
-    lead_hours: float,
-) -> list[PhaseSpan]:
-    """Replay the trail through the plan's phase rules (those of ``IncidentState.phase``)."""
-    kind, verified, quorum, authorized, closed = first_kind, False, False, False, False
-
-    def phase() -> str:
-        policy = plan.kind(kind)
-        if closed:
-            return "closed"
-        if not verified:
-            return "verification"
-        if policy.consultation and not quorum:
-            return "consultation"
-        if policy.military_response and not authorized:
-            return "authorization"
-        return "monitoring"
-
-    spans: list[PhaseSpan] = []
-    current, since = phase(), lead_hours
-    for d in decisions:
-        if d.kind in ("verified", "presumed"):
-            verified = True
-        elif d.kind == "quorum_reached":
-            quorum = True
-        elif d.kind == "quorum_lost":
-            quorum = False
-        elif d.kind == "authorize":
-            authorized = True
-        elif d.kind == "reclassify":
-            kind = kinds_after.get(d.seq, kind)
-        elif d.kind in OUTCOME_KINDS:
-            closed = True
-        now = phase()
-        if now != current:
-            spans.append(PhaseSpan(phase=current, start_hours=since, end_hours=d.at_hours))
-            current, since = now, d.at_hours
+def phase_spans(view: IncidentView) -> list[PhaseSpan]:
+    """The phases the incident went through, as the workflow recorded its changes."""
+    changes = view.phases
+    spans = [
+        PhaseSpan(phase=str(a.phase), start_hours=a.t_plus_hours, end_hours=b.t_plus_hours)
+        for a, b in itertools.pairwise(changes)
+    ]
     # A phase passed through within one instant (authorized and activated together) is no span.
     return [s for s in spans if s.end_hours > s.start_hours]

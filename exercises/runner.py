@@ -20,11 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -36,22 +33,23 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.sinks import ExerciseSink
 from db.migrate import upgrade_async
-from exercises.durations import format_hours
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
 from exercises.script import InjectInput, Script, build_script
+from foundation.durations import format_hours
 from foundation.ids import workflow_id_for
 from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
+from workflows.clock import PlanClock
 from workflows.incident import IncidentWorkflow
+from workflows.lookup import has_closed
 from workflows.messages import (
     CommitmentInput,
     DecisionInput,
     DecisionReceipt,
     Evidence,
     EvidenceInput,
-    IncidentView,
     ViolationReport,
 )
 from workflows.starting import build_input, slug, start_incident
@@ -88,7 +86,12 @@ class ExerciseClock(Protocol):
         """Return once ``offset_hours`` plan hours have passed since :meth:`start`."""
 
 
-SKEW_HOURS = 1 / 3600
+# An inject scheduled at a mark goes out just before it. It counts as on time either way (the
+# plan's deadlines are inclusive), but the time-skipping test server refuses a workflow task that
+# accepts an update in the very instant a timer fires ("invalid history builder state"), and a
+# live timer may beat an inject sent on the mark by a few milliseconds.
+LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report shows
+LIVE_LEAD_SECONDS = 0.05  # live: a real 50 ms (3 plan minutes at x3600)
 
 
 class SkippingClock:
@@ -108,11 +111,7 @@ class SkippingClock:
         self._at = 0.0
 
     async def wait_until(self, offset_hours: float) -> None:
-        # One real second late: the time-skipping test server rejects a workflow task that
-        # accepts an update while a timer fires in the same instant ("invalid history builder
-        # state"), and injects often land exactly on a deadline. A second is below what any
-        # report shows (hours, two decimals).
-        target = offset_hours + SKEW_HOURS
+        target = offset_hours - LEAD_HOURS
         if target > self._at:
             await self._env.sleep(timedelta(hours=target - self._at))
             self._at = target
@@ -135,7 +134,7 @@ class LiveClock:
 
     async def wait_until(self, offset_hours: float) -> None:
         # Against the start, not the previous inject, so delays never accumulate.
-        due = self._started + offset_hours * 3600 / self.time_scale
+        due = self._started + offset_hours * 3600 / self.time_scale - LIVE_LEAD_SECONDS
         await asyncio.sleep(max(0.0, due - time.monotonic()))
 
 
@@ -200,24 +199,6 @@ def _rejection(exc: BaseException) -> str:
 # A completed workflow answers updates with "workflow completed" (a cluster) or "update not found"
 # (the time-skipping server): both mean the incident had closed, which is what the room needs to hear.
 CLOSED = "incident already closed"
-
-
-async def _has_closed(client: Client, workflow_id: str) -> bool:
-    # The raw call: the SDK's describe() cannot decode an unset Datetime search attribute
-    # as the time-skipping server returns it.
-    try:
-        response = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(
-                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-            )
-        )
-    except RPCError:
-        return False
-    return response.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING.value
-
-
-def view_closed_hours(view: IncidentView) -> float:
-    return next((d.t_plus_hours for d in view.timeline if d.kind == str(view.outcome)), 0.0)
 
 
 async def _send(handle, payload: InjectInput) -> DecisionReceipt:
@@ -290,7 +271,7 @@ async def run_script(
                 RPCError,
             ) as exc:
                 # Refused, exactly as the API would have been told: note it and carry on.
-                ended = await _has_closed(worker.client, handle.id)
+                ended = await has_closed(worker.client, incident.incident_id)
                 record = record.model_copy(update={"message": CLOSED if ended else _rejection(exc)})
             else:
                 closed = receipt.outcome is not None
@@ -303,8 +284,9 @@ async def run_script(
     if after is not None:
         await after(handle)
     at_by_seq = {d.seq: d.t_plus_hours for d in view.timeline}
+    closed_hours = PlanClock(view.t0, view.time_scale).hours_since_t0(view.closed_at or view.t0)
     closed_text = (
-        f"incident already closed ({view.outcome} at T0+{format_hours(view_closed_hours(view))}); "
+        f"incident already closed ({view.outcome} at T0+{format_hours(closed_hours)}); "
         "no further input is accepted"
     )
     injects = [

@@ -28,12 +28,11 @@ from pydantic import (
     model_validator,
 )
 
-from exercises.durations import format_hours, parse_hours
+from foundation.durations import format_hours, parse_hours
 from foundation.yamlfile import load, parse
-from plans.loader import get_plan
+from plans.loader import DEFAULT_PLAN_ID, get_plan
 from plans.model import Plan
 from workflows.messages import Action, Answer, DeadlineStatus, Outcome
-from workflows.state import DEADLINE_TITLES
 
 Hours = Annotated[float, BeforeValidator(parse_hours)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -126,6 +125,20 @@ class EvidenceInject(_Strict):
     actor: str = ""
 
 
+def _plan_of(info: ValidationInfo) -> Plan | None:
+    """The scenario's plan, when the loader knows it: names are checked against it, so a typo
+    is an error here rather than "the ally refused" in the report."""
+    return (info.context or {}).get("plan")
+
+
+def _kind_of(plan: Plan | None, value: str) -> str:
+    if plan is not None and not plan.has_kind(value):
+        raise ValueError(
+            f"{value!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})"
+        )
+    return value
+
+
 class CommitmentInject(_Strict):
     party: Name
     # The issue's examples write `decision: commit`; the API field is `answer`. Both are accepted.
@@ -137,12 +150,36 @@ class CommitmentInject(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("party")
+    @classmethod
+    def _a_party_of_the_plan(cls, value: str, info: ValidationInfo) -> str:
+        plan = _plan_of(info)
+        if plan is not None and value not in plan.parties:
+            raise ValueError(
+                f"{value!r} is not a guarantor party of plan {plan.id} ({', '.join(plan.parties)})"
+            )
+        return value
+
+    @field_validator("assets")
+    @classmethod
+    def _assets_of_the_plan(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        plan = _plan_of(info)
+        unknown = [a for a in value if plan is not None and a not in plan.assets]
+        if unknown:
+            raise ValueError(f"unknown {unknown}; plan {plan.id} knows {list(plan.assets)}")
+        return value
+
 
 class DecisionInject(_Strict):
     action: Action
     actor: Text
     rationale: Text
     new_kind: Name | None = None
+
+    @field_validator("new_kind")
+    @classmethod
+    def _a_kind_of_the_plan(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else _kind_of(_plan_of(info), value)
 
 
 class Inject(_Strict):
@@ -178,6 +215,11 @@ class Violation(_Strict):
     evidence: list[EvidenceInject] = []
     report_id: Name | None = None
 
+    @field_validator("kind")
+    @classmethod
+    def _a_kind_of_the_plan(cls, value: str, info: ValidationInfo) -> str:
+        return _kind_of(_plan_of(info), value)
+
     @field_validator("observed_at")
     @classmethod
     def _not_after_report(cls, value: Timing) -> Timing:
@@ -209,12 +251,26 @@ class Expect(_Strict):
     @field_validator("deadlines")
     @classmethod
     def _known_deadlines(
-        cls, value: dict[str, DeadlineStatus] | None
+        cls, value: dict[str, DeadlineStatus] | None, info: ValidationInfo
     ) -> dict[str, DeadlineStatus] | None:
-        unknown = sorted(set(value or {}) - set(DEADLINE_TITLES))
+        plan = _plan_of(info)
+        names = [d.name for d in plan.deadlines] if plan else []
+        unknown = sorted(set(value or {}) - set(names)) if plan else []
+        if unknown:
+            raise ValueError(f"unknown deadline(s) {unknown}; the plan's deadlines are {names}")
+        return value
+
+    @field_validator("unmet")
+    @classmethod
+    def _steps_activation_needs(
+        cls, value: list[str] | None, info: ValidationInfo
+    ) -> list[str] | None:
+        plan = _plan_of(info)
+        needed = [d.name for d in plan.deadlines if d.required_for_activation] if plan else []
+        unknown = [name for name in value or () if plan and name not in needed]
         if unknown:
             raise ValueError(
-                f"unknown deadline(s) {unknown}; the plan's deadlines are {list(DEADLINE_TITLES)}"
+                f"unknown {unknown}: activation needs the plan's steps {needed}, by name"
             )
         return value
 
@@ -236,18 +292,6 @@ class Scenario(_Strict):
             raise ValueError(exc.args[0]) from None
         return value
 
-    @field_validator("violation")
-    @classmethod
-    def _kind_in_plan(cls, value: Violation, info: ValidationInfo) -> Violation:
-        if "plan" not in info.data:
-            return value  # the plan itself is at fault, and said so
-        plan = get_plan(info.data["plan"])
-        if not plan.has_kind(value.kind):
-            raise ValueError(
-                f"kind: {value.kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})"
-            )
-        return value
-
     @property
     def plan_data(self) -> Plan:
         return get_plan(self.plan)
@@ -261,11 +305,37 @@ class Scenario(_Strict):
             for i in self.injects
         )
 
+    def warnings(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """What will run but is probably not what the planner meant: (where, what)."""
+        window = self.plan_data.activation_window_hours
+        lead = -self.violation.observed_at.nominal
+        found: list[tuple[tuple[str | int, ...], str]] = []
+        for index, inject in enumerate(self.injects):
+            at = lead + inject.at.nominal
+            if at > window:
+                found.append(
+                    (
+                        ("injects", index, "at"),
+                        f"T0+{format_hours(at)} is after the response window closes "
+                        f"(T0+{format_hours(window)}): the incident will have closed",
+                    )
+                )
+        return found
+
+
+def _context(data: object) -> dict[str, Any]:
+    """The validation context of a scenario: its plan, read before the rest is validated."""
+    plan_id = data.get("plan", DEFAULT_PLAN_ID) if isinstance(data, dict) else DEFAULT_PLAN_ID
+    try:
+        return {"plan": get_plan(plan_id)}
+    except (KeyError, TypeError):
+        return {}  # the plan field itself is at fault, and says so
+
 
 def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario file; raise :class:`foundation.yamlfile.DocumentError` naming line and field."""
-    return load(path, Scenario)
+    return load(path, Scenario, context_of=_context)
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    return parse(text, Scenario, source)
+    return parse(text, Scenario, source, context_of=_context)

@@ -28,13 +28,14 @@ from exercises.report import ExerciseReport
 from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
 from exercises.scenario import Scenario
 from exercises.script import Script, build_script
+from plans.model import Condition, Plan
+from workflows.messages import DeadlineStatus, Outcome, Phase
 from workflows.servers import start_time_skipping
 
 # Measured on 2 cores, 100 runs of sweep-allies-slow while other jobs shared the machine: one
 # server 51 s; two servers in one process 52 s (the Python side is the bottleneck); two processes
 # with one server each 43 s; three processes 48 s; four servers over two processes 49 s.
 DEFAULT_PARALLEL = 2
-CONDITION_ORDER = ("verification", "quorum", "authorization")
 
 
 class RunResult(BaseModel):
@@ -86,26 +87,28 @@ def _minute(hours: float | None) -> float | None:
     return None if hours is None else round(hours * 60) / 60
 
 
-def _last_condition(report: ExerciseReport) -> str | None:
-    if report.outcome != "activated":
+def _last_condition(report: ExerciseReport, plan: Plan) -> str | None:
+    """Among the steps activation needs, the one done last (ties go to the later step)."""
+    if report.outcome != str(Outcome.ACTIVATED):
         return None
-    times = {
-        "verification": next(
-            (d.at_hours for d in report.decisions if d.kind in ("verified", "presumed")), None
-        ),
-        "quorum": max(
-            (d.at_hours for d in report.decisions if d.kind == "quorum_reached"), default=None
-        ),
-        "authorization": next(
-            (d.at_hours for d in report.decisions if d.kind == "authorize"), None
-        ),
-    }
-    known = {k: v for k, v in times.items() if v is not None}
-    # Ties (an authorization that lands with the quorum) go to the later step in the plan.
-    return max(known, key=lambda k: (round(known[k], 3), list(times).index(k))) if known else None
+    verification_ended = next(
+        (p.end_hours for p in report.phases if p.phase == Phase.VERIFICATION), None
+    )
+    done: dict[str, float] = {}
+    for record in report.deadlines:
+        step = plan.deadline(record.name)
+        if not step.required_for_activation or record.status == DeadlineStatus.NOT_APPLICABLE:
+            continue
+        at = record.actual_hours
+        if at is None and step.condition is Condition.VERIFIED:
+            at = verification_ended  # presumed: the plan proceeded without verification
+        if at is not None:
+            done[record.name] = at
+    order = [d.name for d in plan.deadlines]
+    return max(done, key=lambda name: (round(done[name], 3), order.index(name))) if done else None
 
 
-def summarize_run(run: int, report: ExerciseReport) -> RunResult:
+def summarize_run(run: int, report: ExerciseReport, plan: Plan) -> RunResult:
     return RunResult(
         run=run,
         outcome=report.outcome or "open",
@@ -113,7 +116,7 @@ def summarize_run(run: int, report: ExerciseReport) -> RunResult:
         closed_at_hours=_minute(report.closed_at_hours),
         escalation_level=report.escalation_level,
         unmet=sorted(report.unmet_conditions),
-        last_condition=_last_condition(report),
+        last_condition=_last_condition(report, plan),
         rejected_injects=len(report.rejected),
         expectations_met=report.passed,
     )
@@ -179,7 +182,7 @@ async def run_slots(
                             report = await run_script(
                                 worker, scenario, scripts[run], SkippingClock(env), source=source
                             )
-                            result = summarize_run(run, report)
+                            result = summarize_run(run, report, scenario.plan_data)
                         except Exception as exc:  # noqa: BLE001 (one broken run must not sink the sweep)
                             result = RunResult(
                                 run=run,
@@ -319,14 +322,17 @@ def summarize(
     window = scenario.plan_data.activation_window_hours
     activated = [r.activated_at_hours for r in results if r.activated_at_hours is not None]
     within = sum(1 for t in activated if t <= window)
-    # Authorization needs the quorum, which needs verification: the first unmet condition in plan
+    # Authorization needs the quorum, which needs verification: the first unmet step in plan
     # order is what held the run back; the later ones only followed from it.
+    order = [d.name for d in scenario.plan_data.deadlines if d.required_for_activation]
     held = Counter(
-        next(c for c in CONDITION_ORDER if c in r.unmet)
+        next(step for step in order if step in r.unmet)
         for r in results
-        if r.outcome == "not_activated" and any(c in r.unmet for c in CONDITION_ORDER)
+        if r.outcome == str(Outcome.NOT_ACTIVATED) and any(step in r.unmet for step in order)
     )
-    unmet_at_close = Counter(c for r in results if r.outcome == "not_activated" for c in r.unmet)
+    unmet_at_close = Counter(
+        c for r in results if r.outcome == str(Outcome.NOT_ACTIVATED) for c in r.unmet
+    )
     last = Counter(r.last_condition for r in results if r.last_condition is not None)
     return SweepSummary(
         scenario=scenario.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,9 +52,12 @@ def format_loc(loc: Loc) -> str:
     return out or "(document)"
 
 
-def parse(
-    text: str, model: type[Model], source: str, context: dict[str, Any] | None = None
-) -> Model:
+# Derives the validation context from the raw document (a scenario's names are checked against
+# the plan the document itself names).
+ContextOf = Callable[[object], dict[str, Any]]
+
+
+def parse(text: str, model: type[Model], source: str, context_of: ContextOf | None = None) -> Model:
     """Validate a YAML text into ``model``; raise DocumentError naming line and field."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -70,7 +74,7 @@ def parse(
     if node is not None:
         _line_index(node, (), index)
     try:
-        return model.model_validate(data, context=context)
+        return model.model_validate(data, context=context_of(data) if context_of else None)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False):
@@ -79,14 +83,28 @@ def parse(
             )
             line = _line_for(loc, index)
             where = f"line {line}, " if line else ""
-            problems.append(f"{where}{format_loc(loc)}: {error['msg']}")
+            # Our own validators' messages, without pydantic's "Value error, " in front.
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}{format_loc(loc)}: {message}")
         raise DocumentError(source, problems) from exc
 
 
-def load(path: str | Path, model: type[Model], context: dict[str, Any] | None = None) -> Model:
+def load(path: str | Path, model: type[Model], context_of: ContextOf | None = None) -> Model:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DocumentError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-    return parse(text, model, str(path), context)
+    return parse(text, model, str(path), context_of)
+
+
+def line_of(path: str | Path, loc: Loc) -> int | None:
+    """The line of ``path`` where ``loc`` (a field's place, as pydantic gives it) is written."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    index: dict[Loc, int] = {}
+    if node is not None:
+        _line_index(node, (), index)
+    return _line_for(loc, index)

@@ -13,12 +13,14 @@ from enum import StrEnum
 
 
 class Condition(StrEnum):
-    """What an escalation rule waits for; the rule fires unless it holds at its time."""
+    """What meets a deadline of the plan, and what an escalation rule waits for (the rule fires
+    unless it holds at its time)."""
 
     VERIFIED = "verified"
     QUORUM = "quorum"
     DISPATCHED = "dispatched"
     AUTHORIZED = "authorized"
+    ACTIVATED = "activated"
 
 
 class WhenUnverified(StrEnum):
@@ -55,6 +57,24 @@ class KindPolicy:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """One step of the plan: its condition must hold by T0 + ``due_hours``.
+
+    Inclusive: whatever reaches the engine at the due instant itself counts as on time. The
+    verdict (met or missed) is judged at the due instant; a missed deadline's consequence (close
+    unverified, proceed on presumption) applies only if its condition still fails when the
+    engine processes it.
+    """
+
+    name: str
+    title: str
+    due_hours: float
+    condition: Condition
+    # Activation needs this step's condition (verification: verified or presumed).
+    required_for_activation: bool
+
+
+@dataclass(frozen=True)
 class EscalationRule:
     at_hours: float
     unless: Condition
@@ -82,6 +102,27 @@ class Plan:
     kinds: tuple[KindPolicy, ...]
     escalation_levels: tuple[EscalationLevel, ...]
     escalations: tuple[EscalationRule, ...]
+
+    @property
+    def deadlines(self) -> tuple[Deadline, ...]:
+        """The plan's steps, in plan order: the one table every reader uses.
+
+        Derived from the plan's fields rather than stored, so plans pinned in the inputs of
+        incidents already running (and in recorded histories) decode unchanged.
+        """
+        return (
+            Deadline("verification", "Verification", self.verification_due_hours, Condition.VERIFIED, True),
+            Deadline("consultation", "Allied consultation quorum", self.consultation_due_hours, Condition.QUORUM, True),
+            Deadline("diplomacy", "Diplomatic steps dispatched", self.diplomacy_due_hours, Condition.DISPATCHED, False),
+            Deadline("authorization", "Military authorization", self.authorization_due_hours, Condition.AUTHORIZED, True),
+            Deadline("activation", "Activation", self.activation_window_hours, Condition.ACTIVATED, False),
+        )  # fmt: skip
+
+    def deadline(self, name: str) -> Deadline:
+        for deadline in self.deadlines:
+            if deadline.name == name:
+                return deadline
+        raise KeyError(name)
 
     def kind(self, name: str) -> KindPolicy:
         for policy in self.kinds:

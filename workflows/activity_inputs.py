@@ -7,36 +7,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflows.messages import Decision
-
-
-@dataclass(frozen=True)
-class IncidentSnapshot:
-    """What the read side keeps of an incident, sent along with every ledger batch."""
-
-    incident_id: str
-    report_id: str
-    workflow_id: str
-    run_id: str
-    plan_id: str
-    plan_version: int
-    kind: str
-    sector: str
-    reported_by: str
-    summary: str
-    exercise: bool
-    t0: datetime
-    reported_at: datetime
-    window_closes_at: datetime
-    phase: str
-    outcome: str | None
-    escalation_level: int
-    next_deadline_at: datetime | None
-    closed_at: datetime | None
+from workflows.messages import Decision, IncidentSnapshot
 
 
 @dataclass(frozen=True)
 class RecordDecisionsInput:
+    """A batch of decisions in seq order, with the incident as it stands after the last of them
+    (the read side's row is brought up to date in the same transaction)."""
+
     incident: IncidentSnapshot
     decisions: tuple[Decision, ...]
 

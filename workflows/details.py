@@ -37,12 +37,16 @@ def current_details(view: IncidentView) -> str:
             f"| {deadline.title} | {format_offset(deadline.due_hours)} · {_utc(deadline.due_at)} "
             f"| {_STATUS[deadline.status]} |"
         )
+    if view.schedule:
+        upcoming = view.schedule[0]
+        lines += ["", f"Next: **{upcoming.title}** · {_utc(upcoming.due_at)}"]
     quorum = view.quorum
-    lines += [
-        "",
-        f"Quorum: {len(quorum.committed)}/{quorum.min_committed} committed"
-        + (f" ({', '.join(quorum.committed)})" if quorum.committed else "")
-        + (f", missing {', '.join(quorum.missing_assets)}" if quorum.missing_assets else "")
-        + (" ✅" if quorum.holds else ""),
-    ]
+    if quorum.applies:
+        lines += [
+            "",
+            f"Quorum: {len(quorum.committed)}/{quorum.min_committed} committed"
+            + (f" ({', '.join(quorum.committed)})" if quorum.committed else "")
+            + (f", missing {', '.join(quorum.missing_assets)}" if quorum.missing_assets else "")
+            + (" ✅" if quorum.holds else ""),
+        ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -27,23 +28,27 @@ with workflow.unsafe.imports_passed_through():
     from workflows.details import current_details
     from workflows.messages import (
         CommitmentInput,
+        DeadlineStatus,
         DecisionInput,
         DecisionReceipt,
         EvidenceInput,
         IncidentInput,
         IncidentView,
         Outcome,
+        Refusal,
+        RefusalReason,
     )
     from workflows.names import (
         ACTIVITY_DISPATCH_STEP,
         ACTIVITY_RECORD_DECISIONS,
         INCIDENT_WORKFLOW,
         QUERY_STATE,
+        REFUSAL_ERROR,
         UPDATE_COMMITMENT,
         UPDATE_DECISION,
         UPDATE_EVIDENCE,
     )
-    from workflows.state import IncidentState, Rejected
+    from workflows.state import Change, IncidentState, Rejected, Rules
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
 LEDGER_RETRY = RetryPolicy(
@@ -64,6 +69,23 @@ DISPATCH_TIMEOUT = timedelta(seconds=20)
 # Behaviour changes that running incidents must not see (replayed histories stay deterministic).
 PATCH_EVIDENCE_VERIFIES_PRESUMPTION = "evidence-verifies-presumption"
 PATCH_STAND_DOWN_FINISHES_SENT_STEPS = "stand-down-finishes-sent-steps"
+# Verdicts at the due instant (a late report's past deadlines are missed), inputs at a due instant
+# on time, nothing started after the outcome, dispatch results recorded in plan order, the next
+# deadline from the one schedule: see workflows/state.py.
+PATCH_DEADLINES_JUDGED_AT_DUE = "deadlines-judged-at-due"
+
+
+def refusal(exc: Rejected) -> ApplicationError:
+    """A refused input as Temporal carries it to the caller: the reason in the error's details,
+    so a client tells invalid input from a conflict with the incident's state without parsing
+    the message."""
+    reason = RefusalReason.CONFLICT if exc.conflict else RefusalReason.INVALID
+    return ApplicationError(
+        str(exc),
+        Refusal(field=exc.field, reason=reason),
+        type=REFUSAL_ERROR,
+        non_retryable=True,
+    )
 
 
 @workflow.defn(name=INCIDENT_WORKFLOW)
@@ -72,11 +94,13 @@ class IncidentWorkflow:
     def __init__(self, incident: IncidentInput) -> None:
         self._incident = incident
         self._invalid: str | None = None
+        # In this order, once per run: a patch marker is a command of the first workflow task.
+        rules = Rules(
+            evidence_verifies_presumption=workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION),
+            judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
+        )
         try:
-            self._state = IncidentState(incident, workflow.now())
-            self._state.evidence_verifies_presumption = workflow.patched(
-                PATCH_EVIDENCE_VERIFIES_PRESUMPTION
-            )
+            self._state = IncidentState(incident, workflow.now(), rules)
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)
@@ -86,6 +110,9 @@ class IncidentWorkflow:
         self._published: dict[str, object] = {}
         self._published_at = 0  # decisions count when search attributes and details were last set
         self._dispatches: list[asyncio.Task[None]] = []
+        # Results of the steps are recorded in the order the steps were started (the plan's),
+        # whatever order the sink answers in: one scenario, one ledger, row for row.
+        self._results_in_plan_order = rules.judged_at_due
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
 
@@ -151,34 +178,37 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_EVIDENCE)
     async def submit_evidence(self, evidence: EvidenceInput) -> DecisionReceipt:
-        return await self._apply(
-            lambda now: self._state.add_evidence(evidence, now), "evidence accepted"
-        )
+        return await self._apply(lambda s, now: s.add_evidence(evidence, now), "evidence accepted")
 
     @submit_evidence.validator
     def _validate_evidence(self, evidence: EvidenceInput) -> None:
-        self._probe().check_evidence(evidence)
+        self._check(
+            lambda s, now: s.add_evidence(evidence, now), lambda s: s.check_evidence(evidence)
+        )
 
     @workflow.update(name=UPDATE_COMMITMENT)
     async def submit_commitment(self, commitment: CommitmentInput) -> DecisionReceipt:
         return await self._apply(
-            lambda now: self._state.add_commitment(commitment, now),
+            lambda s, now: s.add_commitment(commitment, now),
             f"{commitment.party}: {commitment.answer}",
         )
 
     @submit_commitment.validator
     def _validate_commitment(self, commitment: CommitmentInput) -> None:
-        self._probe().check_commitment(commitment)
+        self._check(
+            lambda s, now: s.add_commitment(commitment, now),
+            lambda s: s.check_commitment(commitment),
+        )
 
     @workflow.update(name=UPDATE_DECISION)
     async def submit_decision(self, decision: DecisionInput) -> DecisionReceipt:
         return await self._apply(
-            lambda now: self._state.decide(decision, now), f"{decision.action} accepted"
+            lambda s, now: s.decide(decision, now), f"{decision.action} accepted"
         )
 
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
-        self._probe().check_decision(decision)
+        self._check(lambda s, now: s.decide(decision, now), lambda s: s.check_decision(decision))
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IncidentView:
@@ -186,25 +216,24 @@ class IncidentWorkflow:
             raise ApplicationError(self._invalid or "incident not started", type="InvalidIncident")
         return self._state.view(self._persisted)
 
-    def _probe(self) -> IncidentState:
-        """The state as it will be once everything due by now has fired; validators read only this."""
+    def _check(self, change: Change, check: Callable[[IncidentState], None]) -> None:
+        """A validator: ``check`` on the state as the input will find it (what falls due first
+        has fired there); a refusal never reaches the history."""
         if self._state is None:
-            raise Rejected(self._invalid or "incident not started")
-        return self._state.preview(workflow.now())
-
-    async def _apply(self, change: Callable[[datetime], None], message: str) -> DecisionReceipt:
-        state = self._state
-        now = workflow.now()
-        # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
-        state.advance(now)
-        first = len(state.decisions)
+            raise ApplicationError(self._invalid or "incident not started", type=REFUSAL_ERROR)
         try:
-            change(now)
+            check(self._state.preview(workflow.now(), change))
+        except Rejected as exc:
+            raise refusal(exc) from None
+
+    async def _apply(self, change: Change, message: str) -> DecisionReceipt:
+        state = self._state
+        try:
+            # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
+            recorded = state.receive(workflow.now(), change)
         except Rejected as exc:  # the validator passed, but a deadline fell due in between
-            raise ApplicationError(str(exc), type="Rejected", non_retryable=True) from exc
-        state.advance(now)
+            raise refusal(exc) from exc
         self._wake = True
-        recorded = state.decisions[first:]
         last = len(state.decisions)
         # Answer only once the decision is in the ledger: an accepted update is an audited one.
         await workflow.wait_condition(lambda: self._persisted >= last)
@@ -244,11 +273,35 @@ class IncidentWorkflow:
     def _start_dispatches(self) -> None:
         while self._state.dispatch_queue:
             step = self._state.dispatch_queue.pop(0)
+            before = self._dispatches[-1] if self._dispatches else None
             self._dispatches.append(
-                asyncio.create_task(self._dispatch(step, len(self._state.decisions)))
+                asyncio.create_task(self._dispatch(step, len(self._state.decisions), before))
             )
 
-    async def _dispatch(self, step: str, after_seq: int) -> None:
+    async def _dispatch(self, step: str, after_seq: int, before: asyncio.Task[None] | None) -> None:
+        state = self._state
+        result = await self._send(step, after_seq)
+        if self._results_in_plan_order and before is not None:
+            # Held until the step started before this one has recorded its own result.
+            await workflow.wait_condition(before.done)
+
+        def record(s: IncidentState, now: datetime) -> None:
+            if isinstance(result, DispatchResult):
+                s.dispatch_succeeded(step, now, result.channel)
+            elif result is None:
+                s.dispatch_cancelled(step, now)
+            else:
+                s.dispatch_failed(step, now, result)
+
+        if state.rules.judged_at_due:
+            # A result is an input like any other: what fell due before it is judged first.
+            state.receive(workflow.now(), record)
+        else:
+            record(state, workflow.now())
+        self._wake = True
+
+    async def _send(self, step: str, after_seq: int) -> DispatchResult | str | None:
+        """The step handed to the sink: its result, the sink's refusal, or None if it never went."""
         state = self._state
         title = state.plan.step(step).title
         try:
@@ -257,10 +310,8 @@ class IncidentWorkflow:
             if state.outcome is Outcome.STOOD_DOWN and workflow.patched(
                 PATCH_STAND_DOWN_FINISHES_SENT_STEPS
             ):
-                state.dispatch_cancelled(step, workflow.now())
-                self._wake = True
-                return
-            result = await workflow.execute_activity(
+                return None
+            return await workflow.execute_activity(
                 ACTIVITY_DISPATCH_STEP,
                 DispatchStepInput(
                     incident_id=self._incident.incident_id,
@@ -279,37 +330,12 @@ class IncidentWorkflow:
                 summary=f"Dispatch {title}",
             )
         except ActivityError as exc:
-            state.dispatch_failed(step, workflow.now(), str(exc.cause or exc))
+            return str(exc.cause or exc)
         except asyncio.CancelledError:
-            state.dispatch_cancelled(step, workflow.now())
-        else:
-            state.dispatch_succeeded(step, workflow.now(), result.channel)
-        self._wake = True
+            return None
 
     def _snapshot(self) -> IncidentSnapshot:
-        state, info = self._state, workflow.info()
-        report = self._incident.report
-        return IncidentSnapshot(
-            incident_id=self._incident.incident_id,
-            report_id=report.report_id,
-            workflow_id=info.workflow_id,
-            run_id=info.run_id,
-            plan_id=state.plan.id,
-            plan_version=state.plan.version,
-            kind=state.kind,
-            sector=report.sector,
-            reported_by=report.reported_by,
-            summary=report.summary,
-            exercise=self._incident.exercise,
-            t0=state.clock.t0,
-            reported_at=state.reported_at,
-            window_closes_at=state.clock.at(state.plan.activation_window_hours),
-            phase=str(state.phase()),
-            outcome=None if state.outcome is None else str(state.outcome),
-            escalation_level=state.escalation_level,
-            next_deadline_at=state.next_event_at(),
-            closed_at=state.closed_at,
-        )
+        return replace(self._state.snapshot(), run_id=workflow.info().run_id)
 
     def _publish(self) -> None:
         """Keep search attributes and current details in step with the state, writing only changes."""
@@ -320,7 +346,11 @@ class IncidentWorkflow:
             return
         self._published_at = len(state.decisions)
         view = state.view(self._persisted)
-        next_deadline = view.next_deadline.due_at if view.next_deadline else None
+        if state.rules.judged_at_due:
+            next_deadline = view.schedule[0].due_at if view.schedule else None
+        else:  # what NextDeadline meant before: the earliest pending deadline
+            pending = [d.due_at for d in view.deadlines if d.status is DeadlineStatus.PENDING]
+            next_deadline = min(pending, default=None)
         values: dict[str, object] = {
             sa.INCIDENT_KIND.name: state.kind,
             sa.INCIDENT_PHASE.name: str(view.phase),

@@ -69,6 +69,19 @@ class DeadlineStatus(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
+class RefusalReason(StrEnum):
+    INVALID = "invalid"  # the input itself is wrong (422)
+    CONFLICT = "conflict"  # well-formed, but the incident's state refuses it (409)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the workflow refused an input: the details of its ``Rejected`` error."""
+
+    field: str | None
+    reason: RefusalReason
+
+
 @dataclass(frozen=True)
 class Evidence:
     source: str
@@ -166,7 +179,19 @@ class DeadlineView:
     title: str
     due_at: datetime
     due_hours: float
-    status: DeadlineStatus
+    status: DeadlineStatus  # the verdict, judged at the due instant
+    # When the step's condition last came to hold (late ones included), if it holds.
+    met_at: datetime | None = None
+    met_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class PhaseChange:
+    """The incident entered ``phase`` at ``at``."""
+
+    phase: Phase
+    at: datetime
+    t_plus_hours: float
 
 
 @dataclass(frozen=True)
@@ -186,30 +211,70 @@ class QuorumView:
     required_assets: tuple[str, ...]
     missing_assets: tuple[str, ...]
     holds: bool
+    # False for a kind that needs no allied consultation: there is no quorum to show.
+    applies: bool = True
+
+
+class ScheduleKind(StrEnum):
+    DEADLINE = "deadline"
+    ESCALATION = "escalation"
+    WINDOW = "window"
 
 
 @dataclass(frozen=True)
-class IncidentView:
-    """The full state of an incident, as the query returns it."""
+class ScheduleEntry:
+    """Something still to fall due: a pending deadline, an escalation check whose condition does
+    not hold, or the close of the response window."""
+
+    name: str
+    title: str
+    due_at: datetime
+    due_hours: float
+    kind: ScheduleKind = ScheduleKind.DEADLINE
+
+
+def next_after(schedule: tuple[ScheduleEntry, ...], now: datetime) -> ScheduleEntry | None:
+    """The next deadline: the first entry still ahead. A stored schedule (the read side's row)
+    may lag the workflow, so readers skip what has passed rather than trust its head."""
+    return next((entry for entry in schedule if entry.due_at > now), None)
+
+
+# kw_only: the view extends the snapshot, and defaults may then sit anywhere; fields added since
+# the first release have defaults, so payloads written by an older engine still decode.
+@dataclass(frozen=True, kw_only=True)
+class IncidentSnapshot:
+    """The incident's header and where it stands: built by the state machine alone, and the one
+    source of the read side's row, the search attributes, the views and the API's incident
+    fields."""
 
     incident_id: str
+    report_id: str
     plan_id: str
     plan_version: int
-    report_id: str
     kind: str
     sector: str
     reported_by: str
     summary: str
     exercise: bool
-    time_scale: float
-    t0: datetime
+    t0: datetime  # the violation's observed time: every deadline runs from it
     reported_at: datetime
     window_closes_at: datetime
     phase: Phase
-    awaiting: Awaiting
     outcome: Outcome | None
-    closed_at: datetime | None
     escalation_level: int
+    closed_at: datetime | None
+    # What falls due next, in order (empty once closed); the next deadline is its first entry.
+    schedule: tuple[ScheduleEntry, ...] = ()
+    # The workflow run that last wrote it; set by the workflow (the state machine knows no runs).
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentView(IncidentSnapshot):
+    """The full state of an incident, as the query returns it."""
+
+    time_scale: float
+    awaiting: Awaiting
     escalation_authority: str
     verification: Verification
     sources: tuple[str, ...]
@@ -218,8 +283,9 @@ class IncidentView:
     authorized_by: str | None
     dispatched: tuple[str, ...]
     deadlines: tuple[DeadlineView, ...]
-    next_deadline: DeadlineView | None
     escalations: tuple[EscalationView, ...]
     unmet_conditions: tuple[str, ...]
     timeline: tuple[Decision, ...]
     persisted_seq: int
+    # Every change of phase, from the report on.
+    phases: tuple[PhaseChange, ...] = ()

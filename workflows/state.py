@@ -3,17 +3,45 @@
 The workflow feeds it the time (``workflow.now()``) and the inputs it receives, and carries out
 the effects it asks for (ledger writes, diplomatic dispatches). Keeping the rules here means they
 are tested exhaustively without a server, and the workflow stays a thin, readable shell.
+
+Time, as the plan's table says (``plans.model.Deadline``):
+
+- an input that reaches the engine at a deadline's due instant counts as on time (inclusive);
+- a deadline's verdict, met or missed, is judged at its due instant, so a deadline already past
+  when the engine learns of something (a late report) is missed and its escalation rules fire;
+- a missed deadline's consequence (close unverified, proceed on presumption) applies only if its
+  condition still fails when the engine processes it, knowing the input that arrives with it: a
+  late report that carries its corroborating sources is verified late, not closed or presumed;
+- after the closing decision nothing new is decided or started; only the results of diplomatic
+  steps started before it may follow.
+
+Drive it with :meth:`IncidentState.receive` for an input (the validator's view first:
+:meth:`IncidentState.preview`) and :meth:`IncidentState.advance` when time passes.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from plans.model import Condition, EscalationRule, KindPolicy, Plan, WhenUnverified
+from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, WhenUnverified
 from workflows.clock import PlanClock, format_offset
+from workflows.decisions import (
+    ActivatedPayload,
+    CommitmentPayload,
+    DecisionKind,
+    EscalatedPayload,
+    EvidencePayload,
+    LapsedPayload,
+    NotActivatedPayload,
+    QuorumLostPayload,
+    QuorumReachedPayload,
+    ReportedPayload,
+    VerifiedPayload,
+)
 from workflows.messages import (
     Action,
     Answer,
@@ -27,26 +55,55 @@ from workflows.messages import (
     EscalationView,
     EvidenceInput,
     IncidentInput,
+    IncidentSnapshot,
     IncidentView,
     Outcome,
     Phase,
+    PhaseChange,
     QuorumView,
+    ScheduleEntry,
+    ScheduleKind,
     Verification,
 )
 
 SYSTEM = "system"
 
-DEADLINE_TITLES = {
-    "verification": "Verification",
-    "consultation": "Allied consultation quorum",
-    "diplomacy": "Diplomatic steps dispatched",
-    "authorization": "Military authorization",
-    "activation": "Activation",
-}
-
 
 class Rejected(ValueError):
-    """An input the plan does not allow at this moment; the update is refused."""
+    """An input the plan does not allow at this moment; the update is refused.
+
+    ``field`` names the input at fault (None: the incident as a whole). ``conflict`` says the
+    input is well-formed but the incident's state refuses it (it has ended, is already
+    authorized, has no quorum yet); otherwise the input itself is invalid.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Behaviour that changed while incidents were in flight. The workflow sets each flag from a
+    ``workflow.patched()`` marker, so a replayed incident keeps the rules it started under; every
+    other user of the state machine runs the current rules (the defaults)."""
+
+    # Independent evidence after the plan proceeded on presumption verifies the violation.
+    evidence_verifies_presumption: bool = True
+    # Verdicts at the due instant, inputs at a due instant on time, consequences knowing the
+    # input that arrives with them, and the unmet conditions named as the plan's steps.
+    judged_at_due: bool = True
+
+
+CURRENT_RULES = Rules()
+LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False)
+
+# Before ``judged_at_due``, the unmet consultation was called by its condition.
+_LEGACY_UNMET = {"consultation": "quorum"}
+
+# A change the state makes at a given time: an input being applied.
+Change = Callable[["IncidentState", datetime], None]
 
 
 @dataclass(frozen=True)
@@ -56,7 +113,7 @@ class _Event:
     key: str
     hours: float
     order: int  # deadlines before escalations before the window closing, at the same instant
-    deadline: str | None = None
+    deadline: Deadline | None = None
     rule: EscalationRule | None = None
 
 
@@ -82,15 +139,9 @@ def quorum_holds(plan: Plan, commitments: dict[str, _Commitment]) -> bool:
 
 
 def _events(plan: Plan) -> tuple[_Event, ...]:
-    deadlines = (
-        ("verification", plan.verification_due_hours),
-        ("consultation", plan.consultation_due_hours),
-        ("diplomacy", plan.diplomacy_due_hours),
-        ("authorization", plan.authorization_due_hours),
-        ("activation", plan.activation_window_hours),
-    )
     events = [
-        _Event(key=f"deadline:{name}", hours=h, order=0, deadline=name) for name, h in deadlines
+        _Event(key=f"deadline:{d.name}", hours=d.due_hours, order=0, deadline=d)
+        for d in plan.deadlines
     ]
     events += [
         _Event(key=f"rule:{i}", hours=r.at_hours, order=1, rule=r)
@@ -100,17 +151,32 @@ def _events(plan: Plan) -> tuple[_Event, ...]:
     return tuple(sorted(events, key=lambda e: (e.hours, e.order)))
 
 
+def rule_name(rule: EscalationRule) -> str:
+    return f"unless_{rule.unless}_t{rule.at_hours:g}h_l{rule.level}"
+
+
+def check_report(incident: IncidentInput) -> None:
+    """What a report must satisfy before an incident can open under its plan (the start of a
+    workflow has no validator: the intake calls this first)."""
+    plan, kind = incident.plan, incident.report.kind
+    if not plan.has_kind(kind):
+        raise Rejected(
+            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
+            field="kind",
+        )
+
+
 class IncidentState:
     """One incident under one plan. Every method takes the current time; none reads a clock."""
 
-    def __init__(self, incident: IncidentInput, now: datetime) -> None:
+    def __init__(
+        self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
+    ) -> None:
+        check_report(incident)
         report = incident.report
         self.input = incident
         self.plan = incident.plan
-        if not self.plan.has_kind(report.kind):
-            raise Rejected(
-                f"kind: {report.kind!r} is not a kind of plan {self.plan.id!r} ({', '.join(self.plan.kind_names)})"
-            )
+        self.rules = rules
         self.kind = report.kind
         self.reported_at = report.reported_at or now
         self.clock = PlanClock(
@@ -135,34 +201,45 @@ class IncidentState:
         self.outcome: Outcome | None = None
         self.closed_at: datetime | None = None
         self.unmet: tuple[str, ...] = ()
-        # Independent evidence arriving after the plan proceeded on presumption verifies the
-        # violation. Incidents started before this rule keep the old behaviour on replay: the
-        # workflow sets this from workflow.patched().
-        self.evidence_verifies_presumption = False
+        # When each condition last came to hold (verified, quorum), for the views.
+        self.verified_at: datetime | None = None
+        self.quorum_since: datetime | None = None
+        self.phases: list[PhaseChange] = []
 
+        submitter = report.submitted_by or report.reported_by
         self._record(
-            "reported",
+            DecisionKind.REPORTED,
             now,
-            report.submitted_by or report.reported_by,
+            submitter,
             report.summary,
-            report_id=report.report_id,
-            reported_by=report.reported_by,
-            kind=report.kind,
-            sector=report.sector,
-            observed_at=self.clock.t0.isoformat(),
-            reported_at=self.reported_at.isoformat(),
-            plan_id=self.plan.id,
-            plan_version=self.plan.version,
-            exercise=incident.exercise,
+            ReportedPayload(
+                report_id=report.report_id,
+                reported_by=report.reported_by,
+                kind=report.kind,
+                sector=report.sector,
+                observed_at=self.clock.t0.isoformat(),
+                reported_at=self.reported_at.isoformat(),
+                plan_id=self.plan.id,
+                plan_version=self.plan.version,
+                exercise=incident.exercise,
+            ),
         )
         self._add_source(report.reported_by)
-        for evidence in report.evidence:
-            self.add_evidence(
-                EvidenceInput(
-                    evidence.source, evidence.summary, report.submitted_by or report.reported_by
-                ),
-                now,
-            )
+        evidence = [EvidenceInput(e.source, e.summary, submitter) for e in report.evidence]
+
+        def with_the_report(state: IncidentState, at: datetime) -> None:
+            # A report whose window has already closed opens a closed incident: its evidence
+            # decides nothing.
+            if state.is_open:
+                for item in evidence:
+                    state.add_evidence(item, at)
+
+        if rules.judged_at_due:
+            self.receive(now, with_the_report)
+        else:
+            # The first rules: the report's evidence first, the past deadlines after it (the
+            # workflow's first wake-up fires them).
+            with_the_report(self, now)
 
     # -- what the plan says now -------------------------------------------------------------
 
@@ -185,7 +262,7 @@ class IncidentState:
     def _condition_applies(self, condition: Condition) -> bool:
         if condition is Condition.QUORUM:
             return self.policy.consultation
-        if condition is Condition.AUTHORIZED:
+        if condition in (Condition.AUTHORIZED, Condition.ACTIVATED):
             return self.policy.military_response
         if condition is Condition.DISPATCHED:
             return bool(self.steps_for_kind)
@@ -198,35 +275,23 @@ class IncidentState:
             return self.quorum
         if condition is Condition.DISPATCHED:
             return all(step in self.dispatched for step in self.steps_for_kind)
-        return self.authorized_at is not None
-
-    def _deadline_applies(self, name: str) -> bool:
-        if name == "consultation":
-            return self.policy.consultation
-        if name == "diplomacy":
-            return bool(self.steps_for_kind)
-        if name in ("authorization", "activation"):
-            return self.policy.military_response
-        return True
-
-    def _deadline_met(self, name: str) -> bool:
-        if name == "verification":
-            return self.verification is Verification.VERIFIED
-        if name == "consultation":
-            return self.quorum
-        if name == "diplomacy":
-            return self._condition_holds(Condition.DISPATCHED)
-        if name == "authorization":
+        if condition is Condition.AUTHORIZED:
             return self.authorized_at is not None
         return self.outcome is Outcome.ACTIVATED
 
     def _applies(self, event: _Event) -> bool:
         if event.deadline is not None:
-            return self._deadline_applies(event.deadline)
+            return self._condition_applies(event.deadline.condition)
         if event.rule is not None:
             kinds = event.rule.kinds
             return (not kinds or self.kind in kinds) and self._condition_applies(event.rule.unless)
         return True
+
+    def _prerequisite_holds(self, deadline: Deadline) -> bool:
+        """Whether a step activation needs is done (verification: verified or presumed)."""
+        if deadline.condition is Condition.VERIFIED:
+            return self.verification in (Verification.VERIFIED, Verification.PRESUMED)
+        return self._condition_holds(deadline.condition)
 
     def phase(self) -> Phase:
         if self.outcome is not None:
@@ -249,104 +314,200 @@ class IncidentState:
         }[self.phase()]
 
     def unmet_conditions(self) -> tuple[str, ...]:
-        unmet = []
-        if self.verification not in (Verification.VERIFIED, Verification.PRESUMED):
-            unmet.append("verification")
-        if self.policy.consultation and not self.quorum:
-            unmet.append("quorum")
-        if self.policy.military_response and self.authorized_at is None:
-            unmet.append("authorization")
+        """The steps activation still needs, by their names in the plan's table."""
+        unmet = [
+            d.name
+            for d in self.plan.deadlines
+            if d.required_for_activation
+            and self._condition_applies(d.condition)
+            and not self._prerequisite_holds(d)
+        ]
+        if not self.rules.judged_at_due:
+            unmet = [_LEGACY_UNMET.get(name, name) for name in unmet]
         return tuple(unmet)
+
+    def _pending(self, event: _Event) -> bool:
+        return event.key not in self.fired and self._applies(event)
 
     def next_event_at(self) -> datetime | None:
         """When the workflow must next wake up by itself, if the incident is still open."""
         if not self.is_open:
             return None
-        pending = [e for e in self.events if e.key not in self.fired and self._applies(e)]
-        return min((self.clock.at(e.hours) for e in pending), default=None)
+        return min((self.clock.at(e.hours) for e in self.events if self._pending(e)), default=None)
 
     def next_event_label(self) -> str:
         at = self.next_event_at()
         labels = [
-            self._event_label(e)
-            for e in self.events
-            if e.key not in self.fired and self._applies(e) and self.clock.at(e.hours) == at
+            self._title(e) for e in self.events if self._pending(e) and self.clock.at(e.hours) == at
         ]
         return "; ".join(labels)
 
-    def _event_label(self, event: _Event) -> str:
+    def _title(self, event: _Event) -> str:
         offset = format_offset(event.hours)
         if event.deadline is not None:
-            return f"{DEADLINE_TITLES[event.deadline]} deadline {offset}"
+            return f"{event.deadline.title} deadline {offset}"
         if event.rule is not None:
             return f"Escalation check ({event.rule.unless}) {offset}"
         return f"Response window closes {offset}"
 
+    def schedule(self) -> tuple[ScheduleEntry, ...]:
+        """What falls due next, in order: pending deadlines, escalation checks whose condition does
+        not hold, and the close of the window. The next deadline is its first entry."""
+        if not self.is_open:
+            return ()
+        entries = []
+        for event in self.events:
+            if not self._pending(event):
+                continue
+            at, hours = self.clock.at(event.hours), event.hours
+            offset = format_offset(hours)
+            if event.deadline is not None:
+                deadline = event.deadline
+                # The activation deadline is the window's close, listed once as such.
+                if deadline.condition is Condition.ACTIVATED or self._condition_holds(
+                    deadline.condition
+                ):
+                    continue
+                entries.append(
+                    ScheduleEntry(deadline.name, f"{deadline.title} deadline {offset}", at, hours)
+                )
+            elif event.rule is not None:
+                rule = event.rule
+                if self._condition_holds(rule.unless):
+                    continue
+                title = (
+                    f"Escalation to level {rule.level} ({self.plan.authority(rule.level)}) "
+                    f"unless {rule.unless} {offset}"
+                )
+                entries.append(
+                    ScheduleEntry(rule_name(rule), title, at, hours, ScheduleKind.ESCALATION)
+                )
+            else:
+                what = "Activation" if self.policy.military_response else "Response"
+                entries.append(
+                    ScheduleEntry(
+                        "window", f"{what} window closes {offset}", at, hours, ScheduleKind.WINDOW
+                    )
+                )
+        return tuple(entries)
+
     # -- the passage of time ----------------------------------------------------------------
 
     def advance(self, now: datetime) -> None:
-        """Fire, in order, everything due at or before ``now``; activate the moment all conditions hold."""
+        """Fire, in order, everything due at or before ``now``; activate the moment all
+        conditions hold. For a wake-up with no input: the timer's, or the validators' view."""
+        self._fire(now, inclusive=True, incoming=None)
+
+    def receive(self, now: datetime, change: Change) -> list[Decision]:
+        """Apply an input that reaches the engine at ``now``; the decisions it led to.
+
+        What fell due before ``now`` is judged first, as of its due instant, and its consequence
+        knowing the input; the input then counts as on time for what falls due at ``now`` itself.
+        Raises :class:`Rejected` if the input is refused once those have fired.
+        """
+        if self.rules.judged_at_due:
+            self._fire(now, inclusive=False, incoming=change)
+        else:
+            self.advance(now)
+        first = len(self.decisions)
+        change(self, now)
+        self.advance(now)
+        return self.decisions[first:]
+
+    def preview(self, now: datetime, incoming: Change | None = None) -> IncidentState:
+        """The state as an input arriving at ``now`` will find it, for validators: itself when
+        nothing falls due first (checks never change it), else an advanced copy."""
+        due = self.next_event_at()
+        inclusive = not self.rules.judged_at_due
+        if due is None or due > now or (due == now and not inclusive):
+            return self
+        probe = copy.deepcopy(self)
+        probe._fire(now, inclusive=inclusive, incoming=incoming)
+        return probe
+
+    def _fire(self, now: datetime, *, inclusive: bool, incoming: Change | None) -> None:
+        late: list[str] = []  # steps queued by what fell due before now
         while self.is_open:
             self._check_activation(now)
             if not self.is_open:
-                return
+                break
             due = next(
                 (
                     e
                     for e in self.events
-                    if e.key not in self.fired
-                    and self.clock.at(e.hours) <= now
-                    and self._applies(e)
+                    if self._pending(e)
+                    and (
+                        self.clock.at(e.hours) < now
+                        or (inclusive and self.clock.at(e.hours) == now)
+                    )
                 ),
                 None,
             )
             if due is None:
-                return
+                break
             self.fired.add(due.key)
+            queued = len(self.dispatch_queue)
             if due.deadline is not None:
-                self._deadline_falls_due(due.deadline, now)
+                self._deadline_falls_due(due.deadline, now, incoming)
             elif due.rule is not None:
                 self._rule_falls_due(due.rule, now)
             else:
                 self._window_closes(now)
+            if self.clock.at(due.hours) < now:
+                late += self.dispatch_queue[queued:]
+        if late and self.outcome not in (None, Outcome.ACTIVATED) and self.rules.judged_at_due:
+            # Decided while the engine caught up on a past it learned of late (a late report, a
+            # worker back after an outage), and closed without activation before it caught up:
+            # the window had closed, so the steps never start.
+            for step in late:
+                self.dispatch_queue.remove(step)
+                self.dispatch_started.remove(step)
 
-    def preview(self, now: datetime) -> IncidentState:
-        """The state advanced to ``now``, for validators: itself when nothing falls due by then
-        (checks never change it), else an advanced copy."""
-        due = self.next_event_at()
-        if due is None or due > now:
-            return self
+    def _would_hold(self, condition: Condition, incoming: Change | None, now: datetime) -> bool:
+        """Whether the input arriving at ``now`` would make ``condition`` hold."""
+        if incoming is None:
+            return False
         probe = copy.deepcopy(self)
-        probe.advance(now)
-        return probe
+        try:
+            incoming(probe, now)
+        except Rejected:
+            return False
+        return probe._condition_holds(condition)
 
-    def _deadline_falls_due(self, name: str, now: datetime) -> None:
-        met = self._deadline_met(name)
-        self.results[name] = met
-        if not met:
+    def _deadline_falls_due(
+        self, deadline: Deadline, now: datetime, incoming: Change | None
+    ) -> None:
+        met = self._condition_holds(deadline.condition)
+        self.results[deadline.name] = met
+        if met:
+            return
+        self._record(
+            DecisionKind.LAPSED,
+            now,
+            SYSTEM,
+            f"{deadline.title} deadline {format_offset(deadline.due_hours)} passed unmet",
+            LapsedPayload(
+                deadline=deadline.name, due_at=self.clock.at(deadline.due_hours).isoformat()
+            ),
+        )
+        if deadline.condition is not Condition.VERIFIED:
+            return
+        if self.rules.judged_at_due and self._would_hold(Condition.VERIFIED, incoming, now):
+            return  # the input arriving now verifies it: verified late, not closed or presumed
+        if self.policy.when_unverified is WhenUnverified.PRESUME:
+            self.verification = Verification.PRESUMED
             self._record(
-                "lapsed",
+                DecisionKind.PRESUMED,
                 now,
                 SYSTEM,
-                f"{DEADLINE_TITLES[name]} deadline {format_offset(self._deadline_hours(name))} passed unmet",
-                deadline=name,
-                due_at=self.clock.at(self._deadline_hours(name)).isoformat(),
+                "Not verified in time; the plan proceeds on presumption",
             )
-        if name == "verification" and not met:
-            if self.policy.when_unverified is WhenUnverified.PRESUME:
-                self.verification = Verification.PRESUMED
-                self._record(
-                    "presumed",
-                    now,
-                    SYSTEM,
-                    "Not verified in time; the plan proceeds on presumption",
-                )
-                self._start_dispatch()
-            else:
-                self.verification = Verification.LAPSED
-                self._close(
-                    Outcome.UNVERIFIED_CLOSED, now, "Not verified in time; the incident is closed"
-                )
+            self._start_dispatch()
+        else:
+            self.verification = Verification.LAPSED
+            self._close(
+                Outcome.UNVERIFIED_CLOSED, now, "Not verified in time; the incident is closed"
+            )
 
     def _rule_falls_due(self, rule: EscalationRule, now: datetime) -> None:
         if self._condition_holds(rule.unless):
@@ -361,15 +522,17 @@ class IncidentState:
         )
         self.escalations.append(view)
         self._record(
-            "escalated",
+            DecisionKind.ESCALATED,
             now,
             SYSTEM,
             rule.reason,
-            level=rule.level,
-            authority=view.authority,
-            incident_level=self.escalation_level,
-            rule_at_hours=rule.at_hours,
-            unless=str(rule.unless),
+            EscalatedPayload(
+                level=rule.level,
+                authority=view.authority,
+                incident_level=self.escalation_level,
+                rule_at_hours=rule.at_hours,
+                unless=str(rule.unless),
+            ),
         )
 
     def _window_closes(self, now: datetime) -> None:
@@ -379,7 +542,7 @@ class IncidentState:
                 Outcome.NOT_ACTIVATED,
                 now,
                 f"Response window closed without activation; unmet: {', '.join(self.unmet) or 'none'}",
-                unmet=list(self.unmet),
+                NotActivatedPayload(outcome=str(Outcome.NOT_ACTIVATED), unmet=list(self.unmet)),
             )
         else:
             self._close(
@@ -399,58 +562,77 @@ class IncidentState:
             Outcome.ACTIVATED,
             now,
             f"Verification, quorum and authorization hold: response activated with {', '.join(committed)}",
-            parties={p: list(a) for p, a in committed.items()},
-            assets=assets,
+            ActivatedPayload(
+                outcome=str(Outcome.ACTIVATED),
+                parties={p: list(a) for p, a in committed.items()},
+                assets=assets,
+            ),
         )
-
-    def _deadline_hours(self, name: str) -> float:
-        return next(e.hours for e in self.events if e.deadline == name)
 
     # -- inputs from people -----------------------------------------------------------------
 
     def check_open(self) -> None:
         if not self.is_open:
             raise Rejected(
-                f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted"
+                f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted",
+                conflict=True,
             )
 
     def check_evidence(self, evidence: EvidenceInput) -> None:
         self.check_open()
         if not evidence.source.strip():
-            raise Rejected("source: must name who provides the evidence")
+            raise Rejected("source: must name who provides the evidence", field="source")
 
     def check_commitment(self, commitment: CommitmentInput) -> None:
         self.check_open()
-        if commitment.party not in self.plan.parties:
+        plan = self.plan
+        if commitment.party not in plan.parties:
             raise Rejected(
-                f"party: {commitment.party!r} is not a guarantor party of plan {self.plan.id} ({', '.join(self.plan.parties)})"
+                f"party: {commitment.party!r} is not a guarantor party of plan {plan.id} ({', '.join(plan.parties)})",
+                field="party",
             )
-        unknown = [a for a in commitment.assets if a not in self.plan.assets]
+        unknown = [a for a in commitment.assets if a not in plan.assets]
         if unknown:
-            raise Rejected(f"assets: unknown {unknown}; the plan knows {list(self.plan.assets)}")
+            raise Rejected(
+                f"assets: unknown {unknown}; the plan knows {list(plan.assets)}", field="assets"
+            )
         if len(set(commitment.assets)) != len(commitment.assets):
-            raise Rejected("assets: each asset may be offered once")
+            raise Rejected("assets: each asset may be offered once", field="assets")
         if commitment.answer is Answer.COMMIT and not commitment.assets:
-            raise Rejected("assets: a commitment must offer at least one asset")
+            raise Rejected("assets: a commitment must offer at least one asset", field="assets")
         if commitment.answer is Answer.DECLINE and commitment.assets:
-            raise Rejected("assets: a decline offers no assets")
+            raise Rejected("assets: a decline offers no assets", field="assets")
 
     def check_decision(self, decision: DecisionInput) -> None:
         self.check_open()
         if not decision.actor.strip():
-            raise Rejected("actor: an operator decision must name its actor")
+            raise Rejected("actor: an operator decision must name its actor", field="actor")
         if not decision.rationale.strip():
-            raise Rejected("rationale: an operator decision must give its rationale")
+            raise Rejected(
+                "rationale: an operator decision must give its rationale", field="rationale"
+            )
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
-            raise Rejected("new_kind: only a reclassify decision names a new kind")
+            raise Rejected(
+                "new_kind: only a reclassify decision names a new kind", field="new_kind"
+            )
         if decision.action is Action.CONFIRM:
             if self.verification is Verification.VERIFIED:
-                raise Rejected("action: the violation is already verified")
+                raise Rejected(
+                    "action: the violation is already verified", field="action", conflict=True
+                )
         elif decision.action is Action.AUTHORIZE:
             if not self.policy.military_response:
-                raise Rejected(f"action: a {self.kind} calls for no military authorization")
+                raise Rejected(
+                    f"action: a {self.kind} calls for no military authorization",
+                    field="action",
+                    conflict=True,
+                )
             if self.authorized_at is not None:
-                raise Rejected(f"action: already authorized by {self.authorized_by}")
+                raise Rejected(
+                    f"action: already authorized by {self.authorized_by}",
+                    field="action",
+                    conflict=True,
+                )
             if not self.quorum:
                 short, missing = quorum_missing(self.plan, self.commitments)
                 need = (
@@ -458,34 +640,45 @@ class IncidentState:
                 )
                 need += [f"a party offering {a}" for a in missing]
                 raise Rejected(
-                    f"action: authorization needs the allied quorum first (missing {' and '.join(need)})"
+                    f"action: authorization needs the allied quorum first (missing {' and '.join(need)})",
+                    field="action",
+                    conflict=True,
                 )
         elif decision.action is Action.RECLASSIFY:
             if decision.new_kind is None:
-                raise Rejected("new_kind: a reclassify decision must name the new kind")
+                raise Rejected(
+                    "new_kind: a reclassify decision must name the new kind", field="new_kind"
+                )
             if not self.plan.has_kind(decision.new_kind):
                 raise Rejected(
-                    f"new_kind: {decision.new_kind!r} is not a kind of plan {self.plan.id} ({', '.join(self.plan.kind_names)})"
+                    f"new_kind: {decision.new_kind!r} is not a kind of plan {self.plan.id} ({', '.join(self.plan.kind_names)})",
+                    field="new_kind",
                 )
             if decision.new_kind == self.kind:
-                raise Rejected(f"new_kind: the incident is already a {self.kind}")
+                raise Rejected(
+                    f"new_kind: the incident is already a {self.kind}",
+                    field="new_kind",
+                    conflict=True,
+                )
 
     def add_evidence(self, evidence: EvidenceInput, now: datetime) -> None:
         self.check_evidence(evidence)
         source = evidence.source.strip()
         new = source not in self.sources
         self._record(
-            "evidence_accepted",
+            DecisionKind.EVIDENCE_ACCEPTED,
             now,
             evidence.actor or source,
             evidence.summary,
-            source=source,
-            new_source=new,
-            distinct_sources=len(self.sources) + (1 if new else 0),
+            EvidencePayload(
+                source=source,
+                new_source=new,
+                distinct_sources=len(self.sources) + (1 if new else 0),
+            ),
         )
         self._add_source(source)
         verifiable = self.verification is Verification.PENDING or (
-            self.verification is Verification.PRESUMED and self.evidence_verifies_presumption
+            self.verification is Verification.PRESUMED and self.rules.evidence_verifies_presumption
         )
         if verifiable and len(self.sources) >= self.plan.min_sources:
             self._verify(
@@ -503,14 +696,16 @@ class IncidentState:
             actor=commitment.actor or commitment.party,
         )
         self._record(
-            "commitment",
+            DecisionKind.COMMITMENT,
             now,
             commitment.actor or commitment.party,
             commitment.rationale,
-            party=commitment.party,
-            answer=str(commitment.answer),
-            assets=list(commitment.assets),
-            previous=None if previous is None else str(previous.answer),
+            CommitmentPayload(
+                party=commitment.party,
+                answer=str(commitment.answer),
+                assets=list(commitment.assets),
+                previous=None if previous is None else str(previous.answer),
+            ),
         )
         self._track_quorum(now)
 
@@ -519,7 +714,13 @@ class IncidentState:
         payload: dict[str, Any] = {"action": str(decision.action)}
         if decision.action is Action.RECLASSIFY:
             payload.update({"from": self.kind, "to": decision.new_kind})
-        self._record(str(decision.action), now, decision.actor, decision.rationale, **payload)
+        self._record(
+            DecisionKind.of_action(decision.action),
+            now,
+            decision.actor,
+            decision.rationale,
+            payload,
+        )
         if decision.action is Action.CONFIRM:
             self._verify(now, f"Confirmed by {decision.actor}")
         elif decision.action is Action.AUTHORIZE:
@@ -539,19 +740,23 @@ class IncidentState:
     def dispatch_succeeded(self, step: str, now: datetime, channel: str) -> None:
         self.dispatched[step] = now
         self._record(
-            "dispatched", now, SYSTEM, self.plan.step(step).title, step=step, channel=channel
+            DecisionKind.DISPATCHED,
+            now,
+            SYSTEM,
+            self.plan.step(step).title,
+            {"step": step, "channel": channel},
         )
 
     def dispatch_failed(self, step: str, now: datetime, error: str) -> None:
-        self._record("dispatch_failed", now, SYSTEM, error, step=step)
+        self._record(DecisionKind.DISPATCH_FAILED, now, SYSTEM, error, {"step": step})
 
     def dispatch_cancelled(self, step: str, now: datetime) -> None:
         self._record(
-            "dispatch_cancelled",
+            DecisionKind.DISPATCH_CANCELLED,
             now,
             SYSTEM,
             "The response was stood down before the step went out",
-            step=step,
+            {"step": step},
         )
 
     # -- internals --------------------------------------------------------------------------
@@ -562,10 +767,19 @@ class IncidentState:
 
     def _verify(self, now: datetime, rationale: str) -> None:
         self.verification = Verification.VERIFIED
-        self._record("verified", now, SYSTEM, rationale, sources=list(self.sources))
+        self.verified_at = now
+        self._record(
+            DecisionKind.VERIFIED,
+            now,
+            SYSTEM,
+            rationale,
+            VerifiedPayload(sources=list(self.sources)),
+        )
         self._start_dispatch()
 
     def _start_dispatch(self) -> None:
+        if not self.is_open:
+            return  # nothing new starts after the closing decision
         for step in self.steps_for_kind:
             if step not in self.dispatch_started:
                 self.dispatch_started.append(step)
@@ -576,100 +790,138 @@ class IncidentState:
         if holds == self.quorum_reached:
             return
         self.quorum_reached = holds
+        self.quorum_since = now if holds else None
         committed = sorted(p for p, c in self.commitments.items() if c.answer is Answer.COMMIT)
         if holds:
             self._record(
-                "quorum_reached",
+                DecisionKind.QUORUM_REACHED,
                 now,
                 SYSTEM,
                 f"Committed: {', '.join(committed)}",
-                committed=committed,
+                QuorumReachedPayload(committed=committed),
             )
         else:
             short, missing = quorum_missing(self.plan, self.commitments)
             self._record(
-                "quorum_lost",
+                DecisionKind.QUORUM_LOST,
                 now,
                 SYSTEM,
                 "A change of answer broke the quorum",
-                committed=committed,
-                short=short,
-                missing_assets=list(missing),
+                QuorumLostPayload(committed=committed, short=short, missing_assets=list(missing)),
             )
 
-    def _close(self, outcome: Outcome, now: datetime, rationale: str, **payload: Any) -> None:
+    def _close(
+        self, outcome: Outcome, now: datetime, rationale: str, payload: dict[str, Any] | None = None
+    ) -> None:
         self.outcome = outcome
         self.closed_at = now
-        self._record(str(outcome), now, SYSTEM, rationale, outcome=str(outcome), **payload)
+        self._record(
+            DecisionKind.of_outcome(outcome),
+            now,
+            SYSTEM,
+            rationale,
+            payload or {"outcome": str(outcome)},
+        )
 
     def _record(
-        self, kind: str, now: datetime, actor: str, rationale: str = "", /, **payload: Any
+        self,
+        kind: DecisionKind,
+        now: datetime,
+        actor: str,
+        rationale: str = "",
+        payload: dict[str, Any] | None = None,
     ) -> Decision:
         decision = Decision(
             seq=len(self.decisions) + 1,
-            kind=kind,
+            kind=str(kind),
             at=now,
             t_plus_hours=self.clock.hours_since_t0(now),
             actor=actor,
             rationale=rationale,
-            payload=payload,
+            payload=dict(payload or {}),
         )
         self.decisions.append(decision)
+        phase = self.phase()
+        if not self.phases or self.phases[-1].phase is not phase:
+            self.phases.append(PhaseChange(phase, now, decision.t_plus_hours))
         return decision
 
     # -- the view ---------------------------------------------------------------------------
 
     def deadline_views(self) -> tuple[DeadlineView, ...]:
         views = []
-        for event in self.events:
-            if event.deadline is None:
-                continue
-            name = event.deadline
+        for deadline in self.plan.deadlines:
+            name = deadline.name
             if name in self.results:
                 status = DeadlineStatus.MET if self.results[name] else DeadlineStatus.MISSED
-            elif not self._deadline_applies(name):
+            elif not self._condition_applies(deadline.condition):
                 status = DeadlineStatus.NOT_APPLICABLE
-            elif self._deadline_met(name):
+            elif self._condition_holds(deadline.condition):
                 status = DeadlineStatus.MET
             elif not self.is_open:
                 status = DeadlineStatus.MOOT
             else:
                 status = DeadlineStatus.PENDING
+            met_at = self._met_at(deadline.condition)
             views.append(
                 DeadlineView(
                     name=name,
-                    title=DEADLINE_TITLES[name],
-                    due_at=self.clock.at(event.hours),
-                    due_hours=event.hours,
+                    title=deadline.title,
+                    due_at=self.clock.at(deadline.due_hours),
+                    due_hours=deadline.due_hours,
                     status=status,
+                    met_at=met_at,
+                    met_hours=None if met_at is None else self.clock.hours_since_t0(met_at),
                 )
             )
         return tuple(views)
 
-    def view(self, persisted_seq: int = 0) -> IncidentView:
+    def _met_at(self, condition: Condition) -> datetime | None:
+        """When ``condition`` last came to hold, if it holds now."""
+        if not self._condition_holds(condition):
+            return None
+        if condition is Condition.VERIFIED:
+            return self.verified_at
+        if condition is Condition.QUORUM:
+            return self.quorum_since
+        if condition is Condition.DISPATCHED:
+            return max((self.dispatched[s] for s in self.steps_for_kind), default=None)
+        if condition is Condition.AUTHORIZED:
+            return self.authorized_at
+        return self.closed_at
+
+    def snapshot(self) -> IncidentSnapshot:
+        """The incident's header and where it stands (the read side's row, the search attributes,
+        the start of every view)."""
         report = self.input.report
-        deadlines = self.deadline_views()
-        pending = [d for d in deadlines if d.status is DeadlineStatus.PENDING]
-        short, missing = quorum_missing(self.plan, self.commitments)
-        return IncidentView(
+        return IncidentSnapshot(
             incident_id=self.input.incident_id,
+            report_id=report.report_id,
             plan_id=self.plan.id,
             plan_version=self.plan.version,
-            report_id=report.report_id,
             kind=self.kind,
             sector=report.sector,
             reported_by=report.reported_by,
             summary=report.summary,
             exercise=self.input.exercise,
-            time_scale=self.input.time_scale,
             t0=self.clock.t0,
             reported_at=self.reported_at,
             window_closes_at=self.clock.at(self.plan.activation_window_hours),
             phase=self.phase(),
-            awaiting=self.awaiting(),
             outcome=self.outcome,
-            closed_at=self.closed_at,
             escalation_level=self.escalation_level,
+            closed_at=self.closed_at,
+            schedule=self.schedule(),
+        )
+
+    def view(self, persisted_seq: int = 0) -> IncidentView:
+        snapshot = self.snapshot()
+        short, missing = quorum_missing(self.plan, self.commitments)
+        header = {f: getattr(snapshot, f) for f in IncidentSnapshot.__dataclass_fields__}
+        return IncidentView(
+            **header,
+            time_scale=self.input.time_scale,
+            awaiting=self.awaiting(),
             escalation_authority=self.plan.authority(self.escalation_level),
             verification=self.verification,
             sources=tuple(self.sources),
@@ -684,6 +936,7 @@ class IncidentState:
                 required_assets=self.plan.quorum.required_assets,
                 missing_assets=missing,
                 holds=short == 0 and not missing,
+                applies=self.policy.consultation,
             ),
             commitments=tuple(
                 CommitmentView(party=p, answer=c.answer, assets=c.assets, at=c.at, actor=c.actor)
@@ -691,10 +944,10 @@ class IncidentState:
             ),
             authorized_by=self.authorized_by,
             dispatched=tuple(self.dispatched),
-            deadlines=deadlines,
-            next_deadline=min(pending, key=lambda d: d.due_at, default=None),
+            deadlines=self.deadline_views(),
             escalations=tuple(self.escalations),
             unmet_conditions=self.unmet if self.outcome is not None else self.unmet_conditions(),
             timeline=tuple(self.decisions),
             persisted_seq=persisted_seq,
+            phases=tuple(self.phases),
         )

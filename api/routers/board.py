@@ -28,6 +28,7 @@ from api.context import ApiContext, get_context
 from api.errors import error_response
 from api.schemas.common import IncidentId
 from db.tokens import Principal, authenticate
+from workflows.decisions import detail
 
 router = APIRouter(prefix="/board", include_in_schema=False)
 
@@ -61,6 +62,8 @@ templates = Environment(
 )
 templates.filters["iso"] = _iso
 templates.filters["utc"] = _utc
+# What a decision (a timeline entry or a ledger row) decided, in words.
+templates.filters["decided"] = lambda d: detail(d.kind, d.payload)
 
 
 def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:

@@ -3,21 +3,19 @@ the workflow's updates."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import WorkflowQueryFailedError
 
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
-from api.schemas.common import IncidentId, PlanName
+from api.schemas.common import PlanName
 from api.schemas.incidents import (
-    ChainStatus,
     CommitmentIn,
     DeadlineOut,
     DecisionIn,
@@ -27,16 +25,21 @@ from api.schemas.incidents import (
     IncidentSummary,
     Ledger,
     LedgerRow,
+    LedgerVerdict,
+    NextDeadline,
     Receipt,
+    TimelineEntry,
 )
-from api.updates import InSameWorld, not_found, pinned_plan, submit, update_id_for, workflow_status
-from db.chain import verify_chain
-from db.models import Incident, LedgerDecision
+from api.updates import AddressedIncident, not_found, submit, update_id_for
+from db.audit import audited_ledger
+from db.models import Incident
+from db.repository import IncidentFilter, IncidentRepository, snapshot_of
 from db.tokens import Principal
 from foundation.ids import workflow_id_for
+from workflows.decisions import detail
 from workflows.incident import IncidentWorkflow
+from workflows.lookup import look_up
 from workflows.messages import (
-    Action,
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
@@ -45,11 +48,12 @@ from workflows.messages import (
     IncidentView,
     Outcome,
     Phase,
+    ScheduleEntry,
+    next_after,
 )
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
-IncidentPath = Annotated[IncidentId, Path(description="The incident id, e.g. donetsk-3f2a9c1e")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -87,66 +91,73 @@ async def list_incidents(
     context: Context, _: Reader, filters: Annotated[IncidentFilters, Query()]
 ) -> IncidentList:
     """Most recently observed first, from the read side the ledger keeps current."""
-    kind, phase, outcome, status = filters.kind, filters.phase, filters.outcome, filters.status
-    exercise, limit, offset = filters.exercise, filters.limit, filters.offset
-    query = select(Incident).where(Incident.exercise.is_(exercise))
-    if kind is not None:
-        query = query.where(Incident.kind == kind)
-    if phase is not None:
-        query = query.where(Incident.phase == str(phase))
-    if outcome is not None:
-        query = query.where(Incident.outcome == str(outcome))
-    if status == "open":
-        query = query.where(Incident.outcome.is_(None))
-    elif status == "closed":
-        query = query.where(Incident.outcome.is_not(None))
-    query = query.order_by(Incident.observed_at.desc(), Incident.id).limit(limit + 1).offset(offset)
+    where = IncidentFilter(
+        exercise=filters.exercise,
+        kind=filters.kind,
+        phase=None if filters.phase is None else str(filters.phase),
+        outcome=None if filters.outcome is None else str(filters.outcome),
+        open={"open": True, "closed": False}.get(filters.status or ""),
+    )
     async with context.sessions() as session:
-        rows = list(await session.scalars(query))
+        rows = await IncidentRepository(session).page(
+            where, limit=filters.limit + 1, offset=filters.offset
+        )
+    now = await context.clock()
     return IncidentList(
-        incidents=[IncidentSummary.model_validate(row) for row in rows[:limit]],
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if len(rows) > limit else None,
+        incidents=[summary_of(row, now) for row in rows[: filters.limit]],
+        limit=filters.limit,
+        offset=filters.offset,
+        next_offset=filters.offset + filters.limit if len(rows) > filters.limit else None,
+    )
+
+
+def next_deadline_of(schedule: tuple[ScheduleEntry, ...], now: datetime) -> NextDeadline | None:
+    upcoming = next_after(schedule, now)
+    if upcoming is None:
+        return None
+    return NextDeadline.model_validate(
+        {**asdict(upcoming), "seconds_left": (upcoming.due_at - now).total_seconds()}
+    )
+
+
+def summary_of(row: Incident, now: datetime) -> IncidentSummary:
+    snapshot = snapshot_of(row)
+    return IncidentSummary.model_validate(
+        {
+            **{f.name: getattr(snapshot, f.name) for f in fields(snapshot)},
+            "workflow_id": workflow_id_for(row.id),
+            "next_deadline": next_deadline_of(snapshot.schedule, now),
+        }
     )
 
 
 @router.get(
     "/{incident_id}",
-    dependencies=[InSameWorld],
     response_model=IncidentDetail,
     responses=documented(401, 403, 404, 409, 422, 503),
     summary="The live state of an incident",
 )
-async def show_incident(incident_id: IncidentPath, context: Context, _: Reader) -> IncidentDetail:
-    """Phase, outcome, escalation, every deadline with the time left, commitments and the
-    timeline, straight from the incident's workflow."""
-    handle = context.client.get_workflow_handle_for(
-        IncidentWorkflow.run, workflow_id_for(incident_id)
-    )
-    execution = await workflow_status(context, incident_id)
-    if execution is None:
-        raise not_found(incident_id)
+async def show_incident(context: Context, _: Reader, incident: AddressedIncident) -> IncidentDetail:
+    """Phase, outcome, escalation, every deadline with the time left, what falls due next,
+    commitments and the timeline, straight from the incident's workflow."""
     try:
-        if execution is WorkflowExecutionStatus.RUNNING:
-            view = await handle.query(IncidentWorkflow.state)
-            status: Literal["running", "completed"] = "running"
-        elif execution is WorkflowExecutionStatus.COMPLETED:
-            view = await handle.result()  # the final view: needs no worker
-            status = "completed"
-        else:
-            raise ApiError(
-                409,
-                "conflict",
-                f"incident {incident_id} did not run to an outcome ({execution.name.lower()})",
-            )
+        found = await look_up(context.client, incident.id)
     except WorkflowQueryFailedError as exc:
-        raise ApiError(409, "conflict", f"incident {incident_id}: {exc}") from None
-    return detail_of(view, handle.id, status, await context.clock())
+        raise ApiError(409, "conflict", f"incident {incident.id}: {exc}") from None
+    if found is None:
+        raise not_found(incident.id)
+    if found.view is None:
+        raise ApiError(
+            409,
+            "conflict",
+            f"incident {incident.id} did not run to an outcome ({found.status.name.lower()})",
+        )
+    status: Literal["running", "completed"] = "running" if found.running else "completed"
+    return detail_of(found.view, status, await context.clock())
 
 
 def detail_of(
-    view: IncidentView, workflow_id: str, status: Literal["running", "completed"], now: datetime
+    view: IncidentView, status: Literal["running", "completed"], now: datetime
 ) -> IncidentDetail:
     data: dict[str, Any] = {f.name: getattr(view, f.name) for f in fields(view)}
 
@@ -155,39 +166,41 @@ def detail_of(
         return DeadlineOut.model_validate(d).model_copy(update={"seconds_left": left})
 
     data["deadlines"] = [deadline(d) for d in view.deadlines]
-    data["next_deadline"] = deadline(view.next_deadline) if view.next_deadline else None
+    data["timeline"] = [
+        TimelineEntry.model_validate({**asdict(d), "detail": detail(d.kind, d.payload)})
+        for d in view.timeline
+    ]
     return IncidentDetail.model_validate(
-        {**data, "workflow_id": workflow_id, "status": status, "as_of": now}
+        {
+            **data,
+            "workflow_id": workflow_id_for(view.incident_id),
+            "status": status,
+            "as_of": now,
+            "next_deadline": next_deadline_of(view.schedule, now),
+        }
     )
 
 
 @router.get(
     "/{incident_id}/decisions",
-    dependencies=[InSameWorld],
     response_model=Ledger,
     responses=documented(401, 403, 404, 422),
-    summary="The incident's ledger, in order, with its hash chain checked",
+    summary="The incident's ledger, in order, with the audit's verdict on it",
 )
-async def incident_ledger(incident_id: IncidentPath, context: Context, _: Reader) -> Ledger:
-    async with context.sessions() as session:
-        incident = await session.scalar(select(Incident).where(Incident.id == incident_id))
-        if incident is None:
-            raise not_found(incident_id)
-        rows = list(
-            await session.scalars(
-                select(LedgerDecision)
-                .where(LedgerDecision.incident_id == incident_id)
-                .order_by(LedgerDecision.seq)
-            )
-        )
-    broken = verify_chain(incident.workflow_id, rows)
+async def incident_ledger(context: Context, _: Reader, incident: AddressedIncident) -> Ledger:
+    """The verdict is the ledger audit's (``/ledger/verify``): the hash chain, the outcome
+    present, and every row against the workflow's own decisions."""
+    audit, rows = await audited_ledger(context.sessions, incident, context.client)
     return Ledger(
-        incident_id=incident_id,
-        workflow_id=incident.workflow_id,
-        chain=ChainStatus(intact=True)
-        if broken is None
-        else ChainStatus(intact=False, broken_at_seq=broken.seq, problem=broken.problem),
-        decisions=[LedgerRow.model_validate(row) for row in rows],
+        incident_id=incident.id,
+        workflow_id=audit.workflow_id,
+        chain=LedgerVerdict.model_validate(asdict(audit)),
+        decisions=[
+            LedgerRow.model_validate(row).model_copy(
+                update={"detail": detail(row.kind, row.payload)}
+            )
+            for row in rows
+        ],
     )
 
 
@@ -206,38 +219,34 @@ def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
 
 @router.post(
     "/{incident_id}/evidence",
-    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="Add evidence (a new source counts towards verification)",
 )
 async def add_evidence(
-    incident_id: IncidentPath,
     body: EvidenceIn,
     context: Context,
     principal: Annotated[Principal, Depends(require(Permission.EVIDENCE))],
+    incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
     update_id = update_id_for("evidence", principal, idempotency_key)
     evidence = EvidenceInput(source=body.source, summary=body.summary, actor=principal.name)
-    receipt = await submit(
-        context, incident_id, IncidentWorkflow.submit_evidence, evidence, update_id
-    )
+    receipt = await submit(context, incident, IncidentWorkflow.submit_evidence, evidence, update_id)
     return receipt_of(receipt, update_id)
 
 
 @router.post(
     "/{incident_id}/commitments",
-    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="An allied party commits assets, or declines",
 )
 async def add_commitment(
-    incident_id: IncidentPath,
     body: CommitmentIn,
     context: Context,
     principal: Annotated[Principal, Depends(require(Permission.COMMIT))],
+    incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
     """An `ally:<party>` token answers for its own party only."""
@@ -249,20 +258,6 @@ async def add_commitment(
             f"party: a token of {principal.party} cannot answer for {party}",
             "party",
         )
-    plan = await pinned_plan(context, incident_id)
-    if plan is not None:
-        if party not in plan.parties:
-            raise ApiError(
-                422, "invalid", f"party: {party!r} is not a party of plan {plan.id}", "party"
-            )
-        unknown = [a for a in body.assets if a not in plan.assets]
-        if unknown:
-            raise ApiError(
-                422,
-                "invalid",
-                f"assets: unknown {unknown}; the plan knows {list(plan.assets)}",
-                "assets",
-            )
     update_id = update_id_for("commitment", principal, idempotency_key)
     commitment = CommitmentInput(
         party=party,
@@ -272,39 +267,27 @@ async def add_commitment(
         rationale=body.rationale,
     )
     receipt = await submit(
-        context, incident_id, IncidentWorkflow.submit_commitment, commitment, update_id
+        context, incident, IncidentWorkflow.submit_commitment, commitment, update_id
     )
     return receipt_of(receipt, update_id)
 
 
 @router.post(
     "/{incident_id}/decisions",
-    dependencies=[InSameWorld],
     response_model=Receipt,
     responses=WRITE_ERRORS,
     summary="An operator decision: confirm, authorize, stand_down or reclassify",
 )
 async def decide(
-    incident_id: IncidentPath,
     body: DecisionIn,
     context: Context,
     principal: Annotated[Principal, Depends(require(Permission.DECIDE))],
+    incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
-    if body.action is Action.RECLASSIFY and body.new_kind is not None:
-        plan = await pinned_plan(context, incident_id)
-        if plan is not None and not plan.has_kind(body.new_kind):
-            raise ApiError(
-                422,
-                "invalid",
-                f"new_kind: {body.new_kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
-                "new_kind",
-            )
     update_id = update_id_for("decision", principal, idempotency_key)
     decision = DecisionInput(
         action=body.action, actor=principal.name, rationale=body.rationale, new_kind=body.new_kind
     )
-    receipt = await submit(
-        context, incident_id, IncidentWorkflow.submit_decision, decision, update_id
-    )
+    receipt = await submit(context, incident, IncidentWorkflow.submit_decision, decision, update_id)
     return receipt_of(receipt, update_id)

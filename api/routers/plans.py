@@ -16,22 +16,15 @@ from api.schemas.common import PlanName
 from api.schemas.plans import KindOut, PlanList, PlanSummary, PlanTimeline, TimelineItem
 from db.tokens import Principal
 from plans.loader import get_plan, load_plans
-from plans.model import Condition, Plan
-from workflows.clock import PlanClock, format_offset
-from workflows.messages import DeadlineStatus, IncidentInput, ViolationReport
+from plans.model import Plan
+from workflows.clock import format_offset
+from workflows.messages import IncidentInput, ViolationReport
 from workflows.state import IncidentState
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 PlanPath = Annotated[PlanName, Path(description="A plan id, e.g. allied-72h")]
-# The deadline that tells whether an escalation's condition applies to a kind.
-CONDITION_DEADLINE = {
-    Condition.VERIFIED: "verification",
-    Condition.QUORUM: "consultation",
-    Condition.DISPATCHED: "diplomacy",
-    Condition.AUTHORIZED: "authorization",
-}
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
@@ -134,74 +127,33 @@ async def plan_timeline(
 
 
 def timeline(plan: Plan, t0: datetime, kind: str | None) -> list[TimelineItem]:
-    clock = PlanClock(t0)
-    kinds = [kind] if kind else list(plan.kind_names)
-    applies: dict[str, list[str]] = {}  # deadline name -> kinds it applies to
-    titles: dict[str, str] = {}
-    hours: dict[str, float] = {}
-    for name in kinds:
-        # The state machine itself says which deadlines a kind has: no second copy of the rules.
-        state = IncidentState(
-            IncidentInput(
-                incident_id="dry-run",
-                report=ViolationReport(
-                    report_id="dry-run",
-                    kind=name,
-                    sector="dry-run",
-                    reported_by="dry-run",
-                    observed_at=t0,
-                    reported_at=t0,
-                ),
-                plan=plan,
-            ),
-            t0,
+    """The schedule an incident of each kind would start with (the state machine's own, so the
+    dry run cannot disagree with the engine), merged over the kinds it applies to."""
+    items: dict[str, TimelineItem] = {}
+    for name in [kind] if kind else list(plan.kind_names):
+        report = ViolationReport(
+            report_id="dry-run",
+            kind=name,
+            sector="dry-run",
+            reported_by="dry-run",
+            observed_at=t0,
+            reported_at=t0,
         )
-        for deadline in state.deadline_views():
-            titles[deadline.name], hours[deadline.name] = deadline.title, deadline.due_hours
-            applies.setdefault(deadline.name, [])
-            if deadline.status is not DeadlineStatus.NOT_APPLICABLE:
-                applies[deadline.name].append(name)
-
-    items = [
-        TimelineItem(
-            at=clock.at(hours[name]),
-            t_plus_hours=hours[name],
-            label=format_offset(hours[name]),
-            event="deadline",
-            name=name,
-            title=f"{titles[name]} deadline",
-            applies_to=applies[name],
-        )
-        for name in titles
-        if applies[name]
-    ]
-    for rule in plan.escalations:
-        rule_kinds = [
-            k for k in applies[CONDITION_DEADLINE[rule.unless]] if not rule.kinds or k in rule.kinds
-        ]
-        if rule_kinds:
-            items.append(
-                TimelineItem(
-                    at=clock.at(rule.at_hours),
-                    t_plus_hours=rule.at_hours,
-                    label=format_offset(rule.at_hours),
-                    event="escalation",
-                    name=f"unless_{rule.unless}",
-                    title=f"Escalation to level {rule.level} ({plan.authority(rule.level)}) unless {rule.unless}: {rule.reason}",
-                    applies_to=rule_kinds,
+        state = IncidentState(IncidentInput(incident_id="dry-run", report=report, plan=plan), t0)
+        for entry in state.schedule():
+            item = items.get(entry.name)
+            if item is None:
+                items[entry.name] = TimelineItem(
+                    at=entry.due_at,
+                    t_plus_hours=entry.due_hours,
+                    label=format_offset(entry.due_hours),
+                    event=str(entry.kind),
+                    name=entry.name,
+                    title=entry.title,
+                    applies_to=[name],
                 )
-            )
-    window = plan.activation_window_hours
-    items.append(
-        TimelineItem(
-            at=clock.at(window),
-            t_plus_hours=window,
-            label=format_offset(window),
-            event="window",
-            name="window",
-            title="Response window closes",
-            applies_to=kinds,
-        )
-    )
-    order = {"deadline": 0, "escalation": 1, "window": 2}
-    return sorted(items, key=lambda item: (item.t_plus_hours, order[item.event]))
+            else:
+                item.applies_to.append(name)
+                if item.title != entry.title:  # the window's close, named per kind
+                    item.title = f"Response window closes {item.label}"
+    return list(items.values())

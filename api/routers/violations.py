@@ -37,7 +37,9 @@ async def report_violation(
 ) -> JSONResponse:
     """Opens an incident and starts its response under the plan. Posting the same report again
     (same `report_id`, same content) is safe: `200` and the same incident. The same `report_id`
-    with different content is refused with `409`."""
+    with different content is refused with `409`. A report that reaches the cell after its
+    response window has closed opens an incident closed at intake (`window_closed: true`): its
+    deadlines are judged missed, and nothing is dispatched."""
     intake = await receive_violation(context, body, principal)
     incident = intake.incident
     accepted = ViolationAccepted(
@@ -49,6 +51,8 @@ async def report_violation(
         observed_at=incident.observed_at,
         reported_at=incident.reported_at,
         activation_deadline=incident.window_closes_at,
+        window_closed=incident.window_closes_at < incident.reported_at,
+        outcome=incident.outcome,
         created=intake.created,
         links={
             "incident": f"/v1/incidents/{incident.id}",

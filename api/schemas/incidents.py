@@ -3,10 +3,11 @@ evidence, commitments and decisions people submit."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.schemas.common import (
     FreeText,
@@ -18,11 +19,12 @@ from api.schemas.common import (
 from workflows.messages import (
     Action,
     Answer,
-    Awaiting,
     DeadlineStatus,
+    IncidentSnapshot,
+    IncidentView,
     Outcome,
     Phase,
-    Verification,
+    ScheduleKind,
 )
 
 
@@ -30,33 +32,43 @@ class _FromAttributes(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class IncidentSummary(_FromAttributes):
-    incident_id: str = Field(validation_alias="id")
-    report_id: str
-    workflow_id: str
-    plan_id: str
-    plan_version: int
-    kind: str
-    sector: str
-    reported_by: str
-    summary: str
-    exercise: bool
-    observed_at: datetime
-    reported_at: datetime
-    window_closes_at: datetime
-    phase: str
-    outcome: str | None
-    escalation_level: int
-    next_deadline_at: datetime | None
-    closed_at: datetime | None
+def _fields_of(
+    cls: type, *, only_own: type | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A dataclass's fields as pydantic field definitions (``only_own``: leave out the fields it
+    inherits from that base), so the API's models state no field list of their own."""
+    hints = get_type_hints(cls)
+    inherited = {f.name for f in dataclasses.fields(only_own)} if only_own else set()
+    definitions: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name in inherited:
+            continue
+        default = ... if field.default is dataclasses.MISSING else field.default
+        definitions[field.name] = (
+            hints[field.name],
+            Field(default, description=DOCS.get(field.name)),
+        )
+    definitions.update(overrides or {})
+    return definitions
 
 
-class IncidentList(BaseModel):
-    incidents: list[IncidentSummary]
-    limit: int
-    offset: int
-    next_offset: int | None = Field(
-        description="Pass as offset for the next page; null on the last page"
+DOCS = {
+    "t0": "T0, the violation's observed time: every deadline runs from it",
+    "schedule": "What falls due next, in order; the next deadline is its first entry still ahead",
+    "run_id": "The workflow run that last wrote the read side",
+    "unmet_conditions": "The plan's steps activation still needs (at the close: those it lacked)",
+    "persisted_seq": "Decisions up to this seq are in the ledger",
+}
+
+
+class NextDeadline(_FromAttributes):
+    name: str
+    title: str
+    due_at: datetime
+    due_hours: float = Field(description="Plan hours after T0")
+    kind: ScheduleKind
+    seconds_left: float | None = Field(
+        default=None, description="Seconds until due (negative if overdue)"
     )
 
 
@@ -71,31 +83,6 @@ class DeadlineOut(_FromAttributes):
     )
 
 
-class CommitmentOut(_FromAttributes):
-    party: str
-    answer: Answer
-    assets: list[str]
-    at: datetime
-    actor: str
-
-
-class EscalationOut(_FromAttributes):
-    level: int
-    authority: str
-    at: datetime
-    t_plus_hours: float
-    reason: str
-
-
-class QuorumOut(_FromAttributes):
-    committed: list[str]
-    declined: list[str]
-    min_committed: int
-    required_assets: list[str]
-    missing_assets: list[str]
-    holds: bool
-
-
 class TimelineEntry(_FromAttributes):
     seq: int
     kind: str
@@ -104,45 +91,53 @@ class TimelineEntry(_FromAttributes):
     actor: str
     rationale: str
     payload: dict[str, Any]
+    detail: str = Field(default="", description="What was decided, in words (from the payload)")
 
 
-class IncidentDetail(_FromAttributes):
+# The incident's header: the state machine's snapshot, field for field.
+IncidentHeader = create_model(
+    "IncidentHeader", __base__=_FromAttributes, **_fields_of(IncidentSnapshot)
+)
+
+
+class IncidentSummary(IncidentHeader):  # type: ignore[misc, valid-type]
+    """An incident as the read side knows it (up to its latest ledger batch)."""
+
+    workflow_id: str
+    next_deadline: NextDeadline | None = Field(
+        description="The first entry of the schedule still ahead; null once closed"
+    )
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentSummary]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(
+        description="Pass as offset for the next page; null on the last page"
+    )
+
+
+_IncidentState = create_model(
+    "IncidentState",
+    __base__=IncidentHeader,
+    **_fields_of(
+        IncidentView,
+        only_own=IncidentSnapshot,
+        overrides={"deadlines": (list[DeadlineOut], ...), "timeline": (list[TimelineEntry], ...)},
+    ),
+)
+
+
+class IncidentDetail(_IncidentState):  # type: ignore[misc, valid-type]
     """The live state of an incident, as its workflow holds it."""
 
-    incident_id: str
     workflow_id: str
     status: Literal["running", "completed"]
     as_of: datetime
-    plan_id: str
-    plan_version: int
-    report_id: str
-    kind: str
-    sector: str
-    reported_by: str
-    summary: str
-    exercise: bool
-    time_scale: float
-    t0: datetime
-    reported_at: datetime
-    window_closes_at: datetime
-    phase: Phase
-    awaiting: Awaiting
-    outcome: Outcome | None
-    closed_at: datetime | None
-    escalation_level: int
-    escalation_authority: str
-    verification: Verification
-    sources: list[str]
-    quorum: QuorumOut
-    commitments: list[CommitmentOut]
-    authorized_by: str | None
-    dispatched: list[str]
-    deadlines: list[DeadlineOut]
-    next_deadline: DeadlineOut | None
-    escalations: list[EscalationOut]
-    unmet_conditions: list[str]
-    timeline: list[TimelineEntry]
-    persisted_seq: int = Field(description="Decisions up to this seq are in the ledger")
+    next_deadline: NextDeadline | None = Field(
+        description="The first entry of the schedule still ahead; null once closed"
+    )
 
 
 class LedgerRow(_FromAttributes):
@@ -151,6 +146,7 @@ class LedgerRow(_FromAttributes):
     actor: str
     rationale: str
     payload: dict[str, Any]
+    detail: str = Field(default="", description="What was decided, in words (from the payload)")
     occurred_at: datetime
     t_plus_hours: float
     recorded_at: datetime
@@ -158,16 +154,22 @@ class LedgerRow(_FromAttributes):
     hash: str
 
 
-class ChainStatus(BaseModel):
+class LedgerVerdict(BaseModel):
+    """The audit's verdict on a ledger (``db.audit``): the same wherever a verdict is shown."""
+
+    rows: int = Field(description="Ledger rows of the incident")
     intact: bool
-    broken_at_seq: int | None = None
-    problem: str | None = None
+    broken_at_seq: int | None = Field(default=None, description="The first row found broken")
+    problem: str | None = Field(default=None, description="Altered, removed or inserted, and how")
+    checked_against_workflow: bool = Field(
+        description="Rows also compared with the decisions the workflow itself took"
+    )
 
 
 class Ledger(BaseModel):
     incident_id: str
     workflow_id: str
-    chain: ChainStatus
+    chain: LedgerVerdict
     decisions: list[LedgerRow]
 
 

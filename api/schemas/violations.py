@@ -67,5 +67,12 @@ class ViolationAccepted(BaseModel):
     activation_deadline: datetime = Field(
         description="The end of the response window (absolute, UTC)"
     )
+    window_closed: bool = Field(
+        description="The response window had closed before the report arrived: the incident is "
+        "closed at intake, every deadline missed, nothing dispatched"
+    )
+    outcome: str | None = Field(
+        description="The outcome when the incident closed at intake; null while it is open"
+    )
     created: bool = Field(description="False when this report was already received (a safe retry)")
     links: dict[str, str]

@@ -42,16 +42,30 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _load(path: Path):
+def _load(path: Path):  # a Scenario, imported lazily to keep --help fast
     from exercises.scenario import load_scenario
 
     try:
-        return load_scenario(path)
+        scenario = load_scenario(path)
     except DocumentError as exc:
         err.print(f"[bold red]Bad scenario[/] {exc.source}")
         for problem in exc.problems:
             err.print(f"  • {problem}")
         raise typer.Exit(2) from None
+    _warn(path, scenario)
+    return scenario
+
+
+def _warn(path: Path, scenario) -> int:  # a Scenario
+    """Print what will run but probably is not what the planner meant; how many."""
+    from foundation.yamlfile import format_loc, line_of
+
+    warnings = scenario.warnings()
+    for loc, message in warnings:
+        line = line_of(path, loc)
+        where = f"line {line}, " if line else ""
+        err.print(f"[yellow]warning[/] {path}: {where}{format_loc(loc)}: {message}")
+    return len(warnings)
 
 
 def _free_port() -> int:
@@ -70,6 +84,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files.")
 
             scenario = load_scenario(path)
             err.print(f"[green]ok[/]  {path}: {scenario.name} ({len(scenario.injects)} injects)")
+            _warn(path, scenario)
         except DocumentError as exc:
             bad += 1
             err.print(f"[bold red]bad[/] {exc}")
@@ -225,7 +240,7 @@ def sweep(
 def _print_sweep(summary) -> None:
     from rich.table import Table
 
-    from exercises.durations import format_hours
+    from foundation.durations import format_hours
 
     console = Console()
     p = summary.time_to_activation

@@ -4,13 +4,14 @@ over the HTTP API (CONTINGENCY_API_URL, CONTINGENCY_TOKEN)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
 
 from contingency.cli import render
 from contingency.cli.client import DEFAULT_API_URL, ApiClient, CliError
+from foundation.durations import parse_hours
 
 ApiUrl = Annotated[
     str, typer.Option("--api-url", envvar="CONTINGENCY_API_URL", help="Base URL of the API")
@@ -29,11 +30,22 @@ Key = Annotated[
 IncidentArg = Annotated[str, typer.Argument(help="Incident id, e.g. zaporizhzhia-3f2a9c1e")]
 
 
-def iso_utc(text: str) -> str:
+def iso_utc(text: str, now: datetime | None = None) -> str:
+    """An ISO 8601 time (UTC if it names no zone), or a time relative to now: ``-90m``, ``-2h``."""
+    if text.startswith("-"):
+        try:
+            hours = parse_hours(text)
+        except ValueError:
+            hours = None
+        if hours is not None:
+            return ((now or datetime.now(UTC)) + timedelta(hours=hours)).isoformat()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        typer.echo(f"error: --observed-at: {text!r} is not an ISO 8601 time", err=True)
+        typer.echo(
+            f"error: --observed-at: {text!r} is neither an ISO 8601 time nor a time ago (-2h)",
+            err=True,
+        )
         raise typer.Exit(2) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
@@ -68,13 +80,17 @@ def register(app: typer.Typer) -> None:
         reported_by: Annotated[str, typer.Option(help="The reporting source")],
         summary: Annotated[str, typer.Option()] = "",
         observed_at: Annotated[
-            str | None, typer.Option(help="T0, ISO 8601 (UTC if no zone); default now")
+            str | None,
+            typer.Option(help="T0: ISO 8601 (UTC if no zone), or a time ago (-2h); default now"),
         ] = None,
         evidence: Annotated[
             list[str] | None,
             typer.Option("--evidence", help="SOURCE or SOURCE=SUMMARY; repeatable"),
         ] = None,
         plan: Annotated[str | None, typer.Option(help="Plan id (default: allied-72h)")] = None,
+        quiet: Annotated[
+            bool, typer.Option("--quiet", "-q", help="Print the incident id only, for scripts")
+        ] = False,
         api_url: ApiUrl = DEFAULT_API_URL,
         token: Token = None,
         as_json: Json = False,
@@ -96,7 +112,8 @@ def register(app: typer.Typer) -> None:
         if plan:
             body["plan_id"] = plan
         # The report id already makes this idempotent; no key needed.
-        run(api_url, token, as_json, lambda c: c.post("/v1/violations", body), render.accepted)
+        show = (lambda data: print(data["incident_id"])) if quiet else render.accepted
+        run(api_url, token, as_json, lambda c: c.post("/v1/violations", body), show)
 
     @app.command()
     def status(

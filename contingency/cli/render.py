@@ -40,6 +40,11 @@ def accepted(data: dict[str, Any]) -> None:
     console.print(
         f"  T0 {when(data['observed_at'])}; activation deadline {when(data['activation_deadline'])}"
     )
+    if data.get("window_closed"):
+        console.print(
+            f"  [yellow]the response window had closed before the report: closed at intake "
+            f"({data.get('outcome')}), nothing dispatched[/yellow]"
+        )
 
 
 def receipt(data: dict[str, Any]) -> None:
@@ -73,18 +78,29 @@ def incident(data: dict[str, Any]) -> None:
             duration(d["seconds_left"]),
         )
     console.print(deadlines)
+    if data.get("next_deadline"):
+        console.print(f"  next: {next_deadline(data['next_deadline'])}")
     quorum = data["quorum"]
-    console.print(
-        f"  quorum {'holds' if quorum['holds'] else 'not reached'}: committed {', '.join(quorum['committed']) or 'none'}"
-        f" (need {quorum['min_committed']}, assets {', '.join(quorum['required_assets'])})"
-        + (f"; declined {', '.join(quorum['declined'])}" if quorum["declined"] else "")
-    )
+    if quorum.get("applies", True):
+        console.print(
+            f"  quorum {'holds' if quorum['holds'] else 'not reached'}: committed {', '.join(quorum['committed']) or 'none'}"
+            f" (need {quorum['min_committed']}, assets {', '.join(quorum['required_assets'])})"
+            + (f"; declined {', '.join(quorum['declined'])}" if quorum["declined"] else "")
+        )
     timeline(data["timeline"], "Timeline")
 
 
 def timeline(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(
-        "seq", "T0+", "at", "kind", "actor", "rationale", title=title, title_justify="left"
+        "seq",
+        "T0+",
+        "at",
+        "kind",
+        "decided",
+        "actor",
+        "rationale",
+        title=title,
+        title_justify="left",
     )
     for row in rows:
         table.add_row(
@@ -92,6 +108,7 @@ def timeline(rows: list[dict[str, Any]], title: str) -> None:
             f"{row['t_plus_hours']:.2f}h",
             when(row.get("at") or row.get("occurred_at")),
             row["kind"],
+            row.get("detail", ""),
             row["actor"],
             row["rationale"],
         )
@@ -108,20 +125,25 @@ def incidents(data: dict[str, Any]) -> None:
             row["phase"],
             row["outcome"] or "-",
             str(row["escalation_level"]),
-            when(row["observed_at"]),
-            when(row["next_deadline_at"]),
+            when(row["t0"]),
+            next_deadline(row.get("next_deadline")),
         )
     console.print(table)
     if data.get("next_offset") is not None:
         console.print(f"more: --offset {data['next_offset']}")
 
 
+def next_deadline(entry: dict[str, Any] | None) -> str:
+    return "-" if not entry else f"{when(entry['due_at'])} {entry['title']}"
+
+
 def ledger(data: dict[str, Any]) -> None:
     timeline(data["decisions"], f"Ledger of {data['incident_id']}")
-    chain = data["chain"]
-    if chain["intact"]:
-        console.print("hash chain intact")
+    verdict = data["chain"]
+    if verdict["intact"]:
+        anchored = ", matches the workflow" if verdict["checked_against_workflow"] else ""
+        console.print(f"ledger intact ({verdict['rows']} rows{anchored})")
     else:
         console.print(
-            f"[red]hash chain broken at seq {chain['broken_at_seq']}: {chain['problem']}[/red]"
+            f"[red]ledger BROKEN at seq {verdict['broken_at_seq']}: {verdict['problem']}[/red]"
         )

@@ -63,9 +63,15 @@ def add(
     role: Annotated[str, typer.Option(help="reporter | observer | operator | ally:<party>")],
     database_url: DatabaseUrl = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print the secret only, for scripts")
+    ] = False,
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
     token = _with_sessions(database_url, lambda sessions: create_token(sessions, name, role))
+    if quiet:
+        print(token.secret)
+        return
     if as_json:
         emit_json({"name": token.name, "role": token.role, "token": token.secret})
         return

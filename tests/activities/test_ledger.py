@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,23 +13,32 @@ from temporalio.testing import ActivityEnvironment
 from activities.ledger import LedgerActivities, LedgerConflict, LedgerGap
 from db.chain import verify_chain
 from db.models import Incident
+from plans.loader import get_plan
 from tests.workflows.support import ledger_rows
-from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
-from workflows.messages import Decision
+from workflows.activity_inputs import RecordDecisionsInput
+from workflows.messages import (
+    Decision,
+    IncidentInput,
+    IncidentSnapshot,
+    Outcome,
+    Phase,
+    ViolationReport,
+)
+from workflows.state import IncidentState
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def snapshot(
-    incident_id: str, phase: str = "verification", outcome: str | None = None
+    incident_id: str, phase: Phase = Phase.VERIFICATION, outcome: Outcome | None = None
 ) -> IncidentSnapshot:
-    return IncidentSnapshot(
-        incident_id=incident_id, report_id=f"r-{incident_id}", workflow_id=f"incident-{incident_id}",
-        run_id="run-1", plan_id="allied-72h", plan_version=1, kind="large_scale_offensive", sector="sumy",
-        reported_by="ua-gs", summary="", exercise=False, t0=T0, reported_at=T0,
-        window_closes_at=T0 + timedelta(hours=72), phase=phase, outcome=outcome, escalation_level=1,
-        next_deadline_at=T0 + timedelta(hours=12), closed_at=None,
+    """The state machine's snapshot of an incident, as the workflow sends it with a batch."""
+    report = ViolationReport(
+        report_id=f"r-{incident_id}", kind="large_scale_offensive", sector="sumy",
+        reported_by="ua-gs", observed_at=T0, reported_at=T0,
     )  # fmt: skip
+    state = IncidentState(IncidentInput(incident_id, report, get_plan()), T0)
+    return replace(state.snapshot(), run_id="run-1", phase=phase, outcome=outcome)
 
 
 def decisions(first: int, count: int) -> tuple[Decision, ...]:
@@ -51,7 +61,7 @@ async def test_a_retried_batch_writes_nothing_twice(sessions, ledger_writer):
     assert (
         await record(ledger, first)
     ).written == 0  # the activity retried after a lost completion
-    second = RecordDecisionsInput(snapshot(incident, phase="consultation"), decisions(4, 2))
+    second = RecordDecisionsInput(snapshot(incident, phase=Phase.CONSULTATION), decisions(4, 2))
     assert (await record(ledger, second)).written == 2
 
     rows = await ledger_rows(sessions, incident)

@@ -178,3 +178,67 @@ async def test_kind_and_plan_must_be_known(dev_env, api, tokens):
     assert kind.status_code == 422 and kind.json()["field"] == "kind"
     assert "large_scale_offensive" in kind.json()["message"]
     assert plan.status_code == 422 and plan.json()["field"] == "plan_id"
+
+
+async def test_a_report_after_its_window_is_closed_at_intake_and_sends_nothing(
+    dev_env, run_worker, api, tokens, sessions, exercise_sink
+):
+    observed = datetime.now(UTC) - timedelta(days=90)
+    body = report(
+        kind="limited_incursion",
+        observed_at=observed.isoformat(),
+        evidence=[{"source": "allied-isr", "summary": "imagery from the time"}],
+    )
+    async with run_worker(dev_env.client), api(dev_env.client) as http:
+        response = await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
+        assert response.status_code == 202, response.text
+        accepted = response.json()
+        assert accepted["window_closed"] is True and accepted["outcome"] == "diplomatic_response"
+        # The row is closed before the workflow has said anything.
+        async with sessions() as session:
+            row = await session.get(Incident, accepted["incident_id"])
+        assert row is not None and row.outcome == "diplomatic_response" and row.schedule == []
+        handle = dev_env.client.get_workflow_handle(accepted["workflow_id"])
+        await handle.result()
+        ledger = (
+            await http.get(f"/v1/incidents/{row.id}/decisions", headers=tokens.auth("observer"))
+        ).json()
+    kinds = [d["kind"] for d in ledger["decisions"]]
+    assert kinds[0] == "reported" and kinds[-1] == "diplomatic_response"
+    assert "dispatched" not in kinds and "verified" not in kinds
+    assert [m for m in exercise_sink.sent if m.incident_id == row.id] == []
+
+
+async def test_the_next_deadline_is_one_answer_in_the_list_and_the_detail(
+    dev_env, run_worker, api, tokens
+):
+    """Verified at intake (two sources): the next thing due is the consultation at T0+24h, in
+    the read side's row as in the workflow's own view; not the met verification at T0+12h."""
+    observed = datetime.now(UTC) - timedelta(hours=2)
+    body = report(observed_at=observed.isoformat(), evidence=[{"source": "allied-isr"}])
+    async with run_worker(dev_env.client), api(dev_env.client) as http:
+        accepted = (
+            await http.post("/v1/violations", json=body, headers=tokens.auth("reporter"))
+        ).json()
+        handle = dev_env.client.get_workflow_handle(accepted["workflow_id"])
+        for _ in range(50):  # the first ledger batch brings the row up to date
+            listed = (
+                await http.get(
+                    "/v1/incidents", params={"status": "open"}, headers=tokens.auth("observer")
+                )
+            ).json()
+            row = next(
+                i for i in listed["incidents"] if i["incident_id"] == accepted["incident_id"]
+            )
+            if row["phase"] == "consultation":
+                break
+            await asyncio.sleep(0.1)
+        detail = (
+            await http.get(
+                f"/v1/incidents/{accepted['incident_id']}", headers=tokens.auth("observer")
+            )
+        ).json()
+        await handle.terminate("test over")
+    assert row["next_deadline"]["name"] == detail["next_deadline"]["name"] == "consultation"
+    assert row["next_deadline"]["due_at"] == detail["next_deadline"]["due_at"]
+    assert datetime.fromisoformat(row["next_deadline"]["due_at"]) == observed + timedelta(hours=24)

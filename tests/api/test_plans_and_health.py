@@ -44,9 +44,10 @@ async def test_timeline_is_a_dry_run_of_absolute_deadlines(dev_env, api, tokens)
         "consultation": T0 + timedelta(hours=24),
         "diplomacy": T0 + timedelta(hours=48),
         "authorization": T0 + timedelta(hours=60),
-        "activation": T0 + timedelta(hours=72),
     }
+    # Activation is due when the window closes: one item, named as the window's close.
     assert items[-1]["event"] == "window" and items[-1]["label"] == "T0+72h"
+    assert items[-1]["title"] == "Activation window closes T0+72h"
     assert [i["t_plus_hours"] for i in items] == sorted(i["t_plus_hours"] for i in items)
     assert sum(i["event"] == "escalation" for i in items) == 5
     # A ceasefire breach has no consultation, no authorization: the plan says so.

@@ -31,7 +31,14 @@ async def test_evidence_verifies_and_the_ledger_records_the_token_as_actor(
         ledger = (
             await http.get(f"/v1/incidents/{incident}/decisions", headers=tokens.auth("observer"))
         ).json()
-    assert ledger["chain"] == {"intact": True, "broken_at_seq": None, "problem": None}
+    rows_written = len(ledger["decisions"])
+    assert ledger["chain"] == {
+        "rows": rows_written,
+        "intact": True,
+        "broken_at_seq": None,
+        "problem": None,
+        "checked_against_workflow": True,
+    }
     rows = {row["kind"]: row for row in ledger["decisions"]}
     assert rows["evidence_accepted"]["actor"] == tokens.names["reporter"]
     assert rows["evidence_accepted"]["payload"]["source"] == "allied-isr"

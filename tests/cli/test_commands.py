@@ -59,7 +59,7 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         rows = json.loads(ledger.output)["decisions"]
         assert [r["kind"] for r in rows][-2:] == ["stand_down", "stood_down"]
         assert rows[-2]["actor"] == tokens.names["operator"]
-        assert "hash chain intact" in (await invoke("ledger", incident, env=env)).output
+        assert "ledger intact" in (await invoke("ledger", incident, env=env)).output
 
 
 async def test_errors_are_one_line_and_non_zero(dev_env, serve_api, tokens):

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -77,3 +80,23 @@ async def test_live_cli_against_a_given_server(
     assert result.exit_code == 0, result.output
     assert f"Live exercise on {address}" in result.output
     assert '"mode": "live"' in result.output and '"outcome": "activated"' in result.output
+
+
+async def test_live_json_on_its_own_dev_server_is_only_json(tmp_path: Path) -> None:
+    """Without TEMPORAL_ADDRESS the command starts a dev server of its own, whose banner must not
+    reach stdout: a planner's script parses it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TEMPORAL_ADDRESS", "CONTINGENCY_TEMPORAL_ADDRESS")
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "contingency"), "exercise", "run",
+        str(SCENARIOS / "authorize-before-quorum.yaml"), "--live", "--speed", str(SPEED), "--json",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, stderr.decode()
+    report = json.loads(stdout)
+    assert report["mode"] == "live" and report["outcome"] == "activated"
+    assert "Started a dev server" in stderr.decode()

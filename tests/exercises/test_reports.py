@@ -11,9 +11,16 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from exercises.aar import report_html, write_report, write_sweep_report
-from exercises.chart import activation_histogram_png, timeline_png
-from exercises.report import ExerciseReport
+from exercises.aar import (
+    SLACK_NOTE,
+    report_html,
+    report_markdown,
+    slack,
+    write_report,
+    write_sweep_report,
+)
+from exercises.chart import activation_histogram_png, timeline_figure, timeline_png
+from exercises.report import EscalationRecord, ExerciseReport
 from exercises.runner import run_time_skipping
 from exercises.scenario import load_scenario
 from exercises.sweep import RunResult, summarize
@@ -82,7 +89,10 @@ def test_markdown_report_writes_its_chart_beside_it(report: ExerciseReport, tmp_
     written = write_report(report, tmp_path / "aar.md")
     assert [p.name for p in written] == ["aar.md", "aar.png"]
     text = (tmp_path / "aar.md").read_text()
-    assert "![Timeline](aar.png)" in text and "| # | When | Decision | Actor | Rationale |" in text
+    assert (
+        "![Timeline](aar.png)" in text
+        and "| # | When | Decision | Decided | Actor | Rationale |" in text
+    )
     assert (tmp_path / "aar.png").read_bytes().startswith(PNG)
 
 
@@ -101,7 +111,7 @@ def test_sweep_report(tmp_path: Path) -> None:
             activated_at_hours=30.0 + i if i % 3 else None,
             closed_at_hours=30.0 + i if i % 3 else 72.0,
             escalation_level=2,
-            unmet=[] if i % 3 else ["authorization", "quorum"],
+            unmet=[] if i % 3 else ["authorization", "consultation"],
             last_condition="authorization" if i % 3 else None,
             rejected_injects=0,
             expectations_met=bool(i % 3),
@@ -109,10 +119,62 @@ def test_sweep_report(tmp_path: Path) -> None:
         for i in range(9)
     ]
     summary = summarize(scenario, "x", results, seed=7, parallel=2, wall_seconds=1.0)
-    assert summary.held_back == {"quorum": 3} and summary.most_common_hold_back == "quorum"
+    assert summary.held_back == {"consultation": 3}
+    assert summary.most_common_hold_back == "consultation"
     assert summary.p_activated_within_window == pytest.approx(6 / 9, abs=1e-4)
     [html] = write_sweep_report(summary, tmp_path / "sweep.html")
     assert (
         "data:image/png;base64," in html.read_text()
         and "P(activation within 72 h)" in html.read_text()
     )
+
+
+@pytest.fixture(scope="module")
+async def late_report(ts_env: WorkflowEnvironment, sqlite_url: str) -> ExerciseReport:
+    # Reported 50 h after T0: several rules fire at once, diplomacy is done after its deadline.
+    return await run_time_skipping(
+        load_scenario(SCENARIOS / "late-report.yaml"), env=ts_env, database_url=sqlite_url
+    )
+
+
+def test_slack_is_hours_to_spare_and_a_late_step_shows_when_it_was_done(
+    late_report: ExerciseReport,
+) -> None:
+    diplomacy = next(d for d in late_report.deadlines if d.name == "diplomacy")
+    assert diplomacy.status == "missed" and diplomacy.actual_hours == pytest.approx(50, abs=0.01)
+    assert slack(48, 50) == "-2.0 h (late)" and slack(12, 2) == "+10.0 h" and slack(12, None) == "—"
+    html = report_html(late_report)
+    row = html[html.index("<td>Diplomatic steps dispatched</td>") :]
+    row = row[: row.index("</tr>")]
+    assert "T0+50h" in row and "-2.0 h (late)" in row
+    assert escape(SLACK_NOTE) in html
+
+
+def test_the_header_carries_no_markup_of_the_other_format(late_report: ExerciseReport) -> None:
+    html = report_html(late_report)
+    header = html[html.index("<h1>") : html.index("<h2>")]
+    assert "`" not in header and "**" not in header
+    assert f"<code>{late_report.workflow_id}</code>" in header
+    markdown = report_markdown(late_report, None)
+    assert f"`{late_report.workflow_id}`" in markdown and "<code>" not in markdown
+
+
+def test_the_chart_names_every_marker_and_keeps_labels_apart(late_report: ExerciseReport) -> None:
+    figure = timeline_figure(late_report)
+    axes = figure.axes[0]
+    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    for kind in ("evidence", "commitment", "decision"):
+        assert f"{kind} accepted" in legend
+    assert {"inject skipped", "inject refused", "escalation"} <= set(legend)
+    # Four rules fire at T0+50h: one marker, one label counting them by level.
+    labels = [t for t in axes.texts if t.get_text().startswith("L")]
+    assert [t.get_text() for t in labels] == ["L2×3 L3"]
+
+
+def test_labels_of_escalations_close_in_time_do_not_overlap(late_report: ExerciseReport) -> None:
+    close = [
+        EscalationRecord(level=2, authority="ministers", at_hours=h, reason="r") for h in (24, 27)
+    ]
+    figure = timeline_figure(late_report.model_copy(update={"escalations": close}))
+    labels = [t for t in figure.axes[0].texts if t.get_text().startswith("L")]
+    assert len(labels) == 2 and labels[0].get_position()[1] != labels[1].get_position()[1]

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from contingency.cli.main import app as cli_app
-from exercises.durations import format_hours, parse_hours
 from exercises.scenario import parse_scenario
 from exercises.script import build_script
+from foundation.durations import format_hours, parse_hours
 from foundation.yamlfile import DocumentError
 from workflows.messages import Answer, CommitmentInput
 
@@ -112,3 +112,56 @@ def test_cli_rejects_a_bad_scenario_with_exit_2(tmp_path: Path) -> None:
     assert "line 4, injects[0].at" in result.output
     result = CliRunner().invoke(cli_app, ["exercise", "validate", str(path)])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (("party: uk", "party: ukk"), "line 7, injects[1].commitment.party: 'ukk' is not a guarantor party"),
+        (("assets: [air]", "assets: [aire]"), "line 7, injects[1].commitment.assets: unknown ['aire']"),
+        (("kind: large_scale_offensive", "kind: large_scale_ofensive"), "line 2, violation.kind: 'large_scale_ofensive' is not a kind of plan allied-72h"),
+        (("actor: chair,", "new_kind: border_provocation, actor: chair,"), "line 9, injects[2].decision.new_kind: 'border_provocation' is not a kind of plan allied-72h"),
+    ],
+)  # fmt: skip
+def test_names_the_plan_does_not_know_are_refused_with_line_and_field(
+    change: tuple[str, str], where: str, tmp_path: Path
+) -> None:
+    """A typo in a party, an asset or a kind must not pass as "the ally refused" at run time."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(GOOD.replace(*change))
+    with pytest.raises(DocumentError) as caught:
+        parse_scenario(path.read_text(), str(path))
+    assert any(problem.startswith(where) for problem in caught.value.problems), caught.value
+    result = CliRunner().invoke(cli_app, ["exercise", "validate", str(path)])
+    assert result.exit_code == 2 and "line" in result.output
+
+
+def test_a_second_plans_names_are_checked_against_that_plan() -> None:
+    regional = GOOD.replace("name: test\n", "name: test\nplan: regional-48h\n")
+    with pytest.raises(DocumentError) as caught:
+        parse_scenario(regional)
+    # The kind and the party are the allied plan's, not the regional one's.
+    assert {p.split(":")[0] for p in caught.value.problems} >= {
+        "line 3, violation.kind",
+        "line 8, injects[1].commitment.party",
+    }
+
+
+def test_expectations_name_the_plans_steps() -> None:
+    with pytest.raises(DocumentError) as caught:
+        parse_scenario(GOOD.replace("activated_within: 72h}", "unmet: [quorum]}"))
+    assert (
+        "activation needs the plan's steps ['verification', 'consultation', 'authorization']"
+        in str(caught.value)
+    )
+
+
+def test_an_inject_after_the_window_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "late.yaml"
+    path.write_text(GOOD.replace("  - at: 2h\n", "  - at: 80h\n"))
+    result = CliRunner().invoke(cli_app, ["exercise", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning" in result.output
+        and "line 4, injects[0].at: T0+81h is after the response window" in result.output
+    )

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Incident, LedgerDecision, Notification
 from db.session import create_engine, session_factory
+from exercises.report import ExerciseReport
 from exercises.runner import SkippingClock, exercise_worker, run_script, run_time_skipping
 from exercises.scenario import load_scenario
 from exercises.script import build_script
@@ -120,3 +121,31 @@ async def test_exercise_is_marked_in_the_ledger_and_never_reaches_the_real_sink(
             assert channels and set(channels) == {"exercise"}
     finally:
         await engine.dispose()
+
+
+async def test_one_scenario_gives_one_ledger_row_for_row(ts_env: WorkflowEnvironment, sqlite_url):
+    """Two runs of the same scenario: the same decisions in the same order, by the same actors,
+    with the same payloads, at the same plan times (to 0.01 h). Only wall-clock times and hashes
+    may differ, so two after-action reports of one scenario compare line by line."""
+    scenario = load_scenario(next(p for p in SCENARIOS if p.stem == "late-report"))
+
+    # Absolute times in payloads are wall-clock times of the run; each run gets its own report id.
+    run_specific = {"observed_at", "reported_at", "due_at", "report_id"}
+
+    def ledger(report: ExerciseReport) -> list[tuple]:
+        return [
+            (
+                d.kind,
+                d.actor,
+                {k: v for k, v in d.payload.items() if k not in run_specific},
+                round(d.at_hours, 2),
+            )
+            for d in report.decisions
+        ]
+
+    first = await run_time_skipping(scenario, env=ts_env, database_url=sqlite_url)
+    second = await run_time_skipping(scenario, env=ts_env, database_url=sqlite_url)
+    assert ledger(first) == ledger(second)
+    # Three diplomatic steps went out at once; their results stand in the plan's order.
+    steps = [d.payload["step"] for d in first.decisions if d.kind == "dispatched"]
+    assert steps == ["demarche", "unsc_session", "sanctions_snapback"]

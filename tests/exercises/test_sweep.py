@@ -63,7 +63,7 @@ injects:
   - {at: 20h, decision: {action: authorize, actor: chair, rationale: go}}
 """)
     summary = await run_sweep(scenario, runs=6, seed=3, parallel=2, processes=1)
-    assert summary.most_common_hold_back == "quorum"
+    assert summary.most_common_hold_back == "consultation"
     assert summary.p_activated_within_window < 0.5
 
 

@@ -63,7 +63,9 @@ async def test_real_incidents_with_live_state_and_links(scene: Scene) -> None:
     assert 'class="incident level-2"' in html
     assert "waiting on <b>allies</b>" in consultation and "Level 2" in consultation
     assert "0 / 3 committed" in consultation and "missing air" in consultation
-    assert "Military authorization (T0+60h)" in consultation
+    # What falls due next is the T0+48h escalation check, the quorum still missing.
+    assert "Escalation to level 3 (Heads of government) unless quorum T0+48h" in consultation
+    assert "Activation window closes T0+72h" in consultation
     assert re.search(r'class="countdown" data-due="\d{4}-\d\d-\d\dT[\d:.]+Z"', consultation)
     assert 'class="countdown window" data-due="' in consultation
     ui = f'href="http://ui.test:8233/namespaces/default/workflows/{scene.wid("consultation")}"'
@@ -89,7 +91,7 @@ async def test_exercises_have_their_own_marked_board(scene: Scene) -> None:
         and fresh["awaiting"] == "evidence"
         and fresh["live"] is True
     )
-    assert fresh["next_deadline"]["label"] == "Verification (T0+12h)"
+    assert fresh["next_deadline"]["label"] == "Verification deadline T0+12h"
     assert bad.status_code == 422
 
 
@@ -147,7 +149,7 @@ async def test_the_timeline_of_one_incident_with_its_ledger(scene: Scene) -> Non
     timeline = html[html.index('id="timeline"') :]
     for kind in ("reported", "lapsed", "presumed", "escalated"):
         assert f"<b>{kind}</b>" in timeline
-    assert "hash chain intact" in html and 'id="ledger"' in html
+    assert "intact, matches the workflow" in html and 'id="ledger"' in html
     assert f"http://ui.test:8233/namespaces/default/workflows/{scene.wid('consultation')}" in html
     assert 'data-due="' in html  # pending deadlines count down
     # A closed incident: its final state (the workflow result), no countdowns.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,8 +18,8 @@ from plans.loader import get_plan
 from tests.serving import free_port
 from tests.workflows.support import start_drill
 from worker import run as run_worker_process
-from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
-from workflows.messages import Action, IncidentView, ViolationReport
+from workflows.activity_inputs import RecordDecisionsInput
+from workflows.messages import Action, IncidentSnapshot, IncidentView, ViolationReport
 from workflows.starting import build_input, start_incident
 
 
@@ -40,15 +41,10 @@ async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, frozenset], float]:
     return samples(response.text)
 
 
-def snapshot_of(view: IncidentView, workflow_id: str, run_id: str) -> IncidentSnapshot:
-    return IncidentSnapshot(
-        incident_id=view.incident_id, report_id=view.report_id, workflow_id=workflow_id, run_id=run_id,
-        plan_id=view.plan_id, plan_version=view.plan_version, kind=view.kind, sector=view.sector,
-        reported_by=view.reported_by, summary=view.summary, exercise=view.exercise, t0=view.t0,
-        reported_at=view.reported_at, window_closes_at=view.window_closes_at, phase=str(view.phase),
-        outcome=str(view.outcome), escalation_level=view.escalation_level, next_deadline_at=None,
-        closed_at=view.closed_at,
-    )  # fmt: skip
+def snapshot_of(view: IncidentView, run_id: str) -> IncidentSnapshot:
+    """The view's header (the snapshot it extends), as a ledger batch carries it."""
+    header = {f.name: getattr(view, f.name) for f in fields(IncidentSnapshot)}
+    return replace(IncidentSnapshot(**header), run_id=run_id)
 
 
 async def test_engine_metrics_after_a_scripted_activation(
@@ -73,7 +69,7 @@ async def test_engine_metrics_after_a_scripted_activation(
         # The ledger activity retried with a batch it already wrote: nothing is counted again.
         run_id = drill.handle.result_run_id or ""
         retry = RecordDecisionsInput(
-            incident=snapshot_of(final, drill.handle.id, run_id), decisions=final.timeline[-2:]
+            incident=snapshot_of(final, run_id), decisions=final.timeline[-2:]
         )
         result = await ActivityEnvironment().run(ledger_writer.record_decisions, retry)
         assert result.written == 0

@@ -58,12 +58,12 @@ def test_every_shipped_plan_loads():
         (
             "    min_committed: 3",
             "    min_committed: 30",
-            "consultation: Value error, quorum.min_committed (30) exceeds the number of parties",
+            "consultation: quorum.min_committed (30) exceeds the number of parties",
         ),
         (
             'fi, "no", dk]',
             "fi, no, dk]",
-            "line 19, consultation.parties: Value error, False is not a name; quote it",
+            "line 19, consultation.parties: False is not a name; quote it",
         ),
         (
             "    when_unverified: presume",

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from plans.loader import load_plans
 from plans.model import Plan
+from workflows.decisions import DecisionKind
 from workflows.messages import (
     Action,
     Answer,
@@ -124,10 +125,13 @@ class Run:
     levels: list[int]  # escalation level after every step
     refused: int
     applied: int
+    # The steps started when the incident closed: none may start after.
+    started_at_close: tuple[str, ...] | None = None
 
 
 def run(scenario: Scenario) -> Run:
-    """Drive the state machine as the workflow does (validator on a preview, then the change)."""
+    """Drive the state machine as the workflow does: a timer wakes it at each due time, and an
+    input is checked by its validator on a preview, then received."""
     plan = scenario.plan
     t0 = REPORTED - timedelta(hours=scenario.hours_late)
     report = ViolationReport(
@@ -142,16 +146,21 @@ def run(scenario: Scenario) -> Run:
     state = IncidentState(
         IncidentInput(incident_id=report.report_id, report=report, plan=plan), REPORTED
     )
-    levels = [state.escalation_level]
-    refused = applied = 0
+    result = Run(state, [state.escalation_level], 0, 0)
     in_flight: list[str] = []
 
     def at(hours: float) -> datetime:
         return REPORTED + timedelta(hours=hours)
 
+    def note_close() -> None:
+        if not state.is_open and result.started_at_close is None:
+            result.started_at_close = tuple(state.dispatch_started)
+
+    note_close()
     for step in scenario.steps:
         now = at(step.hours)
-        advance_to(state, now)
+        wake_before(state, now)
+        note_close()
         in_flight += state.dispatch_queue
         state.dispatch_queue.clear()
         change = _change(state, step, in_flight)
@@ -160,36 +169,39 @@ def run(scenario: Scenario) -> Run:
         check, apply = change
         before = [d.seq for d in state.decisions]
         try:
-            check(state.preview(now))  # the validator: refused inputs never touch the state
+            check(state.preview(now, apply))  # the validator: refused inputs never touch the state
         except Rejected:
-            refused += 1
+            result.refused += 1
             assert [d.seq for d in state.decisions] == before, "a validator changed the state"
             continue
-        state.advance(now)
         try:
-            apply(now)
-            applied += 1
+            state.receive(now, apply)
+            result.applied += 1
         except Rejected:
-            refused += 1  # a deadline fell due between the validator and the change
-        state.advance(now)
-        levels.append(state.escalation_level)
-    advance_to(state, t0 + timedelta(hours=plan.activation_window_hours + 1))
-    levels.append(state.escalation_level)
-    return Run(state, levels, refused, applied)
+            result.refused += 1  # a deadline fell due between the validator and the change
+        note_close()
+        result.levels.append(state.escalation_level)
+    end = t0 + timedelta(hours=plan.activation_window_hours + 1)
+    wake_before(state, end)
+    state.advance(end)
+    note_close()
+    result.levels.append(state.escalation_level)
+    return result
 
 
-def advance_to(state: IncidentState, moment: datetime) -> None:
-    """As the workflow's durable timer does: wake at each due time in turn, then at ``moment``."""
-    while (due := state.next_event_at()) is not None and due <= moment:
+def wake_before(state: IncidentState, moment: datetime) -> None:
+    """As the workflow's durable timer does: wake at each due time before ``moment``. An input at
+    ``moment`` itself reaches the workflow before a timer due then (Temporal applies updates
+    first), and counts as on time."""
+    while (due := state.next_event_at()) is not None and due < moment:
         state.advance(max(due, state.reported_at))
-    state.advance(moment)
 
 
 def _change(state: IncidentState, step: Step, in_flight: list[str]) -> tuple[Any, Any] | None:
     if step.what == "evidence":
         evidence = EvidenceInput(source=step.value, summary="seen", actor="reporter")
         return (lambda s: s.check_evidence(evidence)), (
-            lambda now: state.add_evidence(evidence, now)
+            lambda s, now: s.add_evidence(evidence, now)
         )
     if step.what == "commitment":
         party, answer, assets = step.value
@@ -197,26 +209,27 @@ def _change(state: IncidentState, step: Step, in_flight: list[str]) -> tuple[Any
             party=party, answer=answer, assets=assets, actor=f"ally:{party}"
         )
         return (lambda s: s.check_commitment(commitment)), (
-            lambda now: state.add_commitment(commitment, now)
+            lambda s, now: s.add_commitment(commitment, now)
         )
     if step.what == "decision":
         action, new_kind, rationale = step.value
         decision = DecisionInput(
             action=action, actor="duty-officer", rationale=rationale, new_kind=new_kind
         )
-        return (lambda s: s.check_decision(decision)), (lambda now: state.decide(decision, now))
-    # A diplomatic step comes back from the sink, delivered or refused, while the incident is open.
-    if not in_flight or not state.is_open:
+        return (lambda s: s.check_decision(decision)), (lambda s, now: s.decide(decision, now))
+    # A diplomatic step comes back from the sink, delivered or refused: while the incident is
+    # open or after it closed (a step started before the outcome still reports its result).
+    if not in_flight:
         return None
     step_id, delivered = in_flight.pop(0), step.value
 
-    def apply(now: datetime) -> None:
+    def apply(s: IncidentState, now: datetime) -> None:
         if delivered:
-            state.dispatch_succeeded(step_id, now, "log")
+            s.dispatch_succeeded(step_id, now, "log")
         else:
-            state.dispatch_failed(step_id, now, "refused by the sink")
+            s.dispatch_failed(step_id, now, "refused by the sink")
 
-    return (lambda s: s.check_open()), apply
+    return (lambda s: None), apply
 
 
 # -- the properties ---------------------------------------------------------------------------
@@ -247,13 +260,22 @@ def test_activation_only_with_verification_quorum_and_authorization_within_the_w
 
 @SETTINGS
 @given(scenarios())
-def test_exactly_one_outcome_and_nothing_recorded_after_it(scenario: Scenario):
-    state = run(scenario).state
+def test_exactly_one_outcome_and_nothing_decided_or_started_after_it(scenario: Scenario):
+    """After the closing decision nothing new is decided or started: only the results of
+    diplomatic steps started before it may follow, late reports and late results included."""
+    result = run(scenario)
+    state = result.state
     outcomes = [d for d in state.decisions if d.kind in OUTCOME_KINDS]
     assert len(outcomes) == 1, [d.kind for d in outcomes]
     assert outcomes[0].kind == str(state.outcome)
     assert not ({"stood_down", "activated"} <= {d.kind for d in state.decisions})
-    assert state.decisions[-1] is outcomes[0], "a decision was recorded after the outcome"
+    after = state.decisions[state.decisions.index(outcomes[0]) + 1 :]
+    assert all(DecisionKind(d.kind).reports_a_step for d in after), [d.kind for d in after]
+    assert result.started_at_close is not None
+    assert tuple(state.dispatch_started) == result.started_at_close, (
+        "a step started after the close"
+    )
+    assert {d.payload["step"] for d in after} <= set(result.started_at_close)
 
 
 @SETTINGS
@@ -286,3 +308,19 @@ def test_the_same_inputs_give_the_same_decisions(scenario: Scenario):
     assert first.state.decisions == second.state.decisions
     assert (first.refused, first.applied) == (second.refused, second.applied)
     assert first.state.view() == second.state.view()
+
+
+@SETTINGS
+@given(scenarios())
+def test_a_report_after_its_window_closes_at_intake_and_starts_nothing(scenario: Scenario):
+    """The violation's window had closed before the report reached the cell: the incident is
+    closed at intake with the verdicts of every deadline, and no step is ever dispatched."""
+    if scenario.hours_late <= scenario.plan.activation_window_hours:
+        return
+    result = run(scenario)
+    state = result.state
+    assert result.started_at_close == () and state.dispatch_started == []
+    kinds = [d.kind for d in state.decisions]
+    assert kinds[0] == "reported" and kinds[-1] == str(state.outcome)
+    assert set(kinds[1:-1]) <= {"lapsed", "escalated", "presumed"}, kinds
+    assert state.closed_at == state.reported_at

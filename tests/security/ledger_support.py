@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import ActivityEnvironment
@@ -11,7 +11,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.ledger import LedgerActivities
 from foundation.ids import workflow_id_for
 from plans.loader import get_plan
-from workflows.activity_inputs import IncidentSnapshot, RecordDecisionsInput
+from workflows.activity_inputs import RecordDecisionsInput
 from workflows.messages import (
     Action,
     Answer,
@@ -19,6 +19,7 @@ from workflows.messages import (
     Decision,
     DecisionInput,
     Evidence,
+    IncidentSnapshot,
     ViolationReport,
 )
 from workflows.starting import build_input
@@ -63,36 +64,15 @@ def activated_incident() -> tuple[IncidentState, str]:
     return state, incident.incident_id
 
 
-def snapshot(state: IncidentState, incident_id: str) -> IncidentSnapshot:
-    report = state.input.report
-    return IncidentSnapshot(
-        incident_id=incident_id,
-        report_id=report.report_id,
-        workflow_id=workflow_id_for(incident_id),
-        run_id="run-1",
-        plan_id=state.plan.id,
-        plan_version=state.plan.version,
-        kind=state.kind,
-        sector=report.sector,
-        reported_by=report.reported_by,
-        summary=report.summary,
-        exercise=False,
-        t0=state.clock.t0,
-        reported_at=state.reported_at,
-        window_closes_at=state.clock.at(state.plan.activation_window_hours),
-        phase=str(state.phase()),
-        outcome=None if state.outcome is None else str(state.outcome),
-        escalation_level=state.escalation_level,
-        next_deadline_at=state.next_event_at(),
-        closed_at=state.closed_at,
-    )
+def snapshot(state: IncidentState) -> IncidentSnapshot:
+    return replace(state.snapshot(), run_id="run-1")
 
 
 async def write_ledger(ledger: LedgerActivities) -> WrittenLedger:
     state, incident_id = activated_incident()
     decisions = tuple(state.decisions)
-    snap = snapshot(state, incident_id)
+    snap = snapshot(state)
     # In three batches, as the workflow would over time.
     for batch in (decisions[:4], decisions[4:9], decisions[9:]):
         await ActivityEnvironment().run(ledger.record_decisions, RecordDecisionsInput(snap, batch))
-    return WrittenLedger(incident_id, snap.workflow_id, decisions, str(state.outcome))
+    return WrittenLedger(incident_id, workflow_id_for(incident_id), decisions, str(state.outcome))

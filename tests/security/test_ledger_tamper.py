@@ -331,3 +331,26 @@ async def test_the_api_names_a_tampered_row_of_a_live_incident(
         )
         assert missing.status_code == 404
         assert (await http.get(url)).status_code == 401
+
+
+async def test_one_verdict_wherever_a_truncated_ledger_is_shown(
+    dev_env, database_url, engine, ledger, api, tokens
+):
+    """The API's ledger, its verify endpoint, the board's timeline and the CLI all give the
+    audit's verdict: rows cut off the end are seen by each, not by some."""
+    await tamper(
+        engine,
+        ("DELETE FROM decisions WHERE incident_id = :id AND seq >= 11", {"id": ledger.incident_id}),
+    )
+    incident = ledger.incident_id
+    async with api(dev_env.client) as http:
+        headers = tokens.auth("observer")
+        shown = (await http.get(f"/v1/incidents/{incident}/decisions", headers=headers)).json()
+        verified = (
+            await http.get(f"/v1/incidents/{incident}/ledger/verify", headers=headers)
+        ).json()
+        board = (await http.get(f"/board/incidents/{incident}", headers=headers)).text
+    assert shown["chain"]["intact"] is False and shown["chain"]["broken_at_seq"] == 11
+    assert {k: verified[k] for k in shown["chain"]} == shown["chain"]
+    assert "BROKEN at seq 11" in board and "removed from the end" in board
+    await _expect_broken(database_url, ledger, 11, "rows were removed from the end")

@@ -75,3 +75,24 @@ async def test_the_new_rule_shows_only_in_histories_recorded_after_it():
     assert new_kinds.index("presumed") < new_kinds.index("verified")
     for path in (old, new):
         assert (await replay_file(path)).deterministic
+
+
+async def test_verdicts_at_the_due_instant_show_only_in_histories_recorded_after_them():
+    """late-report-with-sources: the report arrives at T0+38h with its second source. Before the
+    patch it verified the violation first and the verification deadline counted as met; after
+    it, that deadline is missed (its escalation fires), and the report's sources verify late."""
+    old = HISTORIES_DIR / "v3-before-deadlines-judged-at-due" / "late-report-with-sources.json"
+    new = HISTORIES_DIR / "late-report-with-sources.json"
+    assert "deadlines-judged-at-due" not in patches_in(old)
+    assert "deadlines-judged-at-due" in patches_in(new)
+    old_kinds, new_kinds = ledger_kinds(old), ledger_kinds(new)
+    assert old_kinds[:3] == ["reported", "evidence_accepted", "verified"]
+    assert new_kinds[:5] == ["reported", "lapsed", "escalated", "lapsed", "escalated"]
+    assert new_kinds.index("verified") > new_kinds.index("lapsed") and "presumed" not in new_kinds
+    # An inject at the verification deadline itself: closed unverified before, on time after.
+    old = HISTORIES_DIR / "v3-before-deadlines-judged-at-due" / "evidence-at-the-deadline.json"
+    new = HISTORIES_DIR / "evidence-at-the-deadline.json"
+    assert ledger_kinds(old)[-1] == "unverified_closed"
+    assert ledger_kinds(new)[-1] == "diplomatic_response"
+    for path in HISTORIES_DIR.rglob("*.json"):
+        assert (await replay_file(path)).deterministic, path

@@ -3,10 +3,14 @@ checked on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from activities.sinks import ExerciseSink, OutboundMessage
 from tests.workflows.support import REPORTER, assert_ledger_matches, hours_of, kinds, start_drill
+from worker import WorkerDependencies, build_worker
 from workflows.messages import Action, DeadlineStatus, Evidence, Outcome, Phase, Verification
 
 
@@ -80,7 +84,7 @@ async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(
         # At intake (T0+50h) everything due by then has already fired.
         assert view.verification is Verification.PRESUMED
         assert view.escalation_level == 3
-        assert view.next_deadline.name == "authorization"
+        assert view.schedule[0].name == "authorization"
         assert round(view.window_closes_at.timestamp() - view.t0.timestamp()) == 72 * 3600
         await drill.commit("fr", "air")
         await drill.commit("de", "ground")
@@ -127,8 +131,8 @@ async def test_quorum_never_reached(ts_env, run_worker, sessions, task_queue):
 
     assert view.outcome is Outcome.NOT_ACTIVATED
     assert hours_of(view, "not_activated") == [72.0]
-    assert view.unmet_conditions == ("quorum", "authorization")
-    assert view.timeline[-1].payload["unmet"] == ["quorum", "authorization"]
+    assert view.unmet_conditions == ("consultation", "authorization")
+    assert view.timeline[-1].payload["unmet"] == ["consultation", "authorization"]
     assert escalations(view) == [(2, 24.0), (3, 48.0), (3, 60.0)]
     assert view.escalation_level == 3
     assert hours_of(view, "lapsed") == [24.0, 60.0, 72.0]
@@ -294,4 +298,36 @@ async def test_limited_incursion_ends_as_diplomatic_response(
     assert set(view.dispatched) == {"demarche", "unsc_session", "sanctions_snapback"}
     assert view.escalations == ()
     assert deadlines(view)["authorization"] is DeadlineStatus.NOT_APPLICABLE
+    await assert_ledger_matches(sessions, view)
+
+
+class ReversedSink(ExerciseSink):
+    """Answers the steps in the reverse of the plan's order: the first one it is handed, last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delays = {"demarche": 0.6, "unsc_session": 0.3, "sanctions_snapback": 0.0}
+
+    async def send(self, message: OutboundMessage) -> None:
+        await asyncio.sleep(self.delays.get(message.step, 0.0))
+        await super().send(message)
+
+
+async def test_step_results_are_recorded_in_the_plans_order(ts_env, settings, sessions, task_queue):
+    sink = ReversedSink()
+    deps = WorkerDependencies.build(settings, sink=sink, exercise_sink=sink)
+    try:
+        async with build_worker(ts_env.client, task_queue, deps, settings):
+            drill = await start_drill(
+                ts_env, task_queue, "large_scale_offensive", evidence=(Evidence("allied-isr"),)
+            )
+            await drill.at(1)
+            await drill.decide(Action.STAND_DOWN, "talks resumed")
+            view = await drill.result()
+    finally:
+        await deps.close()
+    # The sink answered sanctions first and the démarche last; the ledger keeps the plan's order.
+    assert [m.step for m in sink.sent] == ["sanctions_snapback", "unsc_session", "demarche"]
+    dispatched = [d.payload["step"] for d in view.timeline if d.kind == "dispatched"]
+    assert dispatched == ["demarche", "unsc_session", "sanctions_snapback"]
     await assert_ledger_matches(sessions, view)

@@ -15,6 +15,7 @@ from workflows.messages import (
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
+    Evidence,
     EvidenceInput,
     IncidentInput,
     Outcome,
@@ -22,7 +23,14 @@ from workflows.messages import (
     Verification,
     ViolationReport,
 )
-from workflows.state import IncidentState, Rejected, quorum_holds
+from workflows.state import (
+    CURRENT_RULES,
+    LEGACY_RULES,
+    IncidentState,
+    Rejected,
+    Rules,
+    quorum_holds,
+)
 
 T0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -32,7 +40,7 @@ def at(hours: float) -> datetime:
 
 
 def incident(kind: str = "large_scale_offensive", reported_hours_after_t0: float = 0, plan_id: str = "allied-72h",
-             time_scale: float = 1.0) -> IncidentState:  # fmt: skip
+             time_scale: float = 1.0, rules: Rules = CURRENT_RULES) -> IncidentState:  # fmt: skip
     report = ViolationReport(
         report_id="r-1", kind=kind, sector="donetsk", reported_by="ua-gs", observed_at=T0,
         reported_at=at(reported_hours_after_t0),
@@ -42,6 +50,7 @@ def incident(kind: str = "large_scale_offensive", reported_hours_after_t0: float
             incident_id="donetsk-1", report=report, plan=get_plan(plan_id), time_scale=time_scale
         ),
         at(reported_hours_after_t0),
+        rules,
     )
     state.advance(at(reported_hours_after_t0))
     return state
@@ -90,7 +99,7 @@ def test_deadlines_are_absolute_and_late_reports_fire_what_is_past():
     assert {d.name: d.due_at for d in view.deadlines}["activation"] == at(72)
     assert view.verification is Verification.PRESUMED
     assert [(e.level, e.t_plus_hours) for e in view.escalations] == [(2, 30), (2, 30)]
-    assert view.next_deadline.name == "diplomacy"
+    assert view.schedule[0].name == "diplomacy"
     assert state.next_event_at() == at(48)
     assert state.next_event_label() == (
         "Diplomatic steps dispatched deadline T0+48h; Escalation check (quorum) T0+48h; "
@@ -203,11 +212,137 @@ def test_a_second_plan_needs_no_code():
 
 @pytest.mark.parametrize("patched", [True, False])
 def test_independent_evidence_verifies_a_presumption(patched):
-    state = incident()
-    state.evidence_verifies_presumption = patched  # the workflow sets it from workflow.patched()
+    # The workflow sets the rule from workflow.patched().
+    state = incident(rules=Rules(evidence_verifies_presumption=patched))
     state.advance(at(13))
     assert state.verification is Verification.PRESUMED
     state.add_evidence(EvidenceInput(source="allied-isr"), at(14))
     expected = Verification.VERIFIED if patched else Verification.PRESUMED
     assert state.verification is expected
     assert ("verified" in [d.kind for d in state.decisions]) is patched
+
+
+# -- the plan's table: verdicts at the due instant, inputs at it on time -----------------------
+
+
+def late_report(
+    kind: str, hours: float, *sources: str, rules: Rules = CURRENT_RULES
+) -> IncidentState:
+    """A report reaching the cell ``hours`` after T0, carrying evidence from ``sources``."""
+    report = ViolationReport(
+        report_id="r-late", kind=kind, sector="donetsk", reported_by="ua-gs", observed_at=T0,
+        reported_at=at(hours), evidence=tuple(Evidence(source=s) for s in sources),
+    )  # fmt: skip
+    state = IncidentState(
+        IncidentInput(incident_id="donetsk-late", report=report, plan=get_plan()), at(hours), rules
+    )
+    state.advance(at(hours))  # the workflow's first wake-up
+    return state
+
+
+def statuses(state: IncidentState) -> dict[str, DeadlineStatus]:
+    return {d.name: d.status for d in state.deadline_views()}
+
+
+def test_a_late_report_with_its_sources_misses_verification_and_is_verified_late():
+    state = late_report("large_scale_offensive", 38, "allied-isr")
+    assert statuses(state)["verification"] is DeadlineStatus.MISSED
+    assert state.verification is Verification.VERIFIED  # late, not presumed
+    kinds = [d.kind for d in state.decisions]
+    assert "presumed" not in kinds
+    assert kinds.index("lapsed") < kinds.index("verified")
+    # The rule for the verification deadline (T0+12h unless verified) fires, at intake.
+    assert next((e.level, e.reason) for e in state.escalations) == (
+        2,
+        "Not verified by T0+12h; proceeding on presumption",
+    )
+    # Before: the report's evidence was counted first, and the deadline showed as met.
+    legacy = late_report("large_scale_offensive", 38, "allied-isr", rules=LEGACY_RULES)
+    assert statuses(legacy)["verification"] is DeadlineStatus.MET
+    assert all("T0+12h" not in e.reason for e in legacy.escalations)
+
+
+def test_a_late_ceasefire_breach_is_verified_late_with_its_sources_and_closed_without_them():
+    verified = late_report("ceasefire_breach", 38, "allied-isr")
+    assert verified.is_open and verified.verification is Verification.VERIFIED
+    assert statuses(verified)["verification"] is DeadlineStatus.MISSED
+    assert verified.dispatch_queue == ["demarche"]
+    closed = late_report("ceasefire_breach", 38)
+    assert closed.outcome is Outcome.UNVERIFIED_CLOSED and closed.dispatch_queue == []
+
+
+def test_input_at_the_due_instant_is_on_time():
+    state = incident("ceasefire_breach")
+    second_source = EvidenceInput(source="osce-smm", actor="osce")
+    # The validator's view at T0+12h exactly: the deadline has not yet been judged.
+    assert state.preview(at(12)).is_open
+    state.receive(at(12), lambda s, now: s.add_evidence(second_source, now))
+    assert state.is_open and statuses(state)["verification"] is DeadlineStatus.MET
+    # Before, the deadline fired first and the evidence was refused: the incident had closed.
+    legacy = incident("ceasefire_breach", rules=LEGACY_RULES)
+    with pytest.raises(Rejected):
+        legacy.receive(at(12), lambda s, now: s.add_evidence(second_source, now))
+    assert legacy.outcome is Outcome.UNVERIFIED_CLOSED
+
+
+def test_authorization_at_its_deadline_escalates_nobody():
+    state = incident()
+    state.receive(at(2), lambda s, now: s.add_evidence(EvidenceInput(source="isr"), now))
+    for step in list(state.dispatch_queue):
+        state.receive(at(3), lambda s, now, step=step: s.dispatch_succeeded(step, now, "log"))
+    for party in ("uk", "us", "pl"):
+        commitment = CommitmentInput(party=party, answer=Answer.COMMIT, assets=("air",))
+        state.receive(at(20), lambda s, now, c=commitment: s.add_commitment(c, now))
+    authorize = DecisionInput(action=Action.AUTHORIZE, actor="op", rationale="quorum")
+    state.receive(at(60), lambda s, now: s.decide(authorize, now))
+    assert state.outcome is Outcome.ACTIVATED and state.escalation_level == 1
+
+
+# -- one "next deadline" ----------------------------------------------------------------------
+
+
+def test_the_next_deadline_is_the_next_thing_still_pending():
+    state = incident()
+    state.receive(at(2), lambda s, now: s.add_evidence(EvidenceInput(source="allied-isr"), now))
+    schedule = state.snapshot().schedule
+    # Verified at T0+2h: the verification deadline and its escalation check are done with.
+    assert [(e.name, e.due_hours) for e in schedule][:2] == [
+        ("consultation", 24),
+        ("unless_quorum_t24h_l2", 24),
+    ]
+    assert state.next_event_at() == at(12)  # the timer still wakes for the verdict at T0+12h
+    assert schedule[-1].name == "window" and schedule[-1].title == "Activation window closes T0+72h"
+
+
+def test_a_diplomatic_incident_always_has_a_next_deadline_while_open():
+    state = incident("limited_incursion")
+    state.receive(at(1), lambda s, now: s.add_evidence(EvidenceInput(source="allied-isr"), now))
+    for party in ("uk", "us", "pl"):
+        commitment = CommitmentInput(party=party, answer=Answer.COMMIT, assets=("air",))
+        state.receive(at(2), lambda s, now, c=commitment: s.add_commitment(c, now))
+    for step in list(state.dispatch_queue):
+        state.receive(at(3), lambda s, now, step=step: s.dispatch_succeeded(step, now, "log"))
+    assert [e.name for e in state.snapshot().schedule] == ["window"]
+    assert state.snapshot().schedule[0].title == "Response window closes T0+72h"
+
+
+# -- nothing after the outcome ----------------------------------------------------------------
+
+
+def test_a_report_after_its_window_closes_at_intake_and_sends_nothing():
+    state = late_report("limited_incursion", 24 * 90, "allied-isr")
+    assert state.outcome is Outcome.DIPLOMATIC_RESPONSE
+    assert state.closed_at == at(24 * 90) and state.dispatch_queue == []
+    assert [d.kind for d in state.decisions][-1] == "diplomatic_response"
+    assert "verified" not in [d.kind for d in state.decisions]
+    # Before: the report's evidence verified it and three steps went out after the close.
+    legacy = late_report("limited_incursion", 24 * 90, "allied-isr", rules=LEGACY_RULES)
+    assert legacy.outcome is Outcome.DIPLOMATIC_RESPONSE and len(legacy.dispatch_queue) == 3
+
+
+def test_steps_presumed_while_catching_up_do_not_start_once_the_window_has_closed():
+    state = late_report("large_scale_offensive", 80)
+    kinds = [d.kind for d in state.decisions]
+    assert "presumed" in kinds and kinds[-1] == "not_activated"
+    assert state.dispatch_queue == [] and state.dispatch_started == []
+    assert state.unmet == ("consultation", "authorization")

@@ -1,0 +1,177 @@
+"""The incident's row and its ledger rows: the read side, and the one mapping between the state
+machine's snapshot and the row.
+
+The intake writes the row from the snapshot of a report before its workflow exists; every ledger
+batch rewrites it from the workflow's snapshot; the API, the board, the CLI and the audit read it
+back through :class:`IncidentRepository`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import Incident, LedgerDecision
+from foundation.ids import workflow_id_for
+from workflows.messages import IncidentSnapshot, Outcome, Phase, ScheduleEntry, ScheduleKind
+
+# What a ledger batch may change in the row; the rest is fixed at intake.
+MUTABLE = (
+    "run_id",
+    "kind",
+    "phase",
+    "outcome",
+    "escalation_level",
+    "schedule",
+    "closed_at",
+    "updated_at",
+)
+
+
+def schedule_json(schedule: Sequence[ScheduleEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": e.name,
+            "title": e.title,
+            "due_at": e.due_at.isoformat(),
+            "due_hours": e.due_hours,
+            "kind": str(e.kind),
+        }
+        for e in schedule
+    ]
+
+
+def schedule_of(rows: Sequence[dict[str, Any]] | None) -> tuple[ScheduleEntry, ...]:
+    return tuple(
+        ScheduleEntry(
+            name=r["name"],
+            title=r["title"],
+            due_at=datetime.fromisoformat(r["due_at"]),
+            due_hours=float(r["due_hours"]),
+            kind=ScheduleKind(r.get("kind", ScheduleKind.DEADLINE)),
+        )
+        for r in rows or ()
+    )
+
+
+def row_values(snapshot: IncidentSnapshot, **extra: Any) -> dict[str, Any]:
+    """The incident's row as the snapshot gives it (plus ``extra`` columns, e.g. the digest)."""
+    now = utcnow()
+    return {
+        "id": snapshot.incident_id,
+        # Derived, never trusted from the row: an incident's workflow is named by its id.
+        "workflow_id": workflow_id_for(snapshot.incident_id),
+        "run_id": snapshot.run_id,
+        "report_id": snapshot.report_id,
+        "plan_id": snapshot.plan_id,
+        "plan_version": snapshot.plan_version,
+        "kind": snapshot.kind,
+        "sector": snapshot.sector,
+        "reported_by": snapshot.reported_by,
+        "summary": snapshot.summary,
+        "exercise": snapshot.exercise,
+        "observed_at": snapshot.t0,
+        "reported_at": snapshot.reported_at,
+        "window_closes_at": snapshot.window_closes_at,
+        "phase": str(snapshot.phase),
+        "outcome": None if snapshot.outcome is None else str(snapshot.outcome),
+        "escalation_level": snapshot.escalation_level,
+        "schedule": schedule_json(snapshot.schedule),
+        "closed_at": snapshot.closed_at,
+        "created_at": now,
+        "updated_at": now,
+        **extra,
+    }
+
+
+def snapshot_of(row: Incident) -> IncidentSnapshot:
+    """The incident as the read side last heard of it (up to its latest ledger batch)."""
+    return IncidentSnapshot(
+        incident_id=row.id,
+        report_id=row.report_id,
+        plan_id=row.plan_id,
+        plan_version=row.plan_version,
+        kind=row.kind,
+        sector=row.sector,
+        reported_by=row.reported_by,
+        summary=row.summary,
+        exercise=row.exercise,
+        t0=row.observed_at,
+        reported_at=row.reported_at,
+        window_closes_at=row.window_closes_at,
+        phase=Phase(row.phase),
+        outcome=None if row.outcome is None else Outcome(row.outcome),
+        escalation_level=row.escalation_level,
+        closed_at=row.closed_at,
+        schedule=schedule_of(row.schedule),
+        run_id=row.run_id,
+    )
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    exercise: bool = False
+    kind: str | None = None
+    phase: str | None = None
+    outcome: str | None = None
+    open: bool | None = None  # True open only, False closed only, None both
+
+
+class IncidentRepository:
+    """Reads of the incident rows and their ledger, on one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, incident_id: str) -> Incident | None:
+        return await self.session.get(Incident, incident_id)
+
+    async def by_report(self, report_id: str) -> Incident | None:
+        return await self.session.scalar(select(Incident).where(Incident.report_id == report_id))
+
+    async def page(self, where: IncidentFilter, *, limit: int, offset: int) -> list[Incident]:
+        """Most recently observed first; ``limit`` rows at most."""
+        query = self._filtered(where).order_by(Incident.observed_at.desc(), Incident.id)
+        return list(await self.session.scalars(query.limit(limit).offset(offset)))
+
+    async def open_incidents(self, *, exercise: bool, limit: int) -> list[Incident]:
+        """The board's order: highest escalation first, then the window closing soonest."""
+        query = self._filtered(IncidentFilter(exercise=exercise, open=True)).order_by(
+            Incident.escalation_level.desc(), Incident.window_closes_at, Incident.id
+        )
+        return list(await self.session.scalars(query.limit(limit)))
+
+    async def every_incident(self) -> list[Incident]:
+        return list(
+            await self.session.scalars(select(Incident).order_by(Incident.observed_at, Incident.id))
+        )
+
+    async def ledger(self, incident_id: str) -> list[LedgerDecision]:
+        return list(
+            await self.session.scalars(
+                select(LedgerDecision)
+                .where(LedgerDecision.incident_id == incident_id)
+                .order_by(LedgerDecision.seq)
+            )
+        )
+
+    @staticmethod
+    def _filtered(where: IncidentFilter) -> Select[tuple[Incident]]:
+        query = select(Incident).where(Incident.exercise.is_(where.exercise))
+        if where.kind is not None:
+            query = query.where(Incident.kind == where.kind)
+        if where.phase is not None:
+            query = query.where(Incident.phase == where.phase)
+        if where.outcome is not None:
+            query = query.where(Incident.outcome == where.outcome)
+        if where.open is True:
+            query = query.where(Incident.outcome.is_(None))
+        elif where.open is False:
+            query = query.where(Incident.outcome.is_not(None))
+        return query

@@ -1,0 +1,229 @@
+"""Every kind of decision the ledger records, the payload each kind carries, and how a reader
+says what was decided.
+
+The workflow records decisions with these kinds and payloads; the ledger, the metrics, the
+console, the reports, the board and the CLI read them back through :func:`detail`, so no view
+matches kind strings of its own. A payload is a plain ``dict`` (it is hashed into the ledger's
+chain as it is); the ``TypedDict`` of each kind names its keys once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, TypedDict
+
+from workflows.messages import Action, Outcome
+
+
+class DecisionKind(StrEnum):
+    REPORTED = "reported"
+    EVIDENCE_ACCEPTED = "evidence_accepted"
+    COMMITMENT = "commitment"
+    VERIFIED = "verified"
+    PRESUMED = "presumed"
+    LAPSED = "lapsed"
+    ESCALATED = "escalated"
+    QUORUM_REACHED = "quorum_reached"
+    QUORUM_LOST = "quorum_lost"
+    # Operator decisions: the kind is the action.
+    CONFIRM = Action.CONFIRM.value
+    AUTHORIZE = Action.AUTHORIZE.value
+    STAND_DOWN = Action.STAND_DOWN.value
+    RECLASSIFY = Action.RECLASSIFY.value
+    # What happened to a diplomatic step handed to the sink.
+    DISPATCHED = "dispatched"
+    DISPATCH_FAILED = "dispatch_failed"
+    DISPATCH_CANCELLED = "dispatch_cancelled"
+    # The closing decision: the kind is the outcome.
+    ACTIVATED = Outcome.ACTIVATED.value
+    NOT_ACTIVATED = Outcome.NOT_ACTIVATED.value
+    UNVERIFIED_CLOSED = Outcome.UNVERIFIED_CLOSED.value
+    DIPLOMATIC_RESPONSE = Outcome.DIPLOMATIC_RESPONSE.value
+    STOOD_DOWN = Outcome.STOOD_DOWN.value
+
+    @classmethod
+    def of_action(cls, action: Action) -> DecisionKind:
+        return cls(action.value)
+
+    @classmethod
+    def of_outcome(cls, outcome: Outcome) -> DecisionKind:
+        return cls(outcome.value)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The outcome this decision closes the incident with, if it is a closing decision."""
+        return Outcome(self.value) if self.value in OUTCOME_VALUES else None
+
+    @property
+    def by_operator(self) -> bool:
+        return self.value in ACTION_VALUES
+
+    @property
+    def reports_a_step(self) -> bool:
+        """The result of a diplomatic step: the only decisions that may follow the outcome."""
+        return self in STEP_RESULTS
+
+
+OUTCOME_VALUES = frozenset(o.value for o in Outcome)
+ACTION_VALUES = frozenset(a.value for a in Action)
+STEP_RESULTS = frozenset(
+    {DecisionKind.DISPATCHED, DecisionKind.DISPATCH_FAILED, DecisionKind.DISPATCH_CANCELLED}
+)
+
+
+# -- payloads ----------------------------------------------------------------------------------
+
+
+class ReportedPayload(TypedDict):
+    report_id: str
+    reported_by: str
+    kind: str
+    sector: str
+    observed_at: str
+    reported_at: str
+    plan_id: str
+    plan_version: int
+    exercise: bool
+
+
+class EvidencePayload(TypedDict):
+    source: str
+    new_source: bool
+    distinct_sources: int
+
+
+class CommitmentPayload(TypedDict):
+    party: str
+    answer: str  # commit | decline
+    assets: list[str]
+    previous: str | None  # the party's answer before this one
+
+
+class VerifiedPayload(TypedDict):
+    sources: list[str]
+
+
+class LapsedPayload(TypedDict):
+    deadline: str
+    due_at: str
+
+
+class EscalatedPayload(TypedDict):
+    level: int
+    authority: str
+    incident_level: int
+    rule_at_hours: float
+    unless: str
+
+
+class QuorumReachedPayload(TypedDict):
+    committed: list[str]
+
+
+class QuorumLostPayload(TypedDict):
+    committed: list[str]
+    short: int
+    missing_assets: list[str]
+
+
+class ActionPayload(TypedDict):
+    action: str
+
+
+# "from" is a keyword: the reclassification's payload is spelled with the functional syntax.
+ReclassifyPayload = TypedDict("ReclassifyPayload", {"action": str, "from": str, "to": str})
+
+
+class StepPayload(TypedDict):
+    step: str
+
+
+class DispatchedPayload(TypedDict):
+    step: str
+    channel: str
+
+
+class OutcomePayload(TypedDict):
+    outcome: str
+
+
+class ActivatedPayload(TypedDict):
+    outcome: str
+    parties: dict[str, list[str]]  # committed party -> the assets it committed
+    assets: list[str]
+
+
+class NotActivatedPayload(TypedDict):
+    outcome: str
+    unmet: list[str]
+
+
+# -- what a reader shows -----------------------------------------------------------------------
+
+
+def _names(items: Any) -> str:
+    return ", ".join(str(i) for i in items or ()) or "none"
+
+
+def detail(kind: str, payload: Mapping[str, Any]) -> str:
+    """One line saying what a decision decided, from its payload (its rationale says why).
+
+    Unknown kinds (a ledger written by a newer engine) show their payload as it is.
+    """
+    p = payload
+    try:
+        known = DecisionKind(kind)
+    except ValueError:
+        return ", ".join(f"{k}={v}" for k, v in sorted(p.items()))
+    match known:
+        case DecisionKind.REPORTED:
+            return (
+                f"{p.get('kind')} in {p.get('sector')} by {p.get('reported_by')}, "
+                f"T0 {p.get('observed_at')}, plan {p.get('plan_id')} v{p.get('plan_version')}"
+                + (" (exercise)" if p.get("exercise") else "")
+            )
+        case DecisionKind.EVIDENCE_ACCEPTED:
+            new = "new source" if p.get("new_source") else "source already counted"
+            return f"from {p.get('source')} ({new}; {p.get('distinct_sources')} distinct)"
+        case DecisionKind.COMMITMENT:
+            return _commitment(p)
+        case DecisionKind.VERIFIED:
+            return f"sources: {_names(p.get('sources'))}"
+        case DecisionKind.LAPSED:
+            return f"{p.get('deadline')} missed (due {p.get('due_at')})"
+        case DecisionKind.ESCALATED:
+            return (
+                f"level {p.get('level')} ({p.get('authority')}), unless {p.get('unless')} "
+                f"by T0+{p.get('rule_at_hours'):g}h; incident now at level {p.get('incident_level')}"
+            )
+        case DecisionKind.QUORUM_REACHED:
+            return f"committed: {_names(p.get('committed'))}"
+        case DecisionKind.QUORUM_LOST:
+            missing = p.get("missing_assets") or []
+            return f"committed: {_names(p.get('committed'))}; {p.get('short')} more needed" + (
+                f", nobody offers {_names(missing)}" if missing else ""
+            )
+        case DecisionKind.RECLASSIFY:
+            return f"{p.get('from')} → {p.get('to')}"
+        case DecisionKind.DISPATCHED:
+            return f"{p.get('step')} via {p.get('channel')}"
+        case DecisionKind.DISPATCH_FAILED | DecisionKind.DISPATCH_CANCELLED:
+            return str(p.get("step"))
+        case DecisionKind.ACTIVATED:
+            parties = p.get("parties") or {}
+            return "; ".join(f"{party}: {_names(assets)}" for party, assets in parties.items())
+        case DecisionKind.NOT_ACTIVATED:
+            return f"unmet: {_names(p.get('unmet'))}"
+        case _:
+            return ""
+
+
+def _commitment(p: Mapping[str, Any]) -> str:
+    party, answer, previous = p.get("party"), p.get("answer"), p.get("previous")
+    if answer == "commit":
+        text = f"{party} commits {_names(p.get('assets'))}"
+        return text + (" (changed from decline)" if previous == "decline" else "")
+    if previous == "commit":
+        return f"{party} withdraws its commitment (declines)"
+    return f"{party} declines"
