@@ -32,6 +32,9 @@ from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
 from workflows.servers import start_dev_server, start_time_skipping
 
+# The operators' scene (incidents in known states on the dev server), for the board and Web UI tests.
+pytest_plugins = ["tests.scene"]
+
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

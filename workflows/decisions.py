@@ -167,7 +167,8 @@ def _names(items: Any) -> str:
 
 
 def detail(kind: str, payload: Mapping[str, Any]) -> str:
-    """One line saying what a decision decided, from its payload (its rationale says why).
+    """What a decision decided, from its payload, where its rationale does not already say it
+    (the rationale says why; empty when it says it all).
 
     Unknown kinds (a ledger written by a newer engine) show their payload as it is.
     """
@@ -179,26 +180,20 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
     match known:
         case DecisionKind.REPORTED:
             return (
-                f"{p.get('kind')} in {p.get('sector')} by {p.get('reported_by')}, "
-                f"T0 {p.get('observed_at')}, plan {p.get('plan_id')} v{p.get('plan_version')}"
-                + (" (exercise)" if p.get("exercise") else "")
+                f"{p.get('kind')} in {p.get('sector')}, reported by {p.get('reported_by')} "
+                f"(plan {p.get('plan_id')} v{p.get('plan_version')}"
+                + (", exercise)" if p.get("exercise") else ")")
             )
         case DecisionKind.EVIDENCE_ACCEPTED:
             new = "new source" if p.get("new_source") else "source already counted"
             return f"from {p.get('source')} ({new}; {p.get('distinct_sources')} distinct)"
         case DecisionKind.COMMITMENT:
             return _commitment(p)
-        case DecisionKind.VERIFIED:
-            return f"sources: {_names(p.get('sources'))}"
-        case DecisionKind.LAPSED:
-            return f"{p.get('deadline')} missed (due {p.get('due_at')})"
         case DecisionKind.ESCALATED:
             return (
-                f"level {p.get('level')} ({p.get('authority')}), unless {p.get('unless')} "
-                f"by T0+{p.get('rule_at_hours'):g}h; incident now at level {p.get('incident_level')}"
+                f"to level {p.get('level')} ({p.get('authority')}); "
+                f"the incident is at level {p.get('incident_level')}"
             )
-        case DecisionKind.QUORUM_REACHED:
-            return f"committed: {_names(p.get('committed'))}"
         case DecisionKind.QUORUM_LOST:
             missing = p.get("missing_assets") or []
             return f"committed: {_names(p.get('committed'))}; {p.get('short')} more needed" + (
@@ -207,7 +202,7 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
         case DecisionKind.RECLASSIFY:
             return f"{p.get('from')} → {p.get('to')}"
         case DecisionKind.DISPATCHED:
-            return f"{p.get('step')} via {p.get('channel')}"
+            return f"{p.get('step')} sent via {p.get('channel')}"
         case DecisionKind.DISPATCH_FAILED | DecisionKind.DISPATCH_CANCELLED:
             return str(p.get("step"))
         case DecisionKind.ACTIVATED:

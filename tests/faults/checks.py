@@ -41,7 +41,7 @@ HUMAN_KINDS = ("commitment", "authorize", "stand_down", "confirm", "reclassify")
 
 @dataclass
 class FaultResult:
-    """One row of the README's reliability table."""
+    """One row of the reliability table (docs/reliability.md)."""
 
     fault: str
     incidents: int = 0

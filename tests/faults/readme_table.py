@@ -1,7 +1,7 @@
-"""Write the fault tests' results into README.md, between the reliability markers.
+"""Write the fault tests' results into docs/reliability.md, between the reliability markers.
 
     pytest tests/faults                       # each test writes tests/faults/results/<fault>.json
-    python -m tests.faults.readme_table       # the table below "## Reliability" is rewritten
+    python -m tests.faults.readme_table       # the table in docs/reliability.md is rewritten
 
 Only the text between the markers changes; ``--print`` shows the table without writing.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).parent / "results"
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 BEGIN, END = "<!-- reliability:faults:begin -->", "<!-- reliability:faults:end -->"
 ORDER = ("worker", "temporal", "database", "api")
 
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
         return 0
     readme = README.read_text(encoding="utf-8")
     if BEGIN not in readme or END not in readme:
-        print(f"README.md has no {BEGIN} ... {END} markers", file=sys.stderr)
+        print(f"{README} has no {BEGIN} ... {END} markers", file=sys.stderr)
         return 1
     head, rest = readme.split(BEGIN, 1)
     _, tail = rest.split(END, 1)

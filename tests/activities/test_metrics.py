@@ -10,6 +10,7 @@ from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
@@ -21,6 +22,12 @@ from worker import run as run_worker_process
 from workflows.activity_inputs import RecordDecisionsInput
 from workflows.messages import Action, IncidentSnapshot, IncidentView, ViolationReport
 from workflows.starting import build_input, start_incident
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """SQLite only: the counters are process-wide, and the dialects are covered elsewhere."""
+    return sqlite_url
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:

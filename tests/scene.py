@@ -27,19 +27,12 @@ from db.session import create_engine, session_factory
 from db.tokens import create_token
 from foundation.settings import Settings
 from plans.loader import get_plan
-from tests.api.conftest import api, serve_api, tokens  # noqa: F401 (fixtures)
 from worker import WorkerDependencies, build_worker
 from workflows.incident import IncidentWorkflow
 from workflows.messages import ViolationReport
 from workflows.starting import build_input, start_incident
 
 SETTLE_TIMEOUT = 20.0
-
-
-@pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """SQLite only here: the ledger's dialects are covered elsewhere; these tests are about views."""
-    return sqlite_url
 
 
 @dataclass
@@ -148,4 +141,4 @@ def chromium() -> str:
     return binary("chromium")
 
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from api.app import create_app
-from tests.operators.conftest import DOCS, Scene
+from tests.scene import DOCS, Scene
 from tests.serving import serve_asgi
 from workflows.servers import binary
 

@@ -11,7 +11,7 @@ import httpx
 
 from api.app import create_app
 from db.tokens import revoke_token
-from tests.operators.conftest import Scene
+from tests.scene import Scene
 
 
 @asynccontextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.cli.conftest import invoke
+from tests.contingency.conftest import invoke
 
 
 async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api, tokens):

@@ -1,6 +1,6 @@
 """What an operator sees of an incident in the Temporal Web UI, read back through the client the
 UI itself uses: readable ids, summaries, current details, named timers and activities, search
-attributes, and the README's visibility queries (through the SDK and the real `temporal` CLI)."""
+attributes, and docs/operators.md's visibility queries (through the SDK and the real `temporal` CLI)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,21 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.converter import DataConverter
 
-from tests.operators.conftest import Scene, wait_for
+from tests.scene import Scene, wait_for
 from workflows import search_attributes as sa
 from workflows.incident import IncidentWorkflow
 from workflows.servers import binary
 
-# The queries the README's "Operators: Temporal Web UI queries" section shows, and which of the
+# The queries docs/operators.md's "Operators: Temporal Web UI queries" section shows, and which of the
 # scene's incidents each must return.
-README_QUERIES = {
+DOCUMENTED_QUERIES = {
     'IncidentPhase = "consultation" AND EscalationLevel >= 2': {"consultation"},
     'IncidentAwaiting = "allies"': {"consultation"},
     'IncidentAwaiting = "evidence"': {"fresh", "drill"},
@@ -126,13 +127,13 @@ async def test_search_attributes_follow_the_state(scene: Scene) -> None:
 
 
 def scoped(query: str, scene: Scene) -> str:
-    """The README query, limited to this module's task queue (the dev server is shared)."""
+    """The docs/operators.md query, limited to this module's task queue (the dev server is shared)."""
     return f'({query}) AND TaskQueue = "{scene.task_queue}"'
 
 
-@pytest.mark.parametrize("query", list(README_QUERIES))
-async def test_readme_visibility_queries_through_the_client(scene: Scene, query: str) -> None:
-    wanted = {scene.wid(name) for name in README_QUERIES[query]}
+@pytest.mark.parametrize("query", list(DOCUMENTED_QUERIES))
+async def test_documented_queries_through_the_client(scene: Scene, query: str) -> None:
+    wanted = {scene.wid(name) for name in DOCUMENTED_QUERIES[query]}
 
     async def listed() -> set[str] | None:
         found = {
@@ -156,9 +157,9 @@ async def test_deadline_within_the_next_hours(scene: Scene) -> None:
     await wait_for(listed, what=query)
 
 
-async def test_readme_visibility_queries_through_the_temporal_cli(scene: Scene) -> None:
+async def test_documented_queries_through_the_temporal_cli(scene: Scene) -> None:
     address = scene.client.service_client.config.target_host
-    for query, names in README_QUERIES.items():
+    for query, names in DOCUMENTED_QUERIES.items():
         wanted = {scene.wid(name) for name in names}
 
         async def listed(query: str = query, wanted: set[str] = wanted) -> set[str] | None:
@@ -174,3 +175,13 @@ async def test_readme_visibility_queries_through_the_temporal_cli(scene: Scene) 
             return found if found == wanted else None
 
         await wait_for(listed, what=f"temporal workflow list --query '{query}'")
+
+
+def test_every_query_the_docs_show_is_run_here() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "operators.md").read_text()
+    block = docs.split("```text\n", 1)[1].split("```", 1)[0]
+    shown = {line.split("  #")[0].strip() for line in block.splitlines() if line.strip()}
+    # NextDeadline's query carries a date of its own: test_deadline_within_the_next_hours runs it.
+    assert shown - set(DOCUMENTED_QUERIES) == {
+        'Exercise = false AND NextDeadline < "2026-04-13T12:00:00Z"'
+    }
