@@ -61,26 +61,26 @@ DOCS = {
 }
 
 
-class NextDeadline(_FromAttributes):
+class _Due(_FromAttributes):
     name: str
     title: str
     due_at: datetime
     due_hours: float = Field(description="Plan hours after T0")
-    kind: ScheduleKind
     seconds_left: float | None = Field(
-        default=None, description="Seconds until due (negative if overdue)"
+        default=None, description="Seconds until due (negative if overdue); pending ones only"
     )
 
 
-class DeadlineOut(_FromAttributes):
-    name: str
-    title: str
-    due_at: datetime
-    due_hours: float = Field(description="Plan hours after T0")
-    status: DeadlineStatus
-    seconds_left: float | None = Field(
-        default=None, description="Pending deadlines only: seconds until due (negative if overdue)"
+class NextDeadline(_Due):
+    kind: ScheduleKind = Field(description="deadline | escalation | window")
+
+
+class DeadlineOut(_Due):
+    status: DeadlineStatus = Field(description="The verdict, judged at the due instant")
+    met_at: datetime | None = Field(
+        default=None, description="When the step's condition last came to hold, late included"
     )
+    met_hours: float | None = Field(default=None, description="met_at, in plan hours after T0")
 
 
 class TimelineEntry(_FromAttributes):

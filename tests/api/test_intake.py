@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -239,6 +240,9 @@ async def test_the_next_deadline_is_one_answer_in_the_list_and_the_detail(
             )
         ).json()
         await handle.terminate("test over")
+    verification = next(d for d in detail["deadlines"] if d["name"] == "verification")
+    assert verification["status"] == "met" and verification["met_at"] is not None
+    assert verification["met_hours"] == pytest.approx(2, abs=0.05)
     assert row["next_deadline"]["name"] == detail["next_deadline"]["name"] == "consultation"
     assert row["next_deadline"]["due_at"] == detail["next_deadline"]["due_at"]
     assert datetime.fromisoformat(row["next_deadline"]["due_at"]) == observed + timedelta(hours=24)
