@@ -22,7 +22,8 @@ from foundation.yamlfile import DocumentError
 
 app = typer.Typer(no_args_is_help=True, help="Tabletop exercises: scenarios at accelerated time.")
 
-err = Console(stderr=True)
+# Diagnostics are one line each, whatever the terminal's width, so a script can grep them.
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 ScenarioPath = Annotated[

@@ -225,13 +225,17 @@ async def test_the_next_deadline_is_one_answer_in_the_list_and_the_detail(
         for _ in range(50):  # the first ledger batch brings the row up to date
             listed = (
                 await http.get(
-                    "/v1/incidents", params={"status": "open"}, headers=tokens.auth("observer")
+                    # Other tests' incidents share the server: list enough to find this one.
+                    "/v1/incidents",
+                    params={"status": "open", "limit": 500},
+                    headers=tokens.auth("observer"),
                 )
             ).json()
             row = next(
-                i for i in listed["incidents"] if i["incident_id"] == accepted["incident_id"]
+                (i for i in listed["incidents"] if i["incident_id"] == accepted["incident_id"]),
+                None,
             )
-            if row["phase"] == "consultation":
+            if row is not None and row["phase"] == "consultation":
                 break
             await asyncio.sleep(0.1)
         detail = (
@@ -240,6 +244,7 @@ async def test_the_next_deadline_is_one_answer_in_the_list_and_the_detail(
             )
         ).json()
         await handle.terminate("test over")
+    assert row is not None, "the incident never reached the read side"
     verification = next(d for d in detail["deadlines"] if d["name"] == "verification")
     assert verification["status"] == "met" and verification["met_at"] is not None
     assert verification["met_hours"] == pytest.approx(2, abs=0.05)
