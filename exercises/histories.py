@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import worker
+from foundation.converter import DATA_CONVERTER
 from foundation.ids import workflow_id_for
 from workflows.incident import IncidentWorkflow
 
@@ -27,6 +28,7 @@ def replayer() -> Replayer:
     """The production workflow with the production sandbox settings (those of ``worker.py``)."""
     return Replayer(
         workflows=[IncidentWorkflow],
+        data_converter=DATA_CONVERTER,
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*worker.PASSTHROUGH)
         ),

@@ -6,6 +6,7 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from foundation.converter import DATA_CONVERTER
 from foundation.settings import Settings
 from foundation.tracing import provider_for, temporal_interceptors
 
@@ -33,4 +34,5 @@ async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Clie
         api_key=settings.temporal_api_key,
         interceptors=temporal_interceptors(provider_for(settings.tracing_export)),
         runtime=runtime,
+        data_converter=DATA_CONVERTER,
     )

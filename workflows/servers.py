@@ -13,6 +13,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from foundation.converter import DATA_CONVERTER
 from workflows import search_attributes as sa
 from workflows.search_attributes import ensure_search_attributes
 
@@ -40,7 +41,7 @@ def binary(name: str) -> str:
 async def start_time_skipping() -> WorkflowEnvironment:
     """A time-skipping server with the engine's search attributes registered."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server")
+        test_server_existing_path=binary("temporal-test-server"), data_converter=DATA_CONVERTER
     )
     await ensure_search_attributes(env.client, env.client.namespace)
     return env
@@ -68,6 +69,7 @@ async def start_dev_server(
             search_attributes=sa.ALL,
             dev_server_existing_path=binary("temporal"),
             dev_server_extra_args=args,
+            data_converter=DATA_CONVERTER,
         )
 
 
