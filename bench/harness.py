@@ -74,7 +74,7 @@ async def run_engine_scenario(env: WorkflowEnvironment, queue: str, n: int) -> i
     handle = await start_incident(env.client, incident(n), queue, now=await env.get_current_time())
     await _walk(env, handle, lambda step: (UPDATE_NAMES[step.kind], step.payload))
     view = await handle.result()
-    assert view.outcome is not None and view.persisted_seq == len(view.timeline), view.outcome
+    assert view.outcome is not None and view.persisted_seq == view.decisions_total, view.outcome
     return view.persisted_seq
 
 

@@ -72,6 +72,7 @@ def compare_with_timeline(
     timeline: Sequence[Decision],
     persisted: int,
     completed: bool,
+    decided: int,
 ) -> ChainBreak | None:
     """Check 3: the hashes the workflow's decisions give, seq by seq, against the stored ones.
 
@@ -79,8 +80,16 @@ def compare_with_timeline(
     at least those and at most the whole timeline (a batch may land before the workflow hears
     back), and exactly the whole timeline once the workflow has completed.
     """
-    prev = genesis_hash(workflow_id)
     by_seq = {row.seq: row for row in rows}
+    # The workflow holds only its latest decisions: the chain (already verified) links the rows
+    # before them, so the first one held is compared from the stored row before it.
+    first = timeline[0].seq if timeline else 1
+    before = by_seq.get(first - 1)
+    if first > 1 and before is None:
+        return ChainBreak(
+            first - 1, f"decision {first - 1} of the workflow is missing from the ledger"
+        )
+    prev = genesis_hash(workflow_id) if first == 1 else before.hash
     for decision in timeline:
         expected = decision_hash(prev, incident_id, workflow_id, decision)
         row = by_seq.get(decision.seq)
@@ -97,24 +106,25 @@ def compare_with_timeline(
                 f"row {decision.seq} ({row.kind}) differs from the workflow's decision {decision.seq} ({decision.kind})",
             )
         prev = expected
-    extra = [r.seq for r in rows if r.seq > len(timeline)]
+    extra = [r.seq for r in rows if r.seq > decided]
     if extra:
         return ChainBreak(
             extra[0],
-            f"row {extra[0]} is not a decision of the workflow (it has {len(timeline)}): inserted",
+            f"row {extra[0]} is not a decision of the workflow (it has {decided}): inserted",
         )
-    if completed and len(rows) < len(timeline):
+    if completed and len(rows) < decided:
         return ChainBreak(
             len(rows) + 1,
-            f"the ledger ends at seq {len(rows)}; the workflow decided {len(timeline)}",
+            f"the ledger ends at seq {len(rows)}; the workflow decided {decided}",
         )
     return None
 
 
 async def _workflow_decisions(
     client: Client, incident_id: str
-) -> tuple[tuple[Decision, ...], int, bool] | None:
-    """(timeline, persisted count, completed) from the workflow, or None when it cannot say."""
+) -> tuple[tuple[Decision, ...], int, bool, int] | None:
+    """(latest decisions, persisted count, completed, decisions taken) from the workflow, or
+    None when it cannot say."""
     try:
         found = await look_up(client, incident_id)
     except Exception:  # noqa: BLE001 (Temporal down, a query it cannot answer: no anchor, not a crash)
@@ -122,9 +132,11 @@ async def _workflow_decisions(
     if found is None or found.view is None:
         return None
     view = found.view
+    # An older engine's view held the whole timeline and no count.
+    decided = view.decisions_total or len(view.timeline)
     if found.running:
-        return view.timeline, view.persisted_seq, False
-    return view.timeline, len(view.timeline), True
+        return view.timeline, view.persisted_seq, False, decided
+    return view.timeline, decided, True, decided
 
 
 async def audited_ledger(
@@ -142,12 +154,12 @@ async def audited_ledger(
     broken = check_rows(incident, rows)
     anchored = False
     if broken is None and client is not None and before is not None:
-        _, persisted, completed = before
+        _, persisted, completed, _ = before
         after = before if completed else await _workflow_decisions(client, incident.id)
         if after is not None:
             # Complete only if it already was when the rows were read.
             broken = compare_with_timeline(
-                incident.id, workflow_id, rows, after[0], persisted, completed
+                incident.id, workflow_id, rows, after[0], persisted, completed, after[3]
             )
             anchored = True
     audit = LedgerAudit(

@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import utcnow
 from db.models import Incident, LedgerDecision
 from foundation.ids import workflow_id_for
-from workflows.messages import IncidentSnapshot, Outcome, Phase, ScheduleEntry, ScheduleKind
+from workflows.messages import (
+    Decision,
+    IncidentSnapshot,
+    Outcome,
+    Phase,
+    ScheduleEntry,
+    ScheduleKind,
+)
 
 # What a ledger batch may change in the row; the rest is fixed at intake.
 MUTABLE = (
@@ -160,6 +167,22 @@ class IncidentRepository:
                 .order_by(LedgerDecision.seq)
             )
         )
+
+    async def decisions(self, incident_id: str) -> list[Decision]:
+        """The ledger as the workflow decided it: the whole timeline, which the workflow itself
+        no longer holds once an incident grows."""
+        return [
+            Decision(
+                seq=row.seq,
+                kind=row.kind,
+                at=row.occurred_at,
+                t_plus_hours=row.t_plus_hours,
+                actor=row.actor,
+                rationale=row.rationale,
+                payload=dict(row.payload),
+            )
+            for row in await self.ledger(incident_id)
+        ]
 
     @staticmethod
     def _filtered(where: IncidentFilter) -> Select[tuple[Incident]]:

@@ -7,6 +7,7 @@ returns) plus what the exercise sent; nothing is inferred from wall-clock time.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,7 +16,7 @@ from exercises.script import Script
 from plans.model import Plan
 from workflows.clock import PlanClock
 from workflows.decisions import detail
-from workflows.messages import DeadlineStatus, IncidentView, Outcome
+from workflows.messages import DeadlineStatus, Decision, IncidentView, Outcome
 
 
 class InjectRecord(BaseModel):
@@ -141,9 +142,11 @@ def build_report(
     workflow_id: str,
     script: Script,
     view: IncidentView,
+    timeline: Sequence[Decision],
     injects: list[InjectRecord],
     notifications: list[NotificationRecord],
 ) -> ExerciseReport:
+    """``timeline`` is the ledger's: the workflow's view holds only the latest decisions."""
     decisions = [
         DecisionRecord(
             seq=d.seq,
@@ -154,7 +157,7 @@ def build_report(
             payload=d.payload,
             detail=detail(d.kind, d.payload),
         )
-        for d in view.timeline
+        for d in timeline
     ]
     clock = PlanClock(view.t0, view.time_scale)
     closed_at = None if view.closed_at is None else clock.hours_since_t0(view.closed_at)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -33,6 +34,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.sinks import ExerciseSink
 from db.migrate import upgrade_async
+from db.repository import IncidentRepository
+from db.session import session_factory
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
@@ -46,6 +49,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.lookup import has_closed
 from workflows.messages import (
     CommitmentInput,
+    Decision,
     DecisionInput,
     DecisionReceipt,
     Evidence,
@@ -152,6 +156,12 @@ class ExerciseWorker:
     database_url: str
     exercise_sink: ExerciseSink
     real_sink: ExerciseSink  # receives nothing from an exercise; kept to prove it
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def timeline(self, incident_id: str) -> list[Decision]:
+        """The incident's whole timeline, from the ledger the worker wrote."""
+        async with self.sessions() as session:
+            return await IncidentRepository(session).decisions(incident_id)
 
 
 @asynccontextmanager
@@ -166,7 +176,14 @@ async def exercise_worker(
     worker = build_worker(client, task_queue, deps, settings)
     try:
         async with worker:
-            yield ExerciseWorker(client, task_queue, database_url, exercise_sink, real_sink)
+            yield ExerciseWorker(
+                client,
+                task_queue,
+                database_url,
+                exercise_sink,
+                real_sink,
+                session_factory(deps.engine),
+            )
     finally:
         await deps.close()
 
@@ -283,7 +300,8 @@ async def run_script(
     view = await handle.result()
     if after is not None:
         await after(handle)
-    at_by_seq = {d.seq: d.t_plus_hours for d in view.timeline}
+    timeline = await worker.timeline(incident.incident_id)
+    at_by_seq = {d.seq: d.t_plus_hours for d in timeline}
     closed_hours = PlanClock(view.t0, view.time_scale).hours_since_t0(view.closed_at or view.t0)
     closed_text = (
         f"incident already closed ({view.outcome} at T0+{format_hours(closed_hours)}); "
@@ -312,6 +330,7 @@ async def run_script(
         workflow_id=handle.id or workflow_id_for(incident.incident_id),
         script=script,
         view=view,
+        timeline=timeline,
         injects=injects,
         notifications=notifications,
     )

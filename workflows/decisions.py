@@ -75,6 +75,17 @@ STEP_RESULTS = frozenset(
 # -- payloads ----------------------------------------------------------------------------------
 
 
+# Any payload may carry the full text's digest and length, when its rationale (or summary) was
+# longer than the workflow carries: the rationale then holds its first characters, the ``texts``
+# table the whole, and the chain seals the digest.
+TEXT_KEY = "text"
+
+
+class TextPayload(TypedDict):
+    sha256: str
+    chars: int
+
+
 class ReportedPayload(TypedDict):
     report_id: str
     reported_by: str

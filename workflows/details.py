@@ -25,7 +25,8 @@ def current_details(view: IncidentView) -> str:
         f"escalation level **{view.escalation_level}** ({view.escalation_authority})",
         "",
         f"T0 {_utc(view.t0)} · window closes {_utc(view.window_closes_at)}"
-        + (" · EXERCISE" if view.exercise else ""),
+        + (" · EXERCISE" if view.exercise else "")
+        + (f" · run {view.run} (continued as new; ledger and chain go on)" if view.run > 1 else ""),
         "",
         "| Deadline | Due | Status |",
         "| --- | --- | --- |",

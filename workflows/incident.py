@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import (
         ACTIVITY_DISPATCH_STEP,
         ACTIVITY_RECORD_DECISIONS,
+        CONTINUING_ERROR,
         INCIDENT_WORKFLOW,
         QUERY_STATE,
         REFUSAL_ERROR,
@@ -73,6 +74,17 @@ PATCH_STAND_DOWN_FINISHES_SENT_STEPS = "stand-down-finishes-sent-steps"
 # on time, nothing started after the outcome, dispatch results recorded in plan order, the next
 # deadline from the one schedule: see workflows/state.py.
 PATCH_DEADLINES_JUDGED_AT_DUE = "deadlines-judged-at-due"
+# Bounded incidents: a recent window of decisions held, long text by reference, and a run that
+# continues as new before Temporal's limits (workflows/limits.py).
+PATCH_BOUNDED = "bounded-incidents"
+
+# Before continuing as new, steps in flight get this long to finish; those still out go back to
+# the queue and the next run sends them again (the sink's idempotency key makes that harmless).
+DRAIN_DISPATCHES = timedelta(seconds=10)
+# How long a hand-over may wait for the ledger to catch up; past it, the run carries on deciding
+# (deadlines never wait on a database) and tries again later.
+DRAIN_LEDGER = timedelta(minutes=1)
+DRAIN_RETRY_AFTER = timedelta(minutes=10)
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -98,18 +110,31 @@ class IncidentWorkflow:
         rules = Rules(
             evidence_verifies_presumption=workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION),
             judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
+            bounded=workflow.patched(PATCH_BOUNDED),
         )
+        carried = incident.carried
+        # Which run of the incident this is; the ledger, its chain and the id go on across runs.
+        self._run = 1 if carried is None else carried.run
+        # Decisions the ledger holds (a continued run starts with all of its predecessor's).
+        self._persisted = 0 if carried is None else carried.seq
         try:
-            self._state = IncidentState(incident, workflow.now(), rules)
+            if carried is None:
+                self._state = IncidentState(incident, workflow.now(), rules)
+            else:
+                self._state = IncidentState.resume(incident, carried)
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)
             self._state = None  # type: ignore[assignment]
-        self._persisted = 0
+        self._updates = 0  # accepted by this run
+        self._draining = False
+        self._drain_again_at: datetime | None = None
         self._wake = False
         self._published: dict[str, object] = {}
         self._published_at = 0  # decisions count when search attributes and details were last set
         self._dispatches: list[asyncio.Task[None]] = []
+        self._dispatch_steps: dict[str, asyncio.Task[None]] = {}
+        self._recalled: set[asyncio.Task[None]] = set()  # cancelled by a hand-over, to go again
         # Results of the steps are recorded in the order the steps were started (the plan's),
         # whatever order the sink answers in: one scenario, one ledger, row for row.
         self._results_in_plan_order = rules.judged_at_due
@@ -128,6 +153,8 @@ class IncidentWorkflow:
             self._publish()
             if not state.is_open:
                 break
+            if self._should_continue():
+                await self._continue_as_new(incident, ledger)
             self._arm_timer()
             self._wake = False
             await workflow.wait_condition(lambda: self._wake or self._timer_fired())
@@ -149,7 +176,66 @@ class IncidentWorkflow:
         )
         ledger.cancel()
         self._publish()
-        return state.view(self._persisted)
+        return self._view()
+
+    def _view(self) -> IncidentView:
+        return self._state.view(self._persisted, self._run)
+
+    # -- from one run to the next -----------------------------------------------------------
+
+    def _should_continue(self) -> bool:
+        state, info = self._state, workflow.info()
+        if not state.rules.bounded:
+            return False
+        if self._drain_again_at is not None and workflow.now() < self._drain_again_at:
+            return False
+        limits = self._incident.limits
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= limits.history_events
+            or self._updates >= limits.updates
+        )
+
+    async def _continue_as_new(self, incident: IncidentInput, ledger: asyncio.Task[None]) -> None:
+        """Hand the incident to a fresh run before Temporal's limits are near.
+
+        New updates are refused meanwhile with a retryable refusal (the API retries them against
+        the next run); the steps in flight finish or go back to the queue; the ledger catches
+        up and every accepted update has answered. Returns only if the ledger could not catch up
+        in time: the run then carries on and tries again later.
+        """
+        state = self._state
+        self._draining = True
+        workflow.logger.info(
+            "Incident %s: run %d hands over at seq %d", incident.incident_id, self._run, state.seq
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: all(task.done() for task in self._dispatches), timeout=DRAIN_DISPATCHES
+            )
+        except TimeoutError:
+            pass
+        unfinished = [step for step, task in self._dispatch_steps.items() if not task.done()]
+        for step in unfinished:
+            self._recalled.add(self._dispatch_steps[step])
+            self._dispatch_steps[step].cancel()
+        try:
+            await workflow.wait_condition(
+                lambda: self._all_persisted() and workflow.all_handlers_finished(),
+                timeout=DRAIN_LEDGER,
+            )
+        except TimeoutError:
+            workflow.logger.warning(
+                "Incident %s: the ledger is behind; the hand-over waits", incident.incident_id
+            )
+            state.dispatch_queue[:0] = unfinished
+            self._forget_dispatches(unfinished)
+            self._draining = False
+            self._drain_again_at = workflow.now() + DRAIN_RETRY_AFTER
+            return
+        state.dispatch_queue[:0] = unfinished
+        ledger.cancel()
+        workflow.continue_as_new(replace(incident, carried=state.carry(self._run + 1)))
 
     def _arm_timer(self) -> None:
         """One durable timer, for the next moment the plan needs the workflow awake.
@@ -214,13 +300,18 @@ class IncidentWorkflow:
     def state(self) -> IncidentView:
         if self._state is None:
             raise ApplicationError(self._invalid or "incident not started", type="InvalidIncident")
-        return self._state.view(self._persisted)
+        return self._view()
 
     def _check(self, change: Change, check: Callable[[IncidentState], None]) -> None:
         """A validator: ``check`` on the state as the input will find it (what falls due first
         has fired there); a refusal never reaches the history."""
         if self._state is None:
             raise ApplicationError(self._invalid or "incident not started", type=REFUSAL_ERROR)
+        if self._draining:
+            raise ApplicationError(
+                "the incident is handing over to its next run; retry in a moment",
+                type=CONTINUING_ERROR,
+            )
         try:
             check(self._state.preview(workflow.now(), change))
         except Rejected as exc:
@@ -228,13 +319,14 @@ class IncidentWorkflow:
 
     async def _apply(self, change: Change, message: str) -> DecisionReceipt:
         state = self._state
+        self._updates += 1
         try:
             # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
             recorded = state.receive(workflow.now(), change)
         except Rejected as exc:  # the validator passed, but a deadline fell due in between
             raise refusal(exc) from exc
         self._wake = True
-        last = len(state.decisions)
+        last = state.seq
         # Answer only once the decision is in the ledger: an accepted update is an audited one.
         await workflow.wait_condition(lambda: self._persisted >= last)
         return DecisionReceipt(
@@ -250,14 +342,14 @@ class IncidentWorkflow:
     # -- what leaves the workflow -----------------------------------------------------------
 
     def _all_persisted(self) -> bool:
-        return self._persisted >= len(self._state.decisions)
+        return self._persisted >= self._state.seq
 
     async def _write_ledger(self) -> None:
         """Persist decisions in order, in batches, without ever holding up the deadlines."""
         state = self._state
         while True:
             await workflow.wait_condition(lambda: not self._all_persisted())
-            batch = tuple(state.decisions[self._persisted : self._persisted + LEDGER_BATCH])
+            batch = state.unrecorded(self._persisted, LEDGER_BATCH)
             # No `summary=`: the batch in the input already says what is written, and the SDK
             # (1.35) converts every payload of an activity command with a serialization context
             # of its own; a summary on each ledger write cost ~15 % of an exercise's wall time.
@@ -269,18 +361,27 @@ class IncidentWorkflow:
                 retry_policy=LEDGER_RETRY,
             )
             self._persisted += len(batch)
+            if state.rules.bounded:
+                state.forget_through(self._persisted)
 
     def _start_dispatches(self) -> None:
         while self._state.dispatch_queue:
             step = self._state.dispatch_queue.pop(0)
             before = self._dispatches[-1] if self._dispatches else None
-            self._dispatches.append(
-                asyncio.create_task(self._dispatch(step, len(self._state.decisions), before))
-            )
+            task = asyncio.create_task(self._dispatch(step, self._state.seq, before))
+            self._dispatches.append(task)
+            self._dispatch_steps[step] = task
+
+    def _forget_dispatches(self, steps: list[str]) -> None:
+        """Steps cancelled by a hand-over that did not happen: started again by the loop."""
+        for step in steps:
+            self._dispatches.remove(self._dispatch_steps.pop(step))
 
     async def _dispatch(self, step: str, after_seq: int, before: asyncio.Task[None] | None) -> None:
         state = self._state
         result = await self._send(step, after_seq)
+        if result is None and asyncio.current_task() in self._recalled:
+            return  # recalled by a hand-over: the step goes out again, from the next run
         if self._results_in_plan_order and before is not None:
             # Held until the step started before this one has recorded its own result.
             await workflow.wait_condition(before.done)
@@ -342,10 +443,10 @@ class IncidentWorkflow:
         state = self._state
         # Every change of state records a decision: between two decisions there is nothing new
         # to show, and the wake-ups in between need not build the view.
-        if len(state.decisions) == self._published_at:
+        if state.seq == self._published_at:
             return
-        self._published_at = len(state.decisions)
-        view = state.view(self._persisted)
+        self._published_at = state.seq
+        view = self._view()
         if state.rules.judged_at_due:
             next_deadline = view.schedule[0].due_at if view.schedule else None
         else:  # what NextDeadline meant before: the earliest pending deadline

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from plans.model import Plan
+from workflows.limits import RunLimits
 
 
 class Phase(StrEnum):
@@ -83,9 +84,19 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class TextRef:
+    """Text too long to travel in the workflow: the API stored it in the database (``texts``);
+    the workflow carries its first characters and this, and the ledger seals the digest."""
+
+    sha256: str
+    chars: int
+
+
+@dataclass(frozen=True)
 class Evidence:
     source: str
     summary: str = ""
+    summary_ref: TextRef | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class ViolationReport:
     evidence: tuple[Evidence, ...] = ()
     # Who put the report into the engine (the API token's principal); the ledger's actor.
     submitted_by: str = ""
+    summary_ref: TextRef | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,9 @@ class IncidentInput:
     exercise: bool = False
     # Plan hours per real hour: 1 for a real incident, larger for a compressed exercise clock.
     time_scale: float = 1.0
+    limits: RunLimits = field(default_factory=RunLimits)
+    # Set when a run continues as new: where the incident stood when the last run handed over.
+    carried: "CarriedState | None" = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,7 @@ class EvidenceInput:
     source: str
     summary: str = ""
     actor: str = ""
+    summary_ref: TextRef | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,7 @@ class CommitmentInput:
     assets: tuple[str, ...] = ()
     actor: str = ""
     rationale: str = ""
+    rationale_ref: TextRef | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,7 @@ class DecisionInput:
     actor: str
     rationale: str
     new_kind: str | None = None  # reclassify only
+    rationale_ref: TextRef | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +303,41 @@ class IncidentView(IncidentSnapshot):
     deadlines: tuple[DeadlineView, ...]
     escalations: tuple[EscalationView, ...]
     unmet_conditions: tuple[str, ...]
+    # The latest decisions (at most ``limits.RECENT_DECISIONS``); the whole timeline is the
+    # ledger's, paged from the database.
     timeline: tuple[Decision, ...]
     persisted_seq: int
-    # Every change of phase, from the report on.
+    # Changes of phase, from the report on (the first and the latest ``limits.PHASE_CHANGES``).
     phases: tuple[PhaseChange, ...] = ()
+    decisions_total: int = 0
+    run: int = 1  # which run of the incident's workflow answers: each continue-as-new adds one
+
+
+@dataclass(frozen=True)
+class CarriedState:
+    """Where an incident stands, handed from one run to the next by continue-as-new: every
+    fact the plan's rules read, and the latest decisions (the rest are in the ledger)."""
+
+    run: int
+    kind: str
+    reported_at: datetime
+    seq: int
+    decisions: tuple[Decision, ...]
+    fired: tuple[str, ...]
+    results: dict[str, bool]
+    sources: tuple[str, ...]
+    verification: Verification
+    commitments: tuple[CommitmentView, ...]
+    quorum_reached: bool
+    authorized_by: str | None
+    authorized_at: datetime | None
+    escalation_level: int
+    escalations: tuple[EscalationView, ...]
+    dispatch_started: tuple[str, ...]
+    dispatched: dict[str, datetime]
+    dispatch_queue: tuple[str, ...]
+    unmet: tuple[str, ...]
+    verified_at: datetime | None
+    quorum_since: datetime | None
+    phases: tuple[PhaseChange, ...]
+    rules: dict[str, bool]  # the rules the incident started under (its patch markers)

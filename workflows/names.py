@@ -10,6 +10,9 @@ QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.
 REFUSAL_ERROR = "Rejected"
+# The ApplicationError type of an update refused while a run hands over to the next
+# (continue-as-new): retryable, and the API retries it.
+CONTINUING_ERROR = "IncidentContinuing"
 
 ACTIVITY_RECORD_DECISIONS = "record_decisions"
 ACTIVITY_DISPATCH_STEP = "dispatch_step"

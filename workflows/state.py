@@ -28,8 +28,10 @@ from datetime import datetime
 from typing import Any
 
 from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, WhenUnverified
+from workflows import limits
 from workflows.clock import PlanClock, format_offset
 from workflows.decisions import (
+    TEXT_KEY,
     ActivatedPayload,
     CommitmentPayload,
     DecisionKind,
@@ -40,12 +42,14 @@ from workflows.decisions import (
     QuorumLostPayload,
     QuorumReachedPayload,
     ReportedPayload,
+    TextPayload,
     VerifiedPayload,
 )
 from workflows.messages import (
     Action,
     Answer,
     Awaiting,
+    CarriedState,
     CommitmentInput,
     CommitmentView,
     DeadlineStatus,
@@ -63,6 +67,7 @@ from workflows.messages import (
     QuorumView,
     ScheduleEntry,
     ScheduleKind,
+    TextRef,
     Verification,
 )
 
@@ -94,10 +99,12 @@ class Rules:
     # Verdicts at the due instant, inputs at a due instant on time, consequences knowing the
     # input that arrives with them, and the unmet conditions named as the plan's steps.
     judged_at_due: bool = True
+    # Bounded incidents: long text by reference, a cap on distinct sources (workflows/limits.py).
+    bounded: bool = True
 
 
 CURRENT_RULES = Rules()
-LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False)
+LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False, bounded=False)
 
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
@@ -155,15 +162,42 @@ def rule_name(rule: EscalationRule) -> str:
     return f"unless_{rule.unless}_t{rule.at_hours:g}h_l{rule.level}"
 
 
-def check_report(incident: IncidentInput) -> None:
+def check_text(field: str, text: str, ref: TextRef | None) -> None:
+    """Free text travels in the workflow up to ``limits.TEXT_IN_WORKFLOW`` characters; longer
+    text is stored by the API and travels as its first characters and a reference."""
+    most = limits.TEXT_IN_WORKFLOW
+    if len(text) > most:
+        raise Rejected(
+            f"{field}: at most {most} characters travel in the workflow; the API stores longer "
+            "text and sends its reference",
+            field=field,
+        )
+    if ref is not None and (
+        len(ref.sha256) != 64
+        or any(c not in "0123456789abcdef" for c in ref.sha256)
+        or ref.chars < len(text)
+    ):
+        raise Rejected(f"{field}: the stored text's reference is malformed", field=field)
+
+
+def check_report(incident: IncidentInput, *, bounded: bool = True) -> None:
     """What a report must satisfy before an incident can open under its plan (the start of a
     workflow has no validator: the intake calls this first)."""
-    plan, kind = incident.plan, incident.report.kind
+    plan, report = incident.plan, incident.report
+    kind = report.kind
     if not plan.has_kind(kind):
         raise Rejected(
             f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
             field="kind",
         )
+    if bounded:
+        check_text("summary", report.summary, report.summary_ref)
+        if len(report.evidence) > limits.MAX_SOURCES:
+            raise Rejected(
+                f"evidence: at most {limits.MAX_SOURCES} items in one report", field="evidence"
+            )
+        for i, item in enumerate(report.evidence):
+            check_text(f"evidence[{i}].summary", item.summary, item.summary_ref)
 
 
 class IncidentState:
@@ -172,7 +206,7 @@ class IncidentState:
     def __init__(
         self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
     ) -> None:
-        check_report(incident)
+        check_report(incident, bounded=rules.bounded)
         report = incident.report
         self.input = incident
         self.plan = incident.plan
@@ -185,7 +219,10 @@ class IncidentState:
         self.events = _events(self.plan)
         self.fired: set[str] = set()
         self.results: dict[str, bool] = {}
+        # The decisions still held: all of them for the pure state machine; the workflow keeps
+        # only a recent window (``forget_through``) once the ledger holds the rest.
         self.decisions: list[Decision] = []
+        self.seq = 0  # decisions taken so far, held or not
         self.sources: list[str] = []
         self.verification = Verification.PENDING
         self.commitments: dict[str, _Commitment] = {}
@@ -223,9 +260,12 @@ class IncidentState:
                 plan_version=self.plan.version,
                 exercise=incident.exercise,
             ),
+            text=report.summary_ref,
         )
         self._add_source(report.reported_by)
-        evidence = [EvidenceInput(e.source, e.summary, submitter) for e in report.evidence]
+        evidence = [
+            EvidenceInput(e.source, e.summary, submitter, e.summary_ref) for e in report.evidence
+        ]
 
         def with_the_report(state: IncidentState, at: datetime) -> None:
             # A report whose window has already closed opens a closed incident: its evidence
@@ -240,6 +280,91 @@ class IncidentState:
             # The first rules: the report's evidence first, the past deadlines after it (the
             # workflow's first wake-up fires them).
             with_the_report(self, now)
+
+    # -- from one run to the next -----------------------------------------------------------
+
+    def carry(self, run: int) -> CarriedState:
+        """Where the incident stands, for the next run (continue-as-new): an open incident only."""
+        return CarriedState(
+            run=run,
+            kind=self.kind,
+            reported_at=self.reported_at,
+            seq=self.seq,
+            decisions=tuple(self.decisions[-limits.RECENT_DECISIONS :]),
+            fired=tuple(sorted(self.fired)),
+            results=dict(self.results),
+            sources=tuple(self.sources),
+            verification=self.verification,
+            commitments=tuple(
+                CommitmentView(party=p, answer=c.answer, assets=c.assets, at=c.at, actor=c.actor)
+                for p, c in self.commitments.items()
+            ),
+            quorum_reached=self.quorum_reached,
+            authorized_by=self.authorized_by,
+            authorized_at=self.authorized_at,
+            escalation_level=self.escalation_level,
+            escalations=tuple(self.escalations),
+            dispatch_started=tuple(self.dispatch_started),
+            dispatched=dict(self.dispatched),
+            dispatch_queue=tuple(self.dispatch_queue),
+            unmet=self.unmet,
+            verified_at=self.verified_at,
+            quorum_since=self.quorum_since,
+            phases=tuple(self.phases),
+            rules={f: getattr(self.rules, f) for f in Rules.__dataclass_fields__},
+        )
+
+    @classmethod
+    def resume(cls, incident: IncidentInput, carried: CarriedState) -> IncidentState:
+        """The incident as the last run left it; nothing is recorded (that run did)."""
+        state = cls.__new__(cls)
+        report = incident.report
+        state.input = incident
+        state.plan = incident.plan
+        known = Rules.__dataclass_fields__
+        state.rules = Rules(**{k: v for k, v in carried.rules.items() if k in known})
+        state.kind = carried.kind
+        state.reported_at = carried.reported_at
+        state.clock = PlanClock(
+            t0=report.observed_at or carried.reported_at, time_scale=incident.time_scale
+        )
+        state.events = _events(state.plan)
+        state.fired = set(carried.fired)
+        state.results = dict(carried.results)
+        state.decisions = list(carried.decisions)
+        state.seq = carried.seq
+        state.sources = list(carried.sources)
+        state.verification = carried.verification
+        state.commitments = {
+            c.party: _Commitment(answer=c.answer, assets=tuple(c.assets), at=c.at, actor=c.actor)
+            for c in carried.commitments
+        }
+        state.quorum_reached = carried.quorum_reached
+        state.authorized_by = carried.authorized_by
+        state.authorized_at = carried.authorized_at
+        state.escalation_level = carried.escalation_level
+        state.escalations = list(carried.escalations)
+        state.dispatch_started = list(carried.dispatch_started)
+        state.dispatched = dict(carried.dispatched)
+        state.dispatch_queue = list(carried.dispatch_queue)
+        state.outcome = None
+        state.closed_at = None
+        state.unmet = tuple(carried.unmet)
+        state.verified_at = carried.verified_at
+        state.quorum_since = carried.quorum_since
+        state.phases = list(carried.phases)
+        return state
+
+    def forget_through(self, seq: int) -> None:
+        """Let go of decisions the ledger holds, up to ``seq``, keeping the latest few."""
+        keep_from = min(seq + 1, self.seq - limits.RECENT_DECISIONS + 1)
+        if self.decisions and self.decisions[0].seq < keep_from:
+            self.decisions = [d for d in self.decisions if d.seq >= keep_from]
+
+    def unrecorded(self, after_seq: int, most: int) -> tuple[Decision, ...]:
+        """Up to ``most`` decisions after ``after_seq``, in order (the ledger's next batch)."""
+        start = next((i for i, d in enumerate(self.decisions) if d.seq > after_seq), None)
+        return () if start is None else tuple(self.decisions[start : start + most])
 
     # -- what the plan says now -------------------------------------------------------------
 
@@ -409,10 +534,10 @@ class IncidentState:
             self._fire(now, inclusive=False, incoming=change)
         else:
             self.advance(now)
-        first = len(self.decisions)
+        first = self.seq
         change(self, now)
         self.advance(now)
-        return self.decisions[first:]
+        return self.decisions[len(self.decisions) - (self.seq - first) :]
 
     def preview(self, now: datetime, incoming: Change | None = None) -> IncidentState:
         """The state as an input arriving at ``now`` will find it, for validators: itself when
@@ -582,9 +707,22 @@ class IncidentState:
         self.check_open()
         if not evidence.source.strip():
             raise Rejected("source: must name who provides the evidence", field="source")
+        if self.rules.bounded:
+            check_text("summary", evidence.summary, evidence.summary_ref)
+            if (
+                evidence.source.strip() not in self.sources
+                and len(self.sources) >= limits.MAX_SOURCES
+            ):
+                raise Rejected(
+                    f"source: this incident already has {limits.MAX_SOURCES} distinct sources; "
+                    "evidence from a known source is still accepted",
+                    field="source",
+                )
 
     def check_commitment(self, commitment: CommitmentInput) -> None:
         self.check_open()
+        if self.rules.bounded:
+            check_text("rationale", commitment.rationale, commitment.rationale_ref)
         plan = self.plan
         if commitment.party not in plan.parties:
             raise Rejected(
@@ -611,6 +749,8 @@ class IncidentState:
             raise Rejected(
                 "rationale: an operator decision must give its rationale", field="rationale"
             )
+        if self.rules.bounded:
+            check_text("rationale", decision.rationale, decision.rationale_ref)
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
             raise Rejected(
                 "new_kind: only a reclassify decision names a new kind", field="new_kind"
@@ -675,6 +815,7 @@ class IncidentState:
                 new_source=new,
                 distinct_sources=len(self.sources) + (1 if new else 0),
             ),
+            text=evidence.summary_ref,
         )
         self._add_source(source)
         verifiable = self.verification is Verification.PENDING or (
@@ -706,6 +847,7 @@ class IncidentState:
                 assets=list(commitment.assets),
                 previous=None if previous is None else str(previous.answer),
             ),
+            text=commitment.rationale_ref,
         )
         self._track_quorum(now)
 
@@ -720,6 +862,7 @@ class IncidentState:
             decision.actor,
             decision.rationale,
             payload,
+            text=decision.rationale_ref,
         )
         if decision.action is Action.CONFIRM:
             self._verify(now, f"Confirmed by {decision.actor}")
@@ -830,20 +973,27 @@ class IncidentState:
         actor: str,
         rationale: str = "",
         payload: dict[str, Any] | None = None,
+        text: TextRef | None = None,
     ) -> Decision:
+        content = dict(payload or {})
+        if text is not None:  # the full text is the database's; the chain seals its digest
+            content[TEXT_KEY] = TextPayload(sha256=text.sha256, chars=text.chars)
         decision = Decision(
-            seq=len(self.decisions) + 1,
+            seq=self.seq + 1,
             kind=str(kind),
             at=now,
             t_plus_hours=self.clock.hours_since_t0(now),
             actor=actor,
             rationale=rationale,
-            payload=dict(payload or {}),
+            payload=content,
         )
         self.decisions.append(decision)
+        self.seq = decision.seq
         phase = self.phase()
         if not self.phases or self.phases[-1].phase is not phase:
             self.phases.append(PhaseChange(phase, now, decision.t_plus_hours))
+            if len(self.phases) > limits.PHASE_CHANGES:
+                del self.phases[1]  # the first (the report's) and the latest are kept
         return decision
 
     # -- the view ---------------------------------------------------------------------------
@@ -914,7 +1064,7 @@ class IncidentState:
             schedule=self.schedule(),
         )
 
-    def view(self, persisted_seq: int = 0) -> IncidentView:
+    def view(self, persisted_seq: int = 0, run: int = 1) -> IncidentView:
         snapshot = self.snapshot()
         short, missing = quorum_missing(self.plan, self.commitments)
         header = {f: getattr(snapshot, f) for f in IncidentSnapshot.__dataclass_fields__}
@@ -947,7 +1097,9 @@ class IncidentState:
             deadlines=self.deadline_views(),
             escalations=tuple(self.escalations),
             unmet_conditions=self.unmet if self.outcome is not None else self.unmet_conditions(),
-            timeline=tuple(self.decisions),
+            timeline=tuple(self.decisions[-limits.RECENT_DECISIONS :]),
             persisted_seq=persisted_seq,
             phases=tuple(self.phases),
+            decisions_total=self.seq,
+            run=run,
         )
