@@ -41,12 +41,21 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """A refusal with its status, a stable code, and the field at fault when there is one."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers
 
 
 def error_response(
@@ -110,8 +119,10 @@ CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return error_response(exc.status, exc.code, exc.message, exc.field, headers=headers)
+        headers = dict(exc.headers or {})
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return error_response(exc.status, exc.code, exc.message, exc.field, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -146,7 +157,12 @@ def install_error_handlers(app: FastAPI) -> None:
             RPCStatusCode.DEADLINE_EXCEEDED,
             RPCStatusCode.RESOURCE_EXHAUSTED,
         ):
-            return error_response(503, "unavailable", "Temporal is unavailable; retry the request")
+            return error_response(
+                503,
+                "unavailable",
+                "Temporal is unavailable or busy; retry the request",
+                headers={"Retry-After": "1"},
+            )
         return error_response(500, "internal", "unexpected Temporal error; see the server log")
 
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:

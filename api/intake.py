@@ -22,6 +22,7 @@ from api.errors import ApiError
 from api.schemas.violations import ViolationIn
 from db.models import Incident
 from db.repository import IncidentRepository, row_values
+from db.texts import carried
 from db.tokens import Principal
 from db.upsert import per_dialect
 from plans.loader import get_plan
@@ -72,17 +73,25 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
     incident_id = incident_id_for(body.report_id, body.sector)
     bound = log.bind(incident_id=incident_id, report_id=body.report_id, principal=principal.name)
 
+    # Long text is stored in the database; the workflow carries its first characters.
+    summary, summary_ref = await carried(context.transactions, body.summary)
+    evidence = []
+    for item in body.evidence:
+        text, ref = await carried(context.transactions, item.summary)
+        evidence.append(Evidence(source=item.source, summary=text, summary_ref=ref))
+
     def incident_for(observed_at: datetime, reported_at: datetime) -> IncidentInput:
         report = ViolationReport(
             report_id=body.report_id,
             kind=body.kind,
             sector=body.sector,
             reported_by=body.reported_by,
-            summary=body.summary,
+            summary=summary,
             observed_at=observed_at,
             reported_at=reported_at,
-            evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in body.evidence),
+            evidence=tuple(evidence),
             submitted_by=principal.name,
+            summary_ref=summary_ref,
         )
         # time_scale is 1 unless a test or exercise deployment compresses the plan clock.
         return build_input(report, plan, time_scale=context.settings.time_scale)

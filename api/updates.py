@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Path, Query
+from pydantic import BaseModel
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
@@ -26,6 +27,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.context import ApiContext, get_context
 from api.errors import ApiError
 from api.schemas.common import IncidentId
+from api.schemas.incidents import Receipt
+from db.idempotency import IdempotencyKeys, body_digest
 from db.models import Incident
 from db.repository import IncidentRepository
 from db.tokens import Principal
@@ -33,6 +36,7 @@ from foundation.ids import workflow_id_for
 from workflows.lookup import execution_status
 from workflows.messages import DecisionReceipt, Refusal, RefusalReason
 from workflows.names import REFUSAL_ERROR
+from workflows.updating import StillContinuing, execute_update
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +96,14 @@ async def submit(
     handle = context.client.get_workflow_handle(workflow_id_for(incident.id))
     bound = log.bind(incident_id=incident.id, workflow_id=handle.id, update_id=update_id)
     try:
-        receipt: DecisionReceipt = await handle.execute_update(update, argument, id=update_id)
+        receipt: DecisionReceipt = await execute_update(handle, update, argument, id=update_id)
+    except StillContinuing:
+        raise ApiError(
+            503,
+            "unavailable",
+            "the incident is handing over to its next run; retry with the same Idempotency-Key",
+            headers={"Retry-After": "5"},
+        ) from None
     except WorkflowUpdateFailedError as exc:
         refused = refusal_of(exc.cause)
         bound.info("update.rejected", reason=refused.message, status=refused.status)
@@ -119,4 +130,62 @@ async def _not_running(context: ApiContext, incident_id: str) -> ApiError:
         return ApiError(503, "unavailable", "the incident is momentarily unreachable; retry")
     return ApiError(
         409, "conflict", f"incident {incident_id} has ended; no further input is accepted"
+    )
+
+
+async def submit_once(
+    context: ApiContext,
+    principal: Principal,
+    incident: Incident,
+    kind: str,
+    update: Any,
+    argument: Any,
+    body: BaseModel,
+    idempotency_key: str | None,
+) -> Receipt:
+    """Submit, answering a retried ``Idempotency-Key`` with its first receipt.
+
+    The key is bound to its caller and its body before the update is sent: the same key with
+    another body is refused (422), and a retry that reaches the incident's next run (after a
+    continue-as-new, where Temporal no longer knows the update id) gets the first receipt
+    instead of a second decision.
+    """
+    update_id = update_id_for(kind, principal, idempotency_key)
+    if idempotency_key is None:
+        return receipt_of(await submit(context, incident, update, argument, update_id), update_id)
+    keys = IdempotencyKeys(context.transactions)
+    claim = await keys.claim(
+        principal=principal.name,
+        key=idempotency_key,
+        digest=body_digest(kind, incident.id, body.model_dump(mode="json")),
+        incident_id=incident.id,
+        kind=kind,
+    )
+    if not claim.same_body:
+        raise ApiError(
+            422,
+            "invalid",
+            "Idempotency-Key: already used for another request; a retry must repeat the "
+            "first request exactly, a new request needs a new key",
+            "Idempotency-Key",
+        )
+    if claim.receipt is not None:
+        return Receipt.model_validate(claim.receipt)
+    receipt = receipt_of(await submit(context, incident, update, argument, update_id), update_id)
+    await keys.answer(
+        principal=principal.name, key=idempotency_key, receipt=receipt.model_dump(mode="json")
+    )
+    return receipt
+
+
+def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
+    return Receipt(
+        incident_id=receipt.incident_id,
+        update_id=update_id,
+        seq=receipt.seq,
+        decisions=list(receipt.decisions),
+        phase=receipt.phase,
+        outcome=receipt.outcome,
+        escalation_level=receipt.escalation_level,
+        message=receipt.message,
     )

@@ -1,4 +1,5 @@
-"""Typed models: incidents (the read side), decisions (the ledger) and notifications (the outbox)."""
+"""Typed models: incidents (the read side), decisions (the ledger), notifications (the outbox),
+API tokens, stored texts and idempotency keys."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -127,3 +129,38 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class StoredText(Base):
+    """Free text too long to travel in a workflow (an evidence summary, a rationale): the ledger
+    row carries its first characters and its digest, sealed by the chain; this holds the whole.
+    Content-addressed, so storing the same text twice is one row, and an edit is seen."""
+
+    __tablename__ = "texts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    chars: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("chars >= 0", name="chars_non_negative"),)
+
+
+class IdempotentRequest(Base):
+    """An ``Idempotency-Key`` as the API first saw it: bound to its caller and its body, and, once
+    answered, to its receipt. Temporal de-duplicates an update id within one run only; a retry
+    that reaches the next run (continue-as-new) is answered from here."""
+
+    __tablename__ = "idempotent_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(120))
+    key: Mapped[str] = mapped_column(String(200))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))  # evidence | commitment | decision
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("principal", "key"),)

@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from foundation.ids import workflow_id_for
 from workflows.incident import IncidentWorkflow
 from workflows.messages import IncidentView
+from workflows.updating import query
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ async def look_up(
         return None
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id_for(incident_id))
     if status is WorkflowExecutionStatus.RUNNING:
-        return Lookup(status, await handle.query(IncidentWorkflow.state, rpc_timeout=rpc_timeout))
+        return Lookup(status, await query(handle, IncidentWorkflow.state, rpc_timeout=rpc_timeout))
     if status is WorkflowExecutionStatus.COMPLETED:
         try:
             # The final view needs no worker.
@@ -85,6 +86,6 @@ async def look_up(
             # A result an older engine wrote in a shape this one cannot read: the query replays
             # the history with this code and answers in today's shape (a worker must run).
             return Lookup(
-                status, await handle.query(IncidentWorkflow.state, rpc_timeout=rpc_timeout)
+                status, await query(handle, IncidentWorkflow.state, rpc_timeout=rpc_timeout)
             )
     return Lookup(status, None)

@@ -30,10 +30,11 @@ from api.schemas.incidents import (
     Receipt,
     TimelineEntry,
 )
-from api.updates import AddressedIncident, not_found, submit, update_id_for
+from api.updates import AddressedIncident, not_found, submit_once
 from db.audit import audited_ledger
 from db.models import Incident
 from db.repository import IncidentFilter, IncidentRepository, snapshot_of
+from db.texts import carried, ref_in, texts_for
 from db.tokens import Principal
 from foundation.ids import workflow_id_for
 from workflows.decisions import detail
@@ -43,7 +44,6 @@ from workflows.messages import (
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
-    DecisionReceipt,
     EvidenceInput,
     IncidentView,
     Outcome,
@@ -181,39 +181,50 @@ def detail_of(
     )
 
 
+class LedgerPage(BaseModel):
+    """A page of the ledger: rows after ``after``, at most ``limit`` of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: int = Field(default=0, ge=0, description="Rows after this seq")
+    limit: int = Field(default=500, ge=1, le=1000)
+    exercise: bool = Field(default=False, description="Address an exercise incident")
+
+
 @router.get(
     "/{incident_id}/decisions",
     response_model=Ledger,
     responses=documented(401, 403, 404, 422),
-    summary="The incident's ledger, in order, with the audit's verdict on it",
+    summary="The incident's ledger, a page at a time, with the audit's verdict on all of it",
 )
-async def incident_ledger(context: Context, _: Reader, incident: AddressedIncident) -> Ledger:
-    """The verdict is the ledger audit's (``/ledger/verify``): the hash chain, the outcome
-    present, and every row against the workflow's own decisions."""
+async def incident_ledger(
+    context: Context,
+    _: Reader,
+    incident: AddressedIncident,
+    page: Annotated[LedgerPage, Query()],
+) -> Ledger:
+    """The verdict is the ledger audit's (``/ledger/verify``) on the whole ledger: the hash
+    chain, the outcome present, and the rows against the workflow's own decisions. The rows
+    come a page at a time, in seq order; a text too long for the workflow comes back whole."""
     audit, rows = await audited_ledger(context.sessions, incident, context.client)
+    shown = [row for row in rows if row.seq > page.after][: page.limit]
+    async with context.sessions() as session:
+        texts = await texts_for(session, (row.payload for row in shown))
+    more = bool(shown) and shown[-1].seq < rows[-1].seq
     return Ledger(
         incident_id=incident.id,
         workflow_id=audit.workflow_id,
         chain=LedgerVerdict.model_validate(asdict(audit)),
         decisions=[
             LedgerRow.model_validate(row).model_copy(
-                update={"detail": detail(row.kind, row.payload)}
+                update={
+                    "detail": detail(row.kind, row.payload),
+                    "text": texts.get(ref_in(row.payload) or ""),
+                }
             )
-            for row in rows
+            for row in shown
         ],
-    )
-
-
-def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
-    return Receipt(
-        incident_id=receipt.incident_id,
-        update_id=update_id,
-        seq=receipt.seq,
-        decisions=list(receipt.decisions),
-        phase=receipt.phase,
-        outcome=receipt.outcome,
-        escalation_level=receipt.escalation_level,
-        message=receipt.message,
+        next_after=shown[-1].seq if more else None,
     )
 
 
@@ -230,10 +241,20 @@ async def add_evidence(
     incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
-    update_id = update_id_for("evidence", principal, idempotency_key)
-    evidence = EvidenceInput(source=body.source, summary=body.summary, actor=principal.name)
-    receipt = await submit(context, incident, IncidentWorkflow.submit_evidence, evidence, update_id)
-    return receipt_of(receipt, update_id)
+    summary, ref = await carried(context.transactions, body.summary)
+    evidence = EvidenceInput(
+        source=body.source, summary=summary, actor=principal.name, summary_ref=ref
+    )
+    return await submit_once(
+        context,
+        principal,
+        incident,
+        "evidence",
+        IncidentWorkflow.submit_evidence,
+        evidence,
+        body,
+        idempotency_key,
+    )
 
 
 @router.post(
@@ -258,18 +279,25 @@ async def add_commitment(
             f"party: a token of {principal.party} cannot answer for {party}",
             "party",
         )
-    update_id = update_id_for("commitment", principal, idempotency_key)
+    rationale, ref = await carried(context.transactions, body.rationale)
     commitment = CommitmentInput(
         party=party,
         answer=body.answer,
         assets=tuple(body.assets),
         actor=principal.name,
-        rationale=body.rationale,
+        rationale=rationale,
+        rationale_ref=ref,
     )
-    receipt = await submit(
-        context, incident, IncidentWorkflow.submit_commitment, commitment, update_id
+    return await submit_once(
+        context,
+        principal,
+        incident,
+        "commitment",
+        IncidentWorkflow.submit_commitment,
+        commitment,
+        body,
+        idempotency_key,
     )
-    return receipt_of(receipt, update_id)
 
 
 @router.post(
@@ -285,9 +313,21 @@ async def decide(
     incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
-    update_id = update_id_for("decision", principal, idempotency_key)
+    rationale, ref = await carried(context.transactions, body.rationale)
     decision = DecisionInput(
-        action=body.action, actor=principal.name, rationale=body.rationale, new_kind=body.new_kind
+        action=body.action,
+        actor=principal.name,
+        rationale=rationale,
+        new_kind=body.new_kind,
+        rationale_ref=ref,
     )
-    receipt = await submit(context, incident, IncidentWorkflow.submit_decision, decision, update_id)
-    return receipt_of(receipt, update_id)
+    return await submit_once(
+        context,
+        principal,
+        incident,
+        "decision",
+        IncidentWorkflow.submit_decision,
+        decision,
+        body,
+        idempotency_key,
+    )

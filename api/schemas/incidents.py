@@ -152,6 +152,11 @@ class LedgerRow(_FromAttributes):
     recorded_at: datetime
     prev_hash: str
     hash: str
+    text: str | None = Field(
+        default=None,
+        description="The whole text when the rationale holds only its first characters "
+        "(payload.text gives its digest and length)",
+    )
 
 
 class LedgerVerdict(BaseModel):
@@ -169,8 +174,11 @@ class LedgerVerdict(BaseModel):
 class Ledger(BaseModel):
     incident_id: str
     workflow_id: str
-    chain: LedgerVerdict
+    chain: LedgerVerdict = Field(description="The verdict on the whole ledger, not only this page")
     decisions: list[LedgerRow]
+    next_after: int | None = Field(
+        default=None, description="More rows follow: ask again with after=<this seq>"
+    )
 
 
 class EvidenceIn(RequestModel):

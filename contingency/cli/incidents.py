@@ -69,6 +69,17 @@ def run(
         show(data)
 
 
+def whole_ledger(client: ApiClient, incident: str) -> dict[str, Any]:
+    """Every page of the incident's ledger, as one answer."""
+    path = f"/v1/incidents/{incident}/decisions"
+    data = client.get(path)
+    while data.get("next_after") is not None:
+        page = client.get(path, {"after": data["next_after"], "limit": 1000})
+        data["decisions"] += page["decisions"]
+        data["next_after"] = page.get("next_after")
+    return data
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def report(
@@ -255,6 +266,6 @@ def register(app: typer.Typer) -> None:
             api_url,
             token,
             as_json,
-            lambda c: c.get(f"/v1/incidents/{incident}/decisions"),
+            lambda c: whole_ledger(c, incident),
             render.ledger,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from db.models import LedgerDecision
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.incident import IncidentWorkflow
+from workflows.limits import RunLimits
 from workflows.messages import (
     Action,
     Answer,
@@ -28,6 +29,7 @@ from workflows.messages import (
     ViolationReport,
 )
 from workflows.starting import build_input, start_incident
+from workflows.updating import execute_update
 
 REPORTER = "ua-general-staff"
 
@@ -49,13 +51,15 @@ class Drill:
             await self.env.sleep(target - now)
 
     async def evidence(self, source: str, summary: str = "seen") -> DecisionReceipt:
-        return await self.handle.execute_update(
+        return await execute_update(
+            self.handle,
             IncidentWorkflow.submit_evidence,
             EvidenceInput(source=source, summary=summary, actor=source),
         )
 
     async def commit(self, party: str, *assets: str) -> DecisionReceipt:
-        return await self.handle.execute_update(
+        return await execute_update(
+            self.handle,
             IncidentWorkflow.submit_commitment,
             CommitmentInput(
                 party=party, answer=Answer.COMMIT, assets=assets, actor=f"ally:{party}"
@@ -63,7 +67,8 @@ class Drill:
         )
 
     async def decline(self, party: str) -> DecisionReceipt:
-        return await self.handle.execute_update(
+        return await execute_update(
+            self.handle,
             IncidentWorkflow.submit_commitment,
             CommitmentInput(party=party, answer=Answer.DECLINE, actor=f"ally:{party}"),
         )
@@ -71,7 +76,8 @@ class Drill:
     async def decide(
         self, action: Action, rationale: str = "as the plan requires", **kw: str
     ) -> DecisionReceipt:
-        return await self.handle.execute_update(
+        return await execute_update(
+            self.handle,
             IncidentWorkflow.submit_decision,
             DecisionInput(action=action, actor="duty-officer", rationale=rationale, **kw),
         )
@@ -91,6 +97,7 @@ async def start_drill(
     observed_hours_before_report: float = 0,
     evidence: tuple[Evidence, ...] = (),
     plan: Plan | None = None,
+    limits: RunLimits | None = None,
 ) -> Drill:
     now = await env.get_current_time()
     t0 = now - timedelta(hours=observed_hours_before_report)
@@ -105,6 +112,8 @@ async def start_drill(
         evidence=evidence,
     )
     incident = build_input(report, plan or get_plan())
+    if limits is not None:
+        incident = replace(incident, limits=limits)
     handle = await start_incident(env.client, incident, task_queue, now=now)
     return Drill(env=env, handle=handle, t0=t0)
 
