@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_DISPATCH_STEP,
         ACTIVITY_RECORD_DECISIONS,
         INCIDENT_WORKFLOW,
+        LEDGER_REFUSED,
         QUERY_STATE,
         REFUSAL_ERROR,
         UPDATE_COMMITMENT,
@@ -51,9 +52,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import Change, IncidentState, Rejected, Rules
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
+# A batch the database refuses for good (LedgerRefused) blocks the ledger instead: shown on the
+# incident, logged, and tried again every LEDGER_BLOCKED_RETRY, so a repaired database resumes.
 LEDGER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[LEDGER_REFUSED],
 )
+LEDGER_BLOCKED_RETRY = timedelta(minutes=10)
 # Short attempts: a worker that dies mid-write is noticed quickly and the write retried elsewhere.
 LEDGER_TIMEOUT = timedelta(seconds=10)
 LEDGER_BATCH = 100
@@ -73,6 +79,11 @@ PATCH_STAND_DOWN_FINISHES_SENT_STEPS = "stand-down-finishes-sent-steps"
 # on time, nothing started after the outcome, dispatch results recorded in plan order, the next
 # deadline from the one schedule: see workflows/state.py.
 PATCH_DEADLINES_JUDGED_AT_DUE = "deadlines-judged-at-due"
+# The validators apply the text rules (workflows/text.py) to what people submit.
+PATCH_TEXT_RULES = "text-rules"
+# A ledger batch the database refuses for good blocks the ledger, visibly, instead of failing the
+# ledger writer; marked where it first happens, so incidents already running get it too.
+PATCH_LEDGER_BLOCKED = "ledger-blocked"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -98,6 +109,7 @@ class IncidentWorkflow:
         rules = Rules(
             evidence_verifies_presumption=workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION),
             judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
+            text_rules=workflow.patched(PATCH_TEXT_RULES),
         )
         try:
             self._state = IncidentState(incident, workflow.now(), rules)
@@ -106,6 +118,7 @@ class IncidentWorkflow:
             self._invalid = str(exc)
             self._state = None  # type: ignore[assignment]
         self._persisted = 0
+        self._ledger_problem: str | None = None  # why the database refuses the ledger, if it does
         self._wake = False
         self._published: dict[str, object] = {}
         self._published_at = 0  # decisions count when search attributes and details were last set
@@ -149,7 +162,7 @@ class IncidentWorkflow:
         )
         ledger.cancel()
         self._publish()
-        return state.view(self._persisted)
+        return self._view()
 
     def _arm_timer(self) -> None:
         """One durable timer, for the next moment the plan needs the workflow awake.
@@ -214,13 +227,25 @@ class IncidentWorkflow:
     def state(self) -> IncidentView:
         if self._state is None:
             raise ApplicationError(self._invalid or "incident not started", type="InvalidIncident")
-        return self._state.view(self._persisted)
+        return self._view()
+
+    def _view(self) -> IncidentView:
+        return self._state.view(self._persisted, self._ledger_problem)
 
     def _check(self, change: Change, check: Callable[[IncidentState], None]) -> None:
         """A validator: ``check`` on the state as the input will find it (what falls due first
         has fired there); a refusal never reaches the history."""
         if self._state is None:
             raise ApplicationError(self._invalid or "incident not started", type=REFUSAL_ERROR)
+        if self._ledger_problem is not None:
+            # Accepted, the input would wait for ever on its ledger write: refused until repaired.
+            raise refusal(
+                Rejected(
+                    f"the ledger is blocked ({self._ledger_problem}); no input is accepted "
+                    "until the database records the incident's decisions again",
+                    conflict=True,
+                )
+            )
         try:
             check(self._state.preview(workflow.now(), change))
         except Rejected as exc:
@@ -261,14 +286,44 @@ class IncidentWorkflow:
             # No `summary=`: the batch in the input already says what is written, and the SDK
             # (1.35) converts every payload of an activity command with a serialization context
             # of its own; a summary on each ledger write cost ~15 % of an exercise's wall time.
-            await workflow.execute_activity(
-                ACTIVITY_RECORD_DECISIONS,
-                RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
-                result_type=RecordDecisionsResult,
-                start_to_close_timeout=LEDGER_TIMEOUT,
-                retry_policy=LEDGER_RETRY,
-            )
+            try:
+                await workflow.execute_activity(
+                    ACTIVITY_RECORD_DECISIONS,
+                    RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
+                    result_type=RecordDecisionsResult,
+                    start_to_close_timeout=LEDGER_TIMEOUT,
+                    retry_policy=LEDGER_RETRY,
+                )
+            except ActivityError as exc:
+                if not self._ledger_blocked(exc):
+                    raise
+                await workflow.sleep(LEDGER_BLOCKED_RETRY, summary="Ledger blocked: write again")
+                continue
+            self._ledger_unblocked()
             self._persisted += len(batch)
+
+    def _ledger_blocked(self, exc: ActivityError) -> bool:
+        """Whether the write failed because the database refused the batch for good; if so the
+        incident shows it (query, current details), the log says it, and the validators refuse
+        new input until a write lands again."""
+        cause = exc.cause
+        refused = isinstance(cause, ApplicationError) and cause.type == LEDGER_REFUSED
+        if not refused or not workflow.patched(PATCH_LEDGER_BLOCKED):
+            return False
+        assert isinstance(cause, ApplicationError)
+        self._ledger_problem = cause.message
+        workflow.logger.error(
+            "LEDGER BLOCKED for incident %s: %s", self._incident.incident_id, cause.message
+        )
+        workflow.set_current_details(current_details(self._view()))
+        return True
+
+    def _ledger_unblocked(self) -> None:
+        if self._ledger_problem is None:
+            return
+        self._ledger_problem = None
+        workflow.logger.warning("Ledger of incident %s unblocked", self._incident.incident_id)
+        workflow.set_current_details(current_details(self._view()))
 
     def _start_dispatches(self) -> None:
         while self._state.dispatch_queue:
@@ -345,7 +400,7 @@ class IncidentWorkflow:
         if len(state.decisions) == self._published_at:
             return
         self._published_at = len(state.decisions)
-        view = state.view(self._persisted)
+        view = self._view()
         if state.rules.judged_at_due:
             next_deadline = view.schedule[0].due_at if view.schedule else None
         else:  # what NextDeadline meant before: the earliest pending deadline

@@ -289,3 +289,5 @@ class IncidentView(IncidentSnapshot):
     persisted_seq: int
     # Every change of phase, from the report on.
     phases: tuple[PhaseChange, ...] = ()
+    # Why the database refuses the incident's ledger writes, while it does (LEDGER BLOCKED).
+    ledger_problem: str | None = None

@@ -65,6 +65,19 @@ from workflows.messages import (
     ScheduleKind,
     Verification,
 )
+from workflows.text import (
+    ACTOR,
+    PARTY,
+    RATIONALE,
+    REPORT_ID,
+    REPORTED_BY,
+    SECTOR,
+    SOURCE,
+    SUMMARY,
+    TextError,
+    TextField,
+    check_normalised,
+)
 
 SYSTEM = "system"
 
@@ -94,10 +107,12 @@ class Rules:
     # Verdicts at the due instant, inputs at a due instant on time, consequences knowing the
     # input that arrives with them, and the unmet conditions named as the plan's steps.
     judged_at_due: bool = True
+    # What people submit follows the text rules (workflows/text.py), checked by the validators.
+    text_rules: bool = True
 
 
 CURRENT_RULES = Rules()
-LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False)
+LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False, text_rules=False)
 
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
@@ -155,10 +170,31 @@ def rule_name(rule: EscalationRule) -> str:
     return f"unless_{rule.unless}_t{rule.at_hours:g}h_l{rule.level}"
 
 
-def check_report(incident: IncidentInput) -> None:
+def check_text(value: object, spec: TextField, name: str | None = None) -> None:
+    """Refuse text that breaks the text rules or is not in their normal form."""
+    try:
+        check_normalised(value, spec, name)
+    except TextError as exc:
+        raise Rejected(str(exc), field=exc.field) from None
+
+
+def check_report(incident: IncidentInput, rules: Rules = CURRENT_RULES) -> None:
     """What a report must satisfy before an incident can open under its plan (the start of a
     workflow has no validator: the intake calls this first)."""
-    plan, kind = incident.plan, incident.report.kind
+    report = incident.report
+    if rules.text_rules:
+        for value, spec in (
+            (report.report_id, REPORT_ID),
+            (report.sector, SECTOR),
+            (report.reported_by, REPORTED_BY),
+            (report.summary, SUMMARY),
+            (report.submitted_by, ACTOR),
+        ):
+            check_text(value, spec)
+        for i, item in enumerate(report.evidence):
+            check_text(item.source, SOURCE, f"evidence[{i}].source")
+            check_text(item.summary, SUMMARY, f"evidence[{i}].summary")
+    plan, kind = incident.plan, report.kind
     if not plan.has_kind(kind):
         raise Rejected(
             f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
@@ -172,7 +208,7 @@ class IncidentState:
     def __init__(
         self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
     ) -> None:
-        check_report(incident)
+        check_report(incident, rules)
         report = incident.report
         self.input = incident
         self.plan = incident.plan
@@ -582,9 +618,17 @@ class IncidentState:
         self.check_open()
         if not evidence.source.strip():
             raise Rejected("source: must name who provides the evidence", field="source")
+        if self.rules.text_rules:
+            check_text(evidence.source, SOURCE)
+            check_text(evidence.summary, SUMMARY)
+            check_text(evidence.actor, ACTOR)
 
     def check_commitment(self, commitment: CommitmentInput) -> None:
         self.check_open()
+        if self.rules.text_rules:
+            check_text(commitment.party, PARTY)
+            check_text(commitment.actor, ACTOR)
+            check_text(commitment.rationale, RATIONALE)
         plan = self.plan
         if commitment.party not in plan.parties:
             raise Rejected(
@@ -611,6 +655,11 @@ class IncidentState:
             raise Rejected(
                 "rationale: an operator decision must give its rationale", field="rationale"
             )
+        if self.rules.text_rules:
+            check_text(decision.actor, ACTOR)
+            check_text(decision.rationale, RATIONALE)
+            if decision.new_kind is not None:
+                check_text(decision.new_kind, PARTY, "new_kind")
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
             raise Rejected(
                 "new_kind: only a reclassify decision names a new kind", field="new_kind"
@@ -914,7 +963,7 @@ class IncidentState:
             schedule=self.schedule(),
         )
 
-    def view(self, persisted_seq: int = 0) -> IncidentView:
+    def view(self, persisted_seq: int = 0, ledger_problem: str | None = None) -> IncidentView:
         snapshot = self.snapshot()
         short, missing = quorum_missing(self.plan, self.commitments)
         header = {f: getattr(snapshot, f) for f in IncidentSnapshot.__dataclass_fields__}
@@ -950,4 +999,5 @@ class IncidentState:
             timeline=tuple(self.decisions),
             persisted_seq=persisted_seq,
             phases=tuple(self.phases),
+            ledger_problem=ledger_problem,
         )
