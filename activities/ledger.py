@@ -8,7 +8,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.metrics import record_ledger_batch
 from db.base import utcnow
@@ -17,9 +19,10 @@ from db.models import Incident, LedgerDecision
 from db.repository import MUTABLE, row_values
 from db.transactions import Transactions
 from db.upsert import per_dialect
+from foundation.characters import escape_unsafe
 from foundation.ids import workflow_id_for
 from workflows.activity_inputs import RecordDecisionsInput, RecordDecisionsResult
-from workflows.names import ACTIVITY_RECORD_DECISIONS
+from workflows.names import ACTIVITY_RECORD_DECISIONS, LEDGER_REFUSED
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +35,37 @@ class LedgerConflict(Exception):
     """A row with this key holds other content: the chain would fork. Needs a human."""
 
 
+# SQLSTATE classes no retry cures: a data exception (a NUL in text, a value too long) and an
+# integrity constraint violation (a row already there with other content).
+_INCURABLE_SQLSTATE_CLASSES = ("22", "23")
+PROBLEM_MAX_CHARS = 300
+
+
+def incurable(exc: BaseException) -> bool:
+    """Whether the database refused the batch for good, rather than was out of reach."""
+    if isinstance(exc, LedgerConflict | DataError | IntegrityError):
+        return True
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    # asyncpg's errors reach SQLAlchemy as its generic Error: the SQLSTATE says what they are.
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return sqlstate[:2] in _INCURABLE_SQLSTATE_CLASSES
+
+
+def _problem(exc: BaseException, batch: RecordDecisionsInput) -> str:
+    """One line an operator can act on (the driver's message, not the SQL and its values)."""
+    if isinstance(exc, LedgerConflict):
+        line = str(exc)
+    else:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        text = str(cause).strip()
+        message = text.splitlines()[0] if text else type(cause).__name__
+        first, last = batch.decisions[0].seq, batch.decisions[-1].seq
+        seqs = f"decision {first}" if first == last else f"decisions {first}-{last}"
+        line = f"{seqs} refused by the database: {message}"
+    return escape_unsafe(line)[:PROBLEM_MAX_CHARS]
+
+
 class LedgerActivities:
     def __init__(self, transactions: Transactions) -> None:
         self._transactions = transactions
@@ -40,7 +74,20 @@ class LedgerActivities:
     async def record_decisions(self, batch: RecordDecisionsInput) -> RecordDecisionsResult:
         started = time.perf_counter()
         incident = batch.incident
-        written = await self._transactions.run(partial(_write_batch, batch=batch))
+        try:
+            written = await self._transactions.run(partial(_write_batch, batch=batch))
+        except Exception as exc:
+            if not incurable(exc):
+                raise  # the database is out of reach: retried until it is back
+            problem = _problem(exc, batch)
+            log.error(
+                "ledger.refused",
+                incident_id=incident.incident_id,
+                workflow_id=workflow_id_for(incident.incident_id),
+                problem=problem,
+                attempt=activity.info().attempt,
+            )
+            raise ApplicationError(problem, type=LEDGER_REFUSED, non_retryable=True) from exc
         # A batch lands whole or not at all, so the rows written are its last ``written``.
         record_ledger_batch(
             incident.exercise,

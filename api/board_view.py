@@ -62,6 +62,7 @@ class BoardRow:
     quorum_needed: int | None = None
     missing_assets: tuple[str, ...] = ()
     quorum_holds: bool = False
+    ledger_problem: str | None = None  # LEDGER BLOCKED: why the database refuses its writes
 
 
 @dataclass
@@ -122,6 +123,7 @@ def _apply_live(row: BoardRow, view: IncidentView, now: datetime) -> None:
     row.authority = view.escalation_authority
     row.window = _window(view.schedule, view.window_closes_at)
     row.next_deadline = _next(view.schedule, now)
+    row.ledger_problem = view.ledger_problem
     quorum = view.quorum
     if quorum.applies:  # a kind without allied consultation has no quorum to show
         row.committed = len(quorum.committed)

@@ -6,12 +6,14 @@ through structlog's formatter gives one format, JSON in production and coloured 
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
+from foundation.characters import escape_unsafe
 from foundation.log_context import lift_temporal_ids, scrub_secrets
 
 _SECRET_KEYS = {
@@ -32,6 +34,27 @@ def _drop_secrets(_logger: object, _name: str, event: dict) -> dict:
     return event
 
 
+# Multi-line by nature; every other value is one line, so a newline in it cannot forge a line.
+_MULTILINE_KEYS = ("exception", "stack")
+
+
+def _escape_controls(_logger: object, _name: str, event: dict) -> dict:
+    """The console prints values as they are: a raw ESC in a submitted label would drive the
+    operator's terminal, a newline forge a log line. JSON needs none of this: ``json.dumps``
+    escapes every control (and, ASCII-only, every bidi override)."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = escape_unsafe(value, keep="\n" if key in _MULTILINE_KEYS else "")
+    return event
+
+
+def _escaped_traceback(sio: Any, exc_info: Any) -> None:
+    # A traceback's messages may quote submitted text too; its line breaks are its own.
+    buffer = io.StringIO()
+    structlog.dev.plain_traceback(buffer, exc_info)
+    sio.write(escape_unsafe(buffer.getvalue(), keep="\n"))
+
+
 def configure_logging(
     fmt: Literal["console", "json"] = "console", level: str | int = "INFO"
 ) -> None:
@@ -49,7 +72,7 @@ def configure_logging(
         if fmt == "json"
         # plain tracebacks: rich's pretty ones touch os.path, which the workflow sandbox forbids
         else structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            colors=sys.stderr.isatty(), exception_formatter=_escaped_traceback
         )
     )
     structlog.configure(
@@ -64,7 +87,7 @@ def configure_logging(
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                *([structlog.processors.format_exc_info] if fmt == "json" else []),
+                *([structlog.processors.format_exc_info] if fmt == "json" else [_escape_controls]),
                 renderer,
             ],
         )

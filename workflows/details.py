@@ -20,7 +20,8 @@ def _utc(moment) -> str:
 
 def current_details(view: IncidentView) -> str:
     outcome = f" → **{view.outcome}**" if view.outcome else ""
-    lines = [
+    lines = [f"**LEDGER BLOCKED**: {view.ledger_problem}", ""] if view.ledger_problem else []
+    lines += [
         f"**{view.kind}** in {view.sector} · phase **{view.phase}**{outcome} · "
         f"escalation level **{view.escalation_level}** ({view.escalation_authority})",
         "",

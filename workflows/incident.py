@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIVITY_RECORD_DECISIONS,
         CONTINUING_ERROR,
         INCIDENT_WORKFLOW,
+        LEDGER_REFUSED,
         QUERY_STATE,
         REFUSAL_ERROR,
         UPDATE_COMMITMENT,
@@ -52,9 +53,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import Change, IncidentState, Rejected, Rules
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
+# A batch the database refuses for good (LedgerRefused) blocks the ledger instead: shown on the
+# incident, logged, and tried again every LEDGER_BLOCKED_RETRY, so a repaired database resumes.
 LEDGER_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[LEDGER_REFUSED],
 )
+LEDGER_BLOCKED_RETRY = timedelta(minutes=10)
 # Short attempts: a worker that dies mid-write is noticed quickly and the write retried elsewhere.
 LEDGER_TIMEOUT = timedelta(seconds=10)
 LEDGER_BATCH = 100
@@ -85,6 +91,11 @@ DRAIN_DISPATCHES = timedelta(seconds=10)
 # (deadlines never wait on a database) and tries again later.
 DRAIN_LEDGER = timedelta(minutes=1)
 DRAIN_RETRY_AFTER = timedelta(minutes=10)
+# The validators apply the text rules (workflows/text.py) to what people submit.
+PATCH_TEXT_RULES = "text-rules"
+# A ledger batch the database refuses for good blocks the ledger, visibly, instead of failing the
+# ledger writer; marked where it first happens, so incidents already running get it too.
+PATCH_LEDGER_BLOCKED = "ledger-blocked"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -111,6 +122,7 @@ class IncidentWorkflow:
             evidence_verifies_presumption=workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION),
             judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
             bounded=workflow.patched(PATCH_BOUNDED),
+            text_rules=workflow.patched(PATCH_TEXT_RULES),
         )
         carried = incident.carried
         # Which run of the incident this is; the ledger, its chain and the id go on across runs.
@@ -129,6 +141,7 @@ class IncidentWorkflow:
         self._updates = 0  # accepted by this run
         self._draining = False
         self._drain_again_at: datetime | None = None
+        self._ledger_problem: str | None = None  # why the database refuses the ledger, if it does
         self._wake = False
         self._published: dict[str, object] = {}
         self._published_at = 0  # decisions count when search attributes and details were last set
@@ -179,7 +192,7 @@ class IncidentWorkflow:
         return self._view()
 
     def _view(self) -> IncidentView:
-        return self._state.view(self._persisted, self._run)
+        return self._state.view(self._persisted, self._run, self._ledger_problem)
 
     # -- from one run to the next -----------------------------------------------------------
 
@@ -312,6 +325,15 @@ class IncidentWorkflow:
                 "the incident is handing over to its next run; retry in a moment",
                 type=CONTINUING_ERROR,
             )
+        if self._ledger_problem is not None:
+            # Accepted, the input would wait for ever on its ledger write: refused until repaired.
+            raise refusal(
+                Rejected(
+                    f"the ledger is blocked ({self._ledger_problem}); no input is accepted "
+                    "until the database records the incident's decisions again",
+                    conflict=True,
+                )
+            )
         try:
             check(self._state.preview(workflow.now(), change))
         except Rejected as exc:
@@ -353,16 +375,46 @@ class IncidentWorkflow:
             # No `summary=`: the batch in the input already says what is written, and the SDK
             # (1.35) converts every payload of an activity command with a serialization context
             # of its own; a summary on each ledger write cost ~15 % of an exercise's wall time.
-            await workflow.execute_activity(
-                ACTIVITY_RECORD_DECISIONS,
-                RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
-                result_type=RecordDecisionsResult,
-                start_to_close_timeout=LEDGER_TIMEOUT,
-                retry_policy=LEDGER_RETRY,
-            )
+            try:
+                await workflow.execute_activity(
+                    ACTIVITY_RECORD_DECISIONS,
+                    RecordDecisionsInput(incident=self._snapshot(), decisions=batch),
+                    result_type=RecordDecisionsResult,
+                    start_to_close_timeout=LEDGER_TIMEOUT,
+                    retry_policy=LEDGER_RETRY,
+                )
+            except ActivityError as exc:
+                if not self._ledger_blocked(exc):
+                    raise
+                await workflow.sleep(LEDGER_BLOCKED_RETRY, summary="Ledger blocked: write again")
+                continue
+            self._ledger_unblocked()
             self._persisted += len(batch)
             if state.rules.bounded:
                 state.forget_through(self._persisted)
+
+    def _ledger_blocked(self, exc: ActivityError) -> bool:
+        """Whether the write failed because the database refused the batch for good; if so the
+        incident shows it (query, current details), the log says it, and the validators refuse
+        new input until a write lands again."""
+        cause = exc.cause
+        refused = isinstance(cause, ApplicationError) and cause.type == LEDGER_REFUSED
+        if not refused or not workflow.patched(PATCH_LEDGER_BLOCKED):
+            return False
+        assert isinstance(cause, ApplicationError)
+        self._ledger_problem = cause.message
+        workflow.logger.error(
+            "LEDGER BLOCKED for incident %s: %s", self._incident.incident_id, cause.message
+        )
+        workflow.set_current_details(current_details(self._view()))
+        return True
+
+    def _ledger_unblocked(self) -> None:
+        if self._ledger_problem is None:
+            return
+        self._ledger_problem = None
+        workflow.logger.warning("Ledger of incident %s unblocked", self._incident.incident_id)
+        workflow.set_current_details(current_details(self._view()))
 
     def _start_dispatches(self) -> None:
         while self._state.dispatch_queue:

@@ -311,6 +311,8 @@ class IncidentView(IncidentSnapshot):
     phases: tuple[PhaseChange, ...] = ()
     decisions_total: int = 0
     run: int = 1  # which run of the incident's workflow answers: each continue-as-new adds one
+    # Why the database refuses the incident's ledger writes, while it does (LEDGER BLOCKED).
+    ledger_problem: str | None = None
 
 
 @dataclass(frozen=True)

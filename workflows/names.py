@@ -16,3 +16,7 @@ CONTINUING_ERROR = "IncidentContinuing"
 
 ACTIVITY_RECORD_DECISIONS = "record_decisions"
 ACTIVITY_DISPATCH_STEP = "dispatch_step"
+
+# The ApplicationError type of a ledger batch the database refused for good (a NUL in text on
+# PostgreSQL, a row already there with other content): not retried by the activity's policy.
+LEDGER_REFUSED = "LedgerRefused"

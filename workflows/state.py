@@ -70,6 +70,19 @@ from workflows.messages import (
     TextRef,
     Verification,
 )
+from workflows.text import (
+    ACTOR,
+    PARTY,
+    RATIONALE,
+    REPORT_ID,
+    REPORTED_BY,
+    SECTOR,
+    SOURCE,
+    SUMMARY,
+    TextError,
+    TextField,
+    check_normalised,
+)
 
 SYSTEM = "system"
 
@@ -101,10 +114,14 @@ class Rules:
     judged_at_due: bool = True
     # Bounded incidents: long text by reference, a cap on distinct sources (workflows/limits.py).
     bounded: bool = True
+    # What people submit follows the text rules (workflows/text.py), checked by the validators.
+    text_rules: bool = True
 
 
 CURRENT_RULES = Rules()
-LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False, bounded=False)
+LEGACY_RULES = Rules(
+    evidence_verifies_presumption=False, judged_at_due=False, bounded=False, text_rules=False
+)
 
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
@@ -162,7 +179,7 @@ def rule_name(rule: EscalationRule) -> str:
     return f"unless_{rule.unless}_t{rule.at_hours:g}h_l{rule.level}"
 
 
-def check_text(field: str, text: str, ref: TextRef | None) -> None:
+def check_carried(field: str, text: str, ref: TextRef | None) -> None:
     """Free text travels in the workflow up to ``limits.TEXT_IN_WORKFLOW`` characters; longer
     text is stored by the API and travels as its first characters and a reference."""
     most = limits.TEXT_IN_WORKFLOW
@@ -180,24 +197,44 @@ def check_text(field: str, text: str, ref: TextRef | None) -> None:
         raise Rejected(f"{field}: the stored text's reference is malformed", field=field)
 
 
-def check_report(incident: IncidentInput, *, bounded: bool = True) -> None:
+def check_text(value: object, spec: TextField, name: str | None = None) -> None:
+    """Refuse text that breaks the text rules or is not in their normal form."""
+    try:
+        check_normalised(value, spec, name)
+    except TextError as exc:
+        raise Rejected(str(exc), field=exc.field) from None
+
+
+def check_report(incident: IncidentInput, rules: Rules = CURRENT_RULES) -> None:
     """What a report must satisfy before an incident can open under its plan (the start of a
     workflow has no validator: the intake calls this first)."""
-    plan, report = incident.plan, incident.report
-    kind = report.kind
-    if not plan.has_kind(kind):
-        raise Rejected(
-            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
-            field="kind",
-        )
-    if bounded:
-        check_text("summary", report.summary, report.summary_ref)
+    report = incident.report
+    if rules.text_rules:
+        for value, spec in (
+            (report.report_id, REPORT_ID),
+            (report.sector, SECTOR),
+            (report.reported_by, REPORTED_BY),
+            (report.summary, SUMMARY),
+            (report.submitted_by, ACTOR),
+        ):
+            check_text(value, spec)
+        for i, item in enumerate(report.evidence):
+            check_text(item.source, SOURCE, f"evidence[{i}].source")
+            check_text(item.summary, SUMMARY, f"evidence[{i}].summary")
+    if rules.bounded:
+        check_carried("summary", report.summary, report.summary_ref)
         if len(report.evidence) > limits.MAX_SOURCES:
             raise Rejected(
                 f"evidence: at most {limits.MAX_SOURCES} items in one report", field="evidence"
             )
         for i, item in enumerate(report.evidence):
-            check_text(f"evidence[{i}].summary", item.summary, item.summary_ref)
+            check_carried(f"evidence[{i}].summary", item.summary, item.summary_ref)
+    plan, kind = incident.plan, report.kind
+    if not plan.has_kind(kind):
+        raise Rejected(
+            f"kind: {kind!r} is not a kind of plan {plan.id} ({', '.join(plan.kind_names)})",
+            field="kind",
+        )
 
 
 class IncidentState:
@@ -206,7 +243,7 @@ class IncidentState:
     def __init__(
         self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
     ) -> None:
-        check_report(incident, bounded=rules.bounded)
+        check_report(incident, rules)
         report = incident.report
         self.input = incident
         self.plan = incident.plan
@@ -707,8 +744,12 @@ class IncidentState:
         self.check_open()
         if not evidence.source.strip():
             raise Rejected("source: must name who provides the evidence", field="source")
+        if self.rules.text_rules:
+            check_text(evidence.source, SOURCE)
+            check_text(evidence.summary, SUMMARY)
+            check_text(evidence.actor, ACTOR)
         if self.rules.bounded:
-            check_text("summary", evidence.summary, evidence.summary_ref)
+            check_carried("summary", evidence.summary, evidence.summary_ref)
             if (
                 evidence.source.strip() not in self.sources
                 and len(self.sources) >= limits.MAX_SOURCES
@@ -721,8 +762,12 @@ class IncidentState:
 
     def check_commitment(self, commitment: CommitmentInput) -> None:
         self.check_open()
+        if self.rules.text_rules:
+            check_text(commitment.party, PARTY)
+            check_text(commitment.actor, ACTOR)
+            check_text(commitment.rationale, RATIONALE)
         if self.rules.bounded:
-            check_text("rationale", commitment.rationale, commitment.rationale_ref)
+            check_carried("rationale", commitment.rationale, commitment.rationale_ref)
         plan = self.plan
         if commitment.party not in plan.parties:
             raise Rejected(
@@ -749,8 +794,13 @@ class IncidentState:
             raise Rejected(
                 "rationale: an operator decision must give its rationale", field="rationale"
             )
+        if self.rules.text_rules:
+            check_text(decision.actor, ACTOR)
+            check_text(decision.rationale, RATIONALE)
+            if decision.new_kind is not None:
+                check_text(decision.new_kind, PARTY, "new_kind")
         if self.rules.bounded:
-            check_text("rationale", decision.rationale, decision.rationale_ref)
+            check_carried("rationale", decision.rationale, decision.rationale_ref)
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
             raise Rejected(
                 "new_kind: only a reclassify decision names a new kind", field="new_kind"
@@ -1064,7 +1114,9 @@ class IncidentState:
             schedule=self.schedule(),
         )
 
-    def view(self, persisted_seq: int = 0, run: int = 1) -> IncidentView:
+    def view(
+        self, persisted_seq: int = 0, run: int = 1, ledger_problem: str | None = None
+    ) -> IncidentView:
         snapshot = self.snapshot()
         short, missing = quorum_missing(self.plan, self.commitments)
         header = {f: getattr(snapshot, f) for f in IncidentSnapshot.__dataclass_fields__}
@@ -1102,4 +1154,5 @@ class IncidentState:
             phases=tuple(self.phases),
             decisions_total=self.seq,
             run=run,
+            ledger_problem=ledger_problem,
         )

@@ -226,6 +226,7 @@ async def board_json(
                         "holds": row.quorum_holds,
                     },
                     "live": row.live,
+                    "ledger_problem": row.ledger_problem,
                     "ui_url": row.ui_url,
                     "timeline_url": row.timeline_url,
                 }

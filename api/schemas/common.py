@@ -1,63 +1,64 @@
 """Constrained string types shared by the request models.
 
-Control characters and lone surrogates are refused at the edge: they cannot be stored in
-PostgreSQL text or encoded as UTF-8, and no legitimate report contains them.
+Text fields follow the text rules of :mod:`workflows.text`: a request breaking one is refused
+with a 422 naming the field, and what passes is stored normalised (NFC, ``\\n`` line ends,
+labels trimmed), the form the workflow's validators insist on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-# C0 controls except tab, newline and carriage return.
-NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+from workflows import text
+from workflows.text import TextError, TextField
 
-
-def _encodable(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("contains characters that are not valid Unicode") from None
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
+# What the rules refuse, as patterns for the OpenAPI schema (clients and the fuzzer read them);
+# the validators below enforce the rules and name the character and its position.
+_UNSAFE = r"\u007f-\u009f\u202a-\u202e\u2066-\u2069"
+LABEL_PATTERN = rf"^[^\u0000-\u001f\u2028\u2029{_UNSAFE}]*$"
+FREE_TEXT_PATTERN = rf"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f{_UNSAFE}]*$"
 
 
-def _text(max_length: int) -> Any:
-    """Free text, possibly empty."""
+def _rule(spec: TextField, *, required: bool) -> Callable[[str], str]:
+    def normalised(value: str) -> str:
+        try:
+            value = text.normalise(value, spec)
+        except TextError as exc:
+            raise PydanticCustomError("text", exc.problem) from None
+        if required and not value.strip():
+            raise PydanticCustomError("text", "must not be blank")
+        return value
+
+    return normalised
+
+
+def _text_type(spec: TextField, *, required: bool) -> Any:
     return Annotated[
         str,
-        StringConstraints(max_length=max_length, pattern=NO_CONTROLS),
-        AfterValidator(_encodable),
+        # Checked again after normalisation; this bound refuses a huge body before any work.
+        StringConstraints(min_length=1 if required else 0, max_length=spec.max_chars),
+        Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN if spec.free else LABEL_PATTERN}),
+        AfterValidator(_rule(spec, required=required)),
     ]
 
 
-def _label(max_length: int) -> Any:
-    """A short required label: not blank, trimmed."""
-    return Annotated[
-        str,
-        StringConstraints(
-            min_length=1, max_length=max_length, pattern=r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"
-        ),
-        AfterValidator(_encodable),
-        AfterValidator(_not_blank),
-    ]
-
-
-FreeText = _text(4000)
-Source = _label(200)
-ReportId = _label(200)
-Sector = _label(120)
-Reporter = _label(120)
-Rationale = _label(4000)
+FreeText = _text_type(text.SUMMARY, required=False)
+Source = _text_type(text.SOURCE, required=True)
+ReportId = _text_type(text.REPORT_ID, required=True)
+Sector = _text_type(text.SECTOR, required=True)
+Reporter = _text_type(text.REPORTED_BY, required=True)
+# A decision's rationale is free text (it may run over lines), and required.
+Rationale = _text_type(text.RATIONALE, required=True)
+OptionalRationale = _text_type(text.RATIONALE, required=False)
 
 # Names from a plan (kinds, parties, assets), as plan files spell them.
-PlanName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+PlanName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=text.PARTY.max_chars)
+]
 IncidentId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 
 

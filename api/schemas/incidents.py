@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.schemas.common import (
     FreeText,
+    OptionalRationale,
     PlanName,
     Rationale,
     RequestModel,
@@ -58,6 +59,8 @@ DOCS = {
     "run_id": "The workflow run that last wrote the read side",
     "unmet_conditions": "The plan's steps activation still needs (at the close: those it lacked)",
     "persisted_seq": "Decisions up to this seq are in the ledger",
+    "ledger_problem": "Set while the database refuses the incident's ledger writes (LEDGER "
+    "BLOCKED): why. Deadlines still fall due; new input is refused with 409 until it clears",
 }
 
 
@@ -194,7 +197,7 @@ class CommitmentIn(RequestModel):
     )
     answer: Answer
     assets: list[PlanName] = Field(default_factory=list, max_length=20)
-    rationale: FreeText = ""
+    rationale: OptionalRationale = ""
 
 
 class DecisionIn(RequestModel):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -55,6 +56,8 @@ def receipt(data: dict[str, Any]) -> None:
 
 def incident(data: dict[str, Any]) -> None:
     outcome = data["outcome"] or "open"
+    if data.get("ledger_problem"):
+        console.print(f"[bold red]LEDGER BLOCKED: {escape(data['ledger_problem'])}[/bold red]")
     console.print(
         f"[bold]{data['incident_id']}[/bold]  {data['kind']} in {data['sector']}  "
         f"({'EXERCISE, ' if data['exercise'] else ''}plan {data['plan_id']} v{data['plan_version']})"

@@ -8,11 +8,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.ledger import LedgerActivities, LedgerConflict, LedgerGap
+from activities.ledger import LedgerActivities, LedgerGap
 from db.chain import verify_chain
 from db.models import Incident
+from db.session import create_engine
+from db.transactions import transactions_for
 from plans.loader import get_plan
 from tests.workflows.support import ledger_rows
 from workflows.activity_inputs import RecordDecisionsInput
@@ -106,6 +109,47 @@ async def test_other_content_under_an_existing_key_is_refused(sessions, ledger_w
         *decisions(1, 2)[:1],
         Decision(seq=2, kind="authorize", at=T0, t_plus_hours=0, actor="mallory"),
     )
-    with pytest.raises(LedgerConflict):
+    with pytest.raises(ApplicationError) as refused:
         await record(ledger, RecordDecisionsInput(snapshot(incident), forged))
+    # No retry can make the other row go away: refused for good, for the workflow to show.
+    assert refused.value.type == "LedgerRefused" and refused.value.non_retryable
+    assert "decision 2 of" in refused.value.message and "other content" in refused.value.message
     assert [r.kind for r in await ledger_rows(sessions, incident)] == ["evidence_accepted"] * 2
+
+
+async def test_a_nul_that_postgresql_cannot_store_is_refused_for_good(
+    database_url, sessions, ledger_writer
+):
+    """PostgreSQL refuses a NUL in text (CharacterNotInRepertoireError): retried, it would fail
+    for ever. The validators keep NULs out; were one to reach the ledger, it fails loudly."""
+    incident = f"sumy-{uuid.uuid4().hex[:8]}"
+    bad = replace(decisions(1, 1)[0], rationale="imagery\x00 of columns")
+    batch = RecordDecisionsInput(snapshot(incident), (bad,))
+    if database_url.startswith("sqlite"):
+        assert (await record(ledger_writer, batch)).written == 1  # SQLite stores a NUL as it is
+        return
+    with pytest.raises(ApplicationError) as refused:
+        await record(ledger_writer, batch)
+    assert refused.value.type == "LedgerRefused" and refused.value.non_retryable
+    message = refused.value.message
+    assert message.startswith("decision 1 refused by the database: ") and "0x00" in message
+    assert "\x00" not in message and "[SQL" not in message, message
+    assert await ledger_rows(sessions, incident) == []
+
+
+async def test_a_database_out_of_reach_stays_retryable(database_url, tmp_path):
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path}/missing/ledger.db"
+        if database_url.startswith("sqlite")
+        else "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+    )
+    engine = create_engine(url)
+    transactions = transactions_for(engine)
+    try:
+        batch = RecordDecisionsInput(snapshot(f"sumy-{uuid.uuid4().hex[:8]}"), decisions(1, 1))
+        with pytest.raises(Exception) as failed:  # whatever the driver raises
+            await record(LedgerActivities(transactions), batch)
+        assert not isinstance(failed.value, ApplicationError), failed.value
+    finally:
+        await transactions.close()
+        await engine.dispose()

@@ -12,6 +12,7 @@ from db.models import Incident
 from db.repository import row_values
 from foundation.settings import Settings
 from plans.loader import get_plan
+from workflows.details import current_details
 from workflows.messages import EvidenceInput, IncidentInput, ViolationReport
 from workflows.state import IncidentState
 
@@ -52,3 +53,19 @@ def test_a_consulting_kind_shows_its_quorum_and_the_next_check():
     assert (row.committed, row.quorum_needed, row.missing_assets) == (0, 2, ("air",))
     assert row.next_deadline is not None
     assert row.next_deadline.label == "Allied consultation quorum deadline T0+12h"
+
+
+def test_a_blocked_ledger_is_on_the_board_and_in_the_details():
+    report = ViolationReport("r-board", "ceasefire_breach", "narva", "ee-defence", observed_at=T0)
+    state = IncidentState(IncidentInput("narva-blocked", report, get_plan()), T0)
+    incident = Incident(**row_values(state.snapshot()))
+    row = _row(_Context(Settings()), incident, T0)  # type: ignore[arg-type]
+    problem = "decision 1 refused by the database: value too long <b>"
+    view = state.view(0, problem)
+    _apply_live(row, view, T0)
+    html = render("board_rows.html", board=Board(exercise=False, as_of=T0, rows=[row])).body
+    assert "LEDGER BLOCKED: decision 1 refused by the database: value too long &lt;b&gt;" in (
+        html.decode()
+    )
+    assert current_details(view).startswith(f"**LEDGER BLOCKED**: {problem}\n")
+    assert "LEDGER BLOCKED" not in current_details(state.view())

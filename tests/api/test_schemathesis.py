@@ -4,9 +4,11 @@ requests alike never get a 5xx, and every answer matches the documented schema."
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -16,6 +18,22 @@ MAX_EXAMPLES = 25
 # API refuses schema-valid values on the merits, with 422s naming the field: a kind the plan does
 # not know, an observed_at in the future, a party outside the plan.
 EXCLUDED = [positive_data_acceptance]
+# Mixed into every string of a generated body: non-ASCII, each class of control character, bidi
+# overrides and isolates, a line separator, CRLF, a decomposed accent.
+HOSTILE = [
+    None, "Запоріжжя", "\x00", "\x1b[2J", "\x7f", "\x85", "\x9b", "\u202e", "\u2066", "\u2028",
+    "\r\n", "e\u0301", "漢字", "🛰",
+]  # fmt: skip
+
+
+def _salted(value: Any, salt: str) -> Any:
+    if isinstance(value, str):
+        return value + salt
+    if isinstance(value, list):
+        return [_salted(v, salt) for v in value]
+    if isinstance(value, dict):
+        return {k: _salted(v, salt) for k, v in value.items()}
+    return value
 
 
 def fuzz(
@@ -40,8 +58,13 @@ def fuzz(
                 suppress_health_check=list(HealthCheck),
                 phases=[Phase.explicit, Phase.generate],
             )
-            @given(case=operation.as_strategy(generation_mode=mode, headers=headers))
-            def check(case: schemathesis.Case) -> None:
+            @given(
+                case=operation.as_strategy(generation_mode=mode, headers=headers),
+                salt=st.sampled_from(HOSTILE),
+            )
+            def check(case: schemathesis.Case, salt: str | None) -> None:
+                if salt is not None and isinstance(case.body, dict):
+                    case.body = _salted(case.body, salt)
                 case.call_and_validate(base_url=base_url, excluded_checks=EXCLUDED)
 
             try:

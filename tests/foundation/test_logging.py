@@ -113,3 +113,48 @@ async def test_every_line_names_its_incident_and_none_carries_a_secret(
     for secret in tokens.secrets.values():
         assert secret not in text
     assert "Bearer ct_" not in text and "ct_xxxxxxxx" not in text
+
+
+@pytest.fixture
+def console_logs() -> Iterator[io.StringIO]:
+    configure_logging("console", "INFO")
+    buffer = io.StringIO()
+    (handler,) = logging.getLogger().handlers
+    handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
+
+
+HOSTILE = "kherson\x1b[2J\x1b]0;pwned\x07\u202eforged\nlevel=error fake line\x9b"
+
+
+def test_the_console_log_escapes_controls_and_bidi(console_logs) -> None:
+    import structlog
+
+    structlog.get_logger("t").info("violation.received", sector=HOSTILE)
+    logging.getLogger("uvicorn.access").info("GET /board?next=%s", HOSTILE)
+    try:
+        raise ValueError(f"bad sector {HOSTILE}")
+    except ValueError:
+        structlog.get_logger("t").exception("api.unexpected_error")
+    text = console_logs.getvalue()
+    for char in ("\x1b", "\x07", "\u202e", "\x9b"):
+        assert char not in text, repr(char)
+    assert "kherson\\x1b[2J" in text and "\\u202eforged\\nlevel=error" in text
+    # One line per entry, whatever the values hold (a traceback keeps its own line breaks).
+    entries = text.split("Traceback")[0].splitlines()
+    assert len(entries) == 3 and not [e for e in entries if e.startswith("level=error")], entries
+    assert "ValueError: bad sector kherson\\x1b" in text
+
+
+def test_the_json_log_escapes_them_already(json_logs) -> None:
+    import structlog
+
+    structlog.get_logger("t").info("violation.received", sector=HOSTILE)
+    text = json_logs.getvalue()
+    for char in ("\x1b", "\x07", "\u202e", "\x9b", "\n" + "level"):
+        assert char not in text, repr(char)
+    (line,) = parsed(text)
+    assert line["sector"] == HOSTILE

@@ -40,6 +40,9 @@ from workflows.starting import build_input, start_incident
 
 CALL_TIMEOUT = 20.0  # a malformed call must be answered, not left hanging
 SEED = 6
+# Non-ASCII, each class of control character, bidi overrides and isolates, a line separator, a
+# lone surrogate, CR: what the text rules refuse in the validators, mixed into the garbage.
+HOSTILE = "éЖ漢🛰\x00\x1b\x7f\x85\x9b\u202a\u202e\u2066\u2069\u2028\ud800\r"
 
 
 def garbage(rng: random.Random, depth: int = 0) -> Any:
@@ -52,11 +55,9 @@ def garbage(rng: random.Random, depth: int = 0) -> Any:
     if choice == 2:
         return rng.choice([0, -1, 2**63, 3.5, float("1e308")])
     if choice == 3:
-        return "".join(
-            rng.choice(string.printable + "éЖ\u202e") for _ in range(rng.randrange(0, 40))
-        )
+        return "".join(rng.choice(string.printable + HOSTILE) for _ in range(rng.randrange(0, 40)))
     if choice == 4:
-        return rng.choice(["", " ", "uk", "commit", "authorize", "air", "\x00"])
+        return rng.choice(["", " ", "uk", "commit", "authorize", "air", "\x00", "uk\x1b", "\u202e"])
     if choice == 5:
         return "x" * rng.choice([1000, 20000])
     if choice == 6:
@@ -95,6 +96,21 @@ MALFORMED: list[tuple[str, list[Any]]] = [
     (UPDATE_COMMITMENT, [{"party": "uk", "answer": "commit", "assets": ["carrier-pigeon"]}]),
     (UPDATE_COMMITMENT, [{"party": "uk", "answer": "commit", "assets": ["air", "air"]}]),
     (UPDATE_COMMITMENT, [{"party": ["uk"], "answer": "commit"}]),
+    # Well-formed but for their text: each refused by the text rules, naming the field.
+    (UPDATE_EVIDENCE, [{"source": "osce\x00smm"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm\x1b[2J"}]),
+    (UPDATE_EVIDENCE, [{"source": "\u202eosce-smm"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm", "summary": "seen\x9b"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm", "summary": "one\r\ntwo"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm", "summary": "Kyi\u0308v"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm", "summary": "\ud800"}]),
+    (UPDATE_EVIDENCE, [{"source": "osce-smm", "actor": "osce\u2066"}]),
+    (UPDATE_EVIDENCE, [{"source": "x" * 201}]),
+    (UPDATE_COMMITMENT, [{"party": "uk", "answer": "decline", "rationale": "no\x00"}]),
+    (UPDATE_COMMITMENT, [{"party": "uk", "answer": "decline", "actor": "uk\x85"}]),
+    (UPDATE_DECISION, [{"action": "stand_down", "actor": "duty\x1b", "rationale": "r"}]),
+    (UPDATE_DECISION, [{"action": "stand_down", "actor": "duty", "rationale": "r\x00"}]),
+    (UPDATE_DECISION, [{"action": "stand_down", "actor": "duty", "rationale": "\u202er"}]),
     (UPDATE_DECISION, [{"action": "nuke", "actor": "x", "rationale": "y"}]),
     (UPDATE_DECISION, [{"action": "authorize"}]),
     (UPDATE_DECISION, [{"action": "authorize", "actor": "duty", "rationale": "no quorum yet"}]),
