@@ -9,8 +9,10 @@ this converter (and by clients using the default one) still decode.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     AdvancedJSONEncoder,
     CompositePayloadConverter,
@@ -26,13 +28,32 @@ class Utf8JSONEncoder(AdvancedJSONEncoder):
         super().__init__(*args, **kwargs)
 
 
+class Utf8JSONPayloadConverter(JSONPlainPayloadConverter):
+    """UTF-8 as is; escaped, as before, only for text UTF-8 cannot hold (a lone surrogate), so
+    such input still reaches the workflow, whose validators refuse it by name."""
+
+    def __init__(self) -> None:
+        super().__init__(encoder=Utf8JSONEncoder)
+
+    def to_payload(self, value: Any) -> Payload | None:
+        try:
+            return super().to_payload(value)
+        except UnicodeEncodeError:
+            return Payload(
+                metadata={"encoding": self.encoding.encode()},
+                data=json.dumps(
+                    value, cls=AdvancedJSONEncoder, separators=(",", ":"), sort_keys=True
+                ).encode(),
+            )
+
+
 class Utf8PayloadConverter(CompositePayloadConverter):
     """The default converters in their order, JSON's with the UTF-8 encoder."""
 
     def __init__(self) -> None:
         super().__init__(
             *(
-                JSONPlainPayloadConverter(encoder=Utf8JSONEncoder)
+                Utf8JSONPayloadConverter()
                 if isinstance(converter, JSONPlainPayloadConverter)
                 else converter
                 for converter in DefaultPayloadConverter.default_encoding_payload_converters
