@@ -85,7 +85,7 @@ def check_sqlite_file(
         if header and header != SQLITE_HEADER:
             return f"{path} is not a SQLite database (it starts with {header[:8]!r})"
     elif must_exist:
-        return f"the SQLite database {path} has vanished (it was there when the stack started)"
+        return f"the SQLite database {path} is missing (it vanished after its migration, or was never migrated)"
     for suffix in SQLITE_SIDECARS:
         sidecar = path.with_name(path.name + suffix)
         if sidecar.exists() and (problem := _not_read_write(sidecar)):

@@ -71,7 +71,7 @@ def test_a_vanished_database_is_named_when_it_should_be_there(tmp_path):
     path = tmp_path / "x.db"
     assert check_sqlite_file(path) is None  # the first start creates it
     assert check_sqlite_file(path, must_exist=True) == (
-        f"the SQLite database {path} has vanished (it was there when the stack started)"
+        f"the SQLite database {path} is missing (it vanished after its migration, or was never migrated)"
     )
 
 
