@@ -1,26 +1,28 @@
 """`contingency up`: the whole engine on one machine, in one command.
 
 The Temporal dev server (with its Web UI, persisting under the data directory), the database
-migrations, the worker and the API. The server, worker and API run as child processes in sessions
-of their own, so Ctrl-C reaches only this launcher, which then stops them in order (API, worker,
-server) and waits for each; a launcher killed outright takes them with it (PR_SET_PDEATHSIG).
+migrations, the worker and the API. A pre-flight check of the database comes first. The server,
+worker and API are child processes, each restarted with backoff when it exits
+(contingency/supervisor.py); Ctrl-C or SIGTERM stops them in order (API, worker, server) and waits
+for each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
-import os
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
-import structlog
 from rich.console import Console
+from rich.markup import escape
 
+from contingency.supervisor import STOP_TIMEOUT, Child, exit_description
 from db.migrate import upgrade_async
+from db.preflight import check_database, check_sqlite_file
 from db.session import create_engine, session_factory
 from db.tokens import create_token, has_tokens
 from foundation.settings import Settings
@@ -28,11 +30,9 @@ from foundation.temporal import connect
 from workflows.search_attributes import ensure_search_attributes
 from workflows.servers import binary
 
-log = structlog.get_logger(__name__)
 console = Console(highlight=False)
 
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 BOOTSTRAP_TOKEN = "local-operator"
 
 
@@ -40,36 +40,10 @@ class StackFailed(RuntimeError):
     pass
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: Ctrl-C still stops everything, a SIGKILLed launcher may leave orphans
-
-
-@dataclass
-class Child:
-    name: str
-    process: asyncio.subprocess.Process
-
-    @property
-    def running(self) -> bool:
-        return self.process.returncode is None
-
-    async def stop(self) -> None:
-        if not self.running:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT)
-        except TimeoutError:
-            log.warning("stack.kill", process=self.name)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
+def say(message: str) -> None:
+    """One line of the supervisor's log, timestamped, never wrapped (operators grep it)."""
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {escape(message)}", soft_wrap=True)
+    sys.stdout.flush()
 
 
 @dataclass
@@ -90,35 +64,66 @@ class Stack:
     def external_temporal(self) -> bool:
         return "temporal_address" in self.settings.model_fields_set
 
-    async def _spawn(self, name: str, *argv: str, env: dict[str, str] | None = None) -> Child:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        child = Child(name, process)
+    @property
+    def temporal_state(self) -> Path:
+        return self.settings.data_dir.resolve() / "temporal.db"
+
+    async def _spawn(self, child: Child) -> Child:
+        await child.start()
         self.children.append(child)
         return child
 
+    async def _database_ready(self) -> str | None:
+        # Migrated at start: a SQLite file missing now has vanished, and must not come back empty.
+        return await check_database(self.settings.database_url, must_exist=True)
+
+    async def _temporal_state_ready(self) -> str | None:
+        problem = await asyncio.to_thread(check_sqlite_file, self.temporal_state, must_exist=True)
+        return f"the Temporal dev server's state: {problem}" if problem else None
+
+    async def preflight(self) -> None:
+        """Before anything starts: the data directory, the database, the dev server's state file."""
+        try:
+            self.settings.ensure_data_dir()
+        except OSError as exc:
+            raise StackFailed(
+                f"pre-flight: cannot create the data directory {self.settings.data_dir}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        problem = await check_database(self.settings.database_url)
+        if problem is None and not self.external_temporal:
+            problem = await asyncio.to_thread(check_sqlite_file, self.temporal_state)
+            if problem:
+                problem = f"the Temporal dev server's state: {problem}"
+        if problem:
+            raise StackFailed(f"pre-flight: {problem}; nothing was started")
+
     async def start(self) -> None:
         settings = self.settings
-        settings.ensure_data_dir()
+        await self.preflight()
         data_dir = settings.data_dir.resolve()
         if self.external_temporal:
             self.temporal_address = settings.temporal_address
         else:
             self.temporal_address = f"127.0.0.1:{settings.temporal_port}"
             self.ui_url = f"http://127.0.0.1:{settings.temporal_ui_port}"
+            # --db-filename: the dev server keeps its state across restarts (in memory, a
+            # restarted server would have forgotten every incident).
             await self._spawn(
-                "temporal",
-                binary("temporal"), "server", "start-dev",
-                "--db-filename", str(data_dir / "temporal.db"),
-                "--ip", "127.0.0.1",
-                "--port", str(settings.temporal_port),
-                "--ui-port", str(settings.temporal_ui_port),
-                "--ui-disable-news-fetch",
-                "--log-level", "error",
+                Child(
+                    "temporal",
+                    (
+                        binary("temporal"), "server", "start-dev",
+                        "--db-filename", str(self.temporal_state),
+                        "--ip", "127.0.0.1",
+                        "--port", str(settings.temporal_port),
+                        "--ui-port", str(settings.temporal_ui_port),
+                        "--ui-disable-news-fetch",
+                        "--log-level", "error",
+                    ),
+                    preflight=self._temporal_state_ready,
+                    after_restart=self._temporal_answers_again,
+                )
             )  # fmt: skip
         await self._wait_for_temporal()
         console.print(f"[dim]migrating {_redacted(settings.database_url)}[/dim]")
@@ -130,14 +135,49 @@ class Stack:
             "DATABASE_URL": settings.database_url,
             "CONTINGENCY_DATA_DIR": str(data_dir),
         }
-        await self._spawn("worker", sys.executable, "-m", "worker", env=env)
         await self._spawn(
-            "api",
-            sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
-            "--host", settings.api_host, "--port", str(settings.api_port), "--log-level", "warning",
-            env=env,
+            Child(
+                "worker",
+                (sys.executable, "-m", "worker"),
+                env=env,
+                preflight=self._database_ready,
+            )
+        )
+        await self._spawn(
+            Child(
+                "api",
+                (
+                    sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+                    "--host", settings.api_host, "--port", str(settings.api_port),
+                    "--log-level", "warning",
+                ),
+                env=env,
+                preflight=self._database_ready,
+            )
         )  # fmt: skip
         await self._wait_for_api()
+
+    async def _temporal_answers_again(self, child: Child, stopping: asyncio.Event) -> None:
+        """After a restart of the dev server: say when it answers. The worker and the API
+        reconnect by themselves (or, if they exited meanwhile, are restarted)."""
+        settings = self.settings.model_copy(update={"temporal_address": self.temporal_address})
+        deadline = time.monotonic() + START_TIMEOUT
+        while child.running and not stopping.is_set():
+            try:
+                client = await asyncio.wait_for(connect(settings), 5)
+                # A no-op on the kept state; registers them again if the state file was replaced.
+                await ensure_search_attributes(client, settings.temporal_namespace)
+            except Exception as exc:  # noqa: BLE001 (refused, not yet listening, ...)
+                if time.monotonic() > deadline:
+                    say(f"temporal does not answer at {self.temporal_address}: {exc}")
+                    return
+                await asyncio.sleep(0.3)
+                continue
+            say(
+                f"temporal answers again at {self.temporal_address}, its state kept in "
+                f"{self.temporal_state}"
+            )
+            return
 
     async def _wait_for_temporal(self) -> None:
         settings = self.settings.model_copy(update={"temporal_address": self.temporal_address})
@@ -187,9 +227,12 @@ class Stack:
         console.print(f"  export CONTINGENCY_TOKEN={token.secret}", soft_wrap=True)
 
     def _check_children(self) -> None:
+        """While starting, a child that exits fails the start: something is wrong at once."""
         for child in self.children:
-            if not child.running:
-                raise StackFailed(f"{child.name} exited with status {child.process.returncode}")
+            if not child.running and child.process is not None:
+                returncode = child.process.returncode
+                assert returncode is not None
+                raise StackFailed(f"{child.name} {exit_description(returncode)} while starting")
 
     def print_urls(self) -> None:
         console.print()
@@ -205,14 +248,17 @@ class Stack:
         console.print(f"  export CONTINGENCY_API_URL={self.api_url}", soft_wrap=True)
         sys.stdout.flush()
 
-    async def wait(self, stop: asyncio.Event) -> Child | None:
-        """Until asked to stop (None) or until a child exits on its own (that child)."""
-        waits = {asyncio.ensure_future(child.process.wait()): child for child in self.children}
-        stopped = asyncio.ensure_future(stop.wait())
-        done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (stopped, *waits):
-            task.cancel()
-        return next((waits[t] for t in done if t in waits), None)
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Keep every child running until ``stop`` is set."""
+        tasks = [asyncio.ensure_future(child.keep_running(stop, say)) for child in self.children]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            # Whatever ended the supervision, no child may be restarted while the stack stops.
+            stop.set()
+            _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+            for task in pending:
+                task.cancel()
 
     async def stop(self) -> None:
         for child in reversed(self.children):
@@ -238,26 +284,26 @@ async def run_stack(settings: Settings) -> int:
         startup = asyncio.ensure_future(stack.start())
         stopped = asyncio.ensure_future(stop.wait())
         await asyncio.wait({startup, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if not startup.done():
+        stopped.cancel()
+        if not startup.done():  # Ctrl-C while starting
             startup.cancel()
             await asyncio.gather(startup, return_exceptions=True)
-            return 0
-        stopped.cancel()
-        try:
-            startup.result()
-        except StackFailed as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 1
-        stack.print_urls()
-        failed = await stack.wait(stop)
-        if failed is not None:
-            console.print(
-                f"[red]error:[/red] {failed.name} exited with status {failed.process.returncode}; stopping"
-            )
-            code = 1
+        else:
+            try:
+                startup.result()
+            except StackFailed as exc:
+                console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+                code = 1
+            else:
+                stack.print_urls()
+                await stack.supervise(stop)
     finally:
         await stack.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    console.print("stopped")
+    if code == 0:
+        names = ", ".join(child.name for child in reversed(stack.children))
+        console.print(
+            f"stopped{f' ({names})' if names else ''}: nothing of the stack is left running"
+        )
     return code

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.context import ApiContext, get_context
+from db.preflight import check_sqlite_file, sqlite_path
 
 router = APIRouter(tags=["health"])
 
@@ -40,7 +41,22 @@ async def _temporal(context: ApiContext) -> str:
     return "ok"
 
 
+def _database_url(context: ApiContext) -> str:
+    """The URL of the engine the API reads through (tests may inject another than the settings')."""
+    bind = context.sessions.kw.get("bind")
+    if bind is not None:
+        return bind.url.render_as_string(hide_password=False)
+    return context.settings.database_url
+
+
 async def _database(context: ApiContext) -> str:
+    # A SQLite file gone read-only or missing is named without opening it: a connection to it
+    # could fault the API itself (SIGBUS).
+    path = sqlite_path(_database_url(context))
+    if path is not None:
+        problem = await asyncio.to_thread(check_sqlite_file, path, must_exist=True)
+        if problem:
+            return f"not usable: {problem}"
     try:
         async with context.sessions() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), CHECK_TIMEOUT)
@@ -52,7 +68,12 @@ async def _database(context: ApiContext) -> str:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Temporal or the database is unreachable"}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "Temporal or the database is unreachable, or the SQLite file not usable",
+        }
+    },
     summary="Readiness: Temporal and the database are reachable",
 )
 async def readyz(context: Annotated[ApiContext, Depends(get_context)]) -> JSONResponse:

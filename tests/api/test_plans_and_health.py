@@ -69,18 +69,61 @@ async def test_health_and_readiness(dev_env, api, tokens):
     }
 
 
-async def test_readiness_fails_when_the_database_is_unreachable(dev_env, settings, tmp_path):
+async def _readiness(dev_env, settings, url: str):
     import httpx
 
     from api.app import create_app
     from db.session import create_engine, session_factory
 
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
+    engine = create_engine(url)
     app = create_app(settings, client=dev_env.client, sessions=session_factory(engine))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api"
     ) as http:
         ready = await http.get("/readyz")
     await engine.dispose()
+    return ready
+
+
+async def test_readiness_names_a_missing_sqlite_directory(dev_env, settings, tmp_path):
+    ready = await _readiness(dev_env, settings, f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db")
     assert ready.status_code == 503
-    assert ready.json()["temporal"] == "ok" and ready.json()["database"].startswith("unreachable")
+    assert ready.json() == {
+        "status": "not ready",
+        "temporal": "ok",
+        "database": f"not usable: the directory {tmp_path}/missing/dir of the SQLite database "
+        "x.db does not exist",
+    }
+
+
+async def test_readiness_names_a_sqlite_file_that_is_not_a_database(dev_env, settings, tmp_path):
+    (tmp_path / "x.db").write_text("<html>not a database</html>")
+    ready = await _readiness(dev_env, settings, f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert ready.status_code == 503
+    assert ready.json()["database"] == (
+        f"not usable: {tmp_path}/x.db is not a SQLite database (it starts with b'<html>no')"
+    )
+
+
+async def test_readiness_names_a_read_only_sqlite_file(dev_env, settings, sqlite_url):
+    from db.preflight import sqlite_path
+    from tests.filesystem import read_only
+
+    path = sqlite_path(sqlite_url)
+    assert path is not None
+    with read_only(path):
+        ready = await _readiness(dev_env, settings, sqlite_url)
+    assert ready.status_code == 503
+    assert ready.json()["database"].startswith(
+        f"not usable: the SQLite database: {path} is not readable and writable by this user"
+    )
+
+
+async def test_readiness_fails_when_postgresql_does_not_answer(dev_env, settings):
+    from tests.serving import free_port
+
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test"
+    ready = await _readiness(dev_env, settings, url)
+    assert ready.status_code == 503
+    assert ready.json()["temporal"] == "ok"
+    assert ready.json()["database"].startswith("unreachable")
