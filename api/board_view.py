@@ -16,7 +16,7 @@ from api.context import ApiContext
 from db.audit import LedgerAudit, audited_ledger
 from db.models import Incident, LedgerDecision
 from db.repository import IncidentRepository, snapshot_of
-from foundation.ids import workflow_id_for
+from foundation.ids import is_exercise_id, workflow_id_for
 from workflows.lookup import look_up
 from workflows.messages import (
     DeadlineStatus,
@@ -103,7 +103,7 @@ def _row(context: ApiContext, incident: Incident, now: datetime) -> BoardRow:
         sector=snapshot.sector,
         reported_by=snapshot.reported_by,
         summary=snapshot.summary,
-        exercise=snapshot.exercise,
+        exercise=is_exercise_id(incident.id),
         phase=str(snapshot.phase),
         escalation_level=snapshot.escalation_level,
         t0=snapshot.t0,
@@ -172,6 +172,10 @@ class TimelinePage:
     audit: LedgerAudit
     ui_url: str
     as_of: datetime
+
+    @property
+    def exercise(self) -> bool:
+        return is_exercise_id(self.incident.id)
 
     @property
     def window(self) -> Countdown:
