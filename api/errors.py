@@ -7,6 +7,7 @@ fix; an unexpected failure is logged and answered with the same shape, never an 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import structlog
@@ -41,12 +42,21 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     """A refusal with its status, a stable code, and the field at fault when there is one."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers
 
 
 def error_response(
@@ -107,10 +117,37 @@ CODES = {
 }
 
 
+# Temporal's refusal once an execution has taken its most updates ("The limit on the total number
+# of distinct updates ... has been reached", older servers: "maximum ... updates").
+UPDATE_LIMIT = re.compile(r"\blimit\b.*\bupdates?\b|\bmaximum\b.*\bupdates?\b", re.I | re.S)
+# The incident continues as new before the limit; a retry shortly after lands in the new run.
+UPDATE_LIMIT_RETRY_AFTER = 5
+
+
+def temporal_refusal(exc: RPCError, *, reading: bool = False) -> ApiError | None:
+    """A workflow that cannot take input (its task failing, over a limit) answers
+    FAILED_PRECONDITION: the incident's state, not the request, is at fault, so 409, or 503 with
+    Retry-After when the update limit says the incident will take input again after it rolls
+    over. None for every other status."""
+    if exc.status is not RPCStatusCode.FAILED_PRECONDITION:
+        return None
+    if not reading and UPDATE_LIMIT.search(exc.message):
+        return ApiError(
+            503,
+            "unavailable",
+            f"the incident cannot take more input now; retry in {UPDATE_LIMIT_RETRY_AFTER} s "
+            f"with the same Idempotency-Key: {exc.message}",
+            headers={"Retry-After": str(UPDATE_LIMIT_RETRY_AFTER)},
+        )
+    doing = "answer" if reading else "take input"
+    return ApiError(409, "conflict", f"the incident cannot {doing}: {exc.message}")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers.update(exc.headers or {})
         return error_response(exc.status, exc.code, exc.message, exc.field, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -141,6 +178,11 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning(
             "api.temporal_error", path=request.url.path, status=exc.status.name, error=exc.message
         )
+        refused = temporal_refusal(exc, reading=request.method in ("GET", "HEAD"))
+        if refused is not None:
+            return error_response(
+                refused.status, refused.code, refused.message, headers=refused.headers
+            )
         if exc.status in (
             RPCStatusCode.UNAVAILABLE,
             RPCStatusCode.DEADLINE_EXCEEDED,
