@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from api.auth import Permission, permissions_of
-from api.board_view import Board, open_board, timeline_page
+from api.board_view import BOARD_BUDGET, Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
 from api.schemas.common import IncidentId
@@ -60,6 +60,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+templates.globals["budget_seconds"] = round(BOARD_BUDGET.total_seconds())
 templates.filters["iso"] = _iso
 templates.filters["utc"] = _utc
 # What a decision (a timeline entry or a ledger row) decided, in words.
@@ -201,6 +202,8 @@ async def board_json(
         {
             "exercise": board.exercise,
             "as_of": _iso(board.as_of),
+            # Temporal missed the board's time budget: the rows not "live" are the read side's.
+            "temporal_late": board.temporal_late,
             "incidents": [
                 {
                     "incident_id": row.incident_id,
