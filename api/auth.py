@@ -8,10 +8,12 @@ ally:<party>  read, commit or decline for <party> only
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext, get_context
@@ -45,8 +47,53 @@ def permissions_of(principal: Principal) -> frozenset[Permission]:
 
 
 async def current_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     context: Annotated[ApiContext, Depends(get_context)],
+) -> Principal:
+    """The request's principal: already known when the route authenticated first."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is None:
+        known = request.state.principal = await _principal(credentials, context)
+    return known
+
+
+async def authenticate_request(request: Request) -> Principal:
+    return await current_principal(request, await bearer(request), get_context(request))
+
+
+def authenticated_first(
+    authenticate: Callable[[Request], Awaitable[object]],
+    *,
+    open_paths: frozenset[str] = frozenset(),
+) -> type[APIRoute]:
+    """A route class that authenticates before FastAPI reads the body, validates the path and
+    query, or runs any dependency (an incident's lookup among them): without a valid token
+    every route answers 401, and nothing else about the request is judged or revealed.
+
+    Only a body over the size limit is refused earlier (413, by the middleware)."""
+
+    class AuthenticatedFirst(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+            if self.path in open_paths:
+                return handler
+
+            async def authenticated(request: Request) -> Response:
+                await authenticate(request)
+                return await handler(request)
+
+            return authenticated
+
+    return AuthenticatedFirst
+
+
+# The /v1 routers' route class.
+AuthenticatedRoute = authenticated_first(authenticate_request)
+
+
+async def _principal(
+    credentials: HTTPAuthorizationCredentials | None, context: ApiContext
 ) -> Principal:
     if credentials is None:
         raise ApiError(

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from api.auth import Permission, permissions_of
+from api.auth import Permission, authenticated_first, permissions_of
 from api.board_view import BOARD_BUDGET, Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
@@ -30,7 +30,20 @@ from api.schemas.common import IncidentId
 from db.tokens import Principal, authenticate
 from workflows.decisions import detail
 
-router = APIRouter(prefix="/board", include_in_schema=False)
+
+async def _signed_in_first(request: Request) -> None:
+    await viewer(request, get_context(request))
+
+
+# Every page and data route signs the viewer in before anything else; only signing in and out
+# are open.
+router = APIRouter(
+    prefix="/board",
+    include_in_schema=False,
+    route_class=authenticated_first(
+        _signed_in_first, open_paths=frozenset({"/board/login", "/board/logout"})
+    ),
+)
 
 COOKIE = "contingency_board"
 COOKIE_MAX_AGE = 12 * 3600
@@ -97,6 +110,9 @@ def _presented_token(request: Request) -> str | None:
 
 async def viewer(request: Request, context: Context) -> Principal:
     """The principal behind the board's cookie (or bearer header), with read permission."""
+    known: Principal | None = getattr(request.state, "viewer", None)
+    if known is not None:
+        return known
     secret = _presented_token(request)
     principal = await authenticate(context.transactions, secret) if secret else None
     if principal is None or Permission.READ not in permissions_of(principal):
@@ -104,6 +120,7 @@ async def viewer(request: Request, context: Context) -> Principal:
             request.url.path,
             "" if secret is None else "That token is unknown or has been revoked.",
         )
+    request.state.viewer = principal
     return principal
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowQueryFailedError
 
-from api.auth import Permission, require
+from api.auth import AuthenticatedRoute, Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
 from api.schemas.common import PlanName
@@ -52,7 +52,7 @@ from workflows.messages import (
     next_after,
 )
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=AuthenticatedRoute)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.auth import Permission, require
+from api.auth import AuthenticatedRoute, Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
 from api.schemas.incidents import LedgerVerdict
@@ -16,7 +16,7 @@ from api.updates import AddressedIncident
 from db.audit import audit_incident
 from db.tokens import Principal
 
-router = APIRouter(prefix="/v1/incidents", tags=["ledger"])
+router = APIRouter(prefix="/v1/incidents", tags=["ledger"], route_class=AuthenticatedRoute)
 
 
 class LedgerVerification(LedgerVerdict):

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.auth import Permission, require
+from api.auth import AuthenticatedRoute, Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
 from api.schemas.common import PlanName
@@ -21,7 +21,7 @@ from workflows.clock import format_offset
 from workflows.messages import IncidentInput, ViolationReport
 from workflows.state import IncidentState
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/v1/plans", tags=["plans"], route_class=AuthenticatedRoute)
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 PlanPath = Annotated[PlanName, Path(description="A plan id, e.g. allied-72h")]

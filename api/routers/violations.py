@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.auth import Permission, require
+from api.auth import AuthenticatedRoute, Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
 from api.intake import receive_violation
 from api.schemas.violations import ViolationAccepted, ViolationIn
 from db.tokens import Principal
 
-router = APIRouter(prefix="/v1/violations", tags=["violations"])
+router = APIRouter(prefix="/v1/violations", tags=["violations"], route_class=AuthenticatedRoute)
 
 
 @router.post(
