@@ -8,12 +8,10 @@ ally:<party>  read, commit or decline for <party> only
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext, get_context
@@ -60,36 +58,6 @@ async def current_principal(
 
 async def authenticate_request(request: Request) -> Principal:
     return await current_principal(request, await bearer(request), get_context(request))
-
-
-def authenticated_first(
-    authenticate: Callable[[Request], Awaitable[object]],
-    *,
-    open_paths: frozenset[str] = frozenset(),
-) -> type[APIRoute]:
-    """A route class that authenticates before FastAPI reads the body, validates the path and
-    query, or runs any dependency (an incident's lookup among them): without a valid token
-    every route answers 401, and nothing else about the request is judged or revealed.
-
-    Only a body over the size limit is refused earlier (413, by the middleware)."""
-
-    class AuthenticatedFirst(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
-            if self.path in open_paths:
-                return handler
-
-            async def authenticated(request: Request) -> Response:
-                await authenticate(request)
-                return await handler(request)
-
-            return authenticated
-
-    return AuthenticatedFirst
-
-
-# The /v1 routers' route class.
-AuthenticatedRoute = authenticated_first(authenticate_request)
 
 
 async def _principal(

@@ -22,10 +22,11 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from api.auth import Permission, authenticated_first, permissions_of
+from api.auth import Permission, permissions_of
 from api.board_view import BOARD_BUDGET, Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
+from api.routes import authenticated_first
 from api.schemas.common import IncidentId
 from db.tokens import Principal, authenticate
 from workflows.decisions import detail

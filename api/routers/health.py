@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.context import ApiContext, get_context
+from api.routes import StrictRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 CHECK_TIMEOUT = 5.0
 

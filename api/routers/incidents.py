@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import WorkflowQueryFailedError
 
-from api.auth import AuthenticatedRoute, Permission, require
+from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.incidents import (
     CommitmentIn,

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.auth import AuthenticatedRoute, Permission, require
+from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
+from api.routes import AuthenticatedRoute
 from api.schemas.incidents import LedgerVerdict
 from api.updates import AddressedIncident
 from db.audit import audit_incident

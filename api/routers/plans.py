@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from api.auth import AuthenticatedRoute, Permission, require
+from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.plans import KindOut, PlanList, PlanSummary, PlanTimeline, TimelineItem
 from db.tokens import Principal

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.auth import AuthenticatedRoute, Permission, require
+from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
 from api.intake import receive_violation
+from api.routes import AuthenticatedRoute
 from api.schemas.violations import ViolationAccepted, ViolationIn
 from db.tokens import Principal
 
