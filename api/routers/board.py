@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -91,7 +91,9 @@ def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
             # Inline script and style only; nothing loads from anywhere else.
             "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline' 'self'; "
             "style-src 'unsafe-inline'; frame-ancestors 'none'",
-            "Referrer-Policy": "no-referrer",
+            # Nothing leaves for another origin; the board's own form posts keep their Origin
+            # (under no-referrer a browser sends "Origin: null", which the sign-in refuses).
+            "Referrer-Policy": "same-origin",
         },
     )
 
@@ -173,8 +175,28 @@ async def login_form(
     return login_page(next or "/board", status=200)
 
 
+def foreign_origin(request: Request) -> str | None:
+    """The other site a browser says this post comes from (Origin, else Referer), or None.
+
+    A browser always names the origin of a cross-site form post; a request that names none comes
+    from a script, which needs no protection from itself."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return None
+    if claimed == "null" or urlsplit(claimed).netloc.lower() != request.url.netloc.lower():
+        return claimed
+    return None
+
+
 @router.post("/login")
 async def login_submit(request: Request, context: Context) -> Response:
+    # Login CSRF: another site must not sign this browser in, with a token of its choosing.
+    if (origin := foreign_origin(request)) is not None:
+        return login_page(
+            "/board",
+            f"Sign in from this board's own page, not from {origin[:100]}.",
+            status=403,
+        )
     # A plain form post, parsed here: the board needs no multipart support.
     body = await request.body()
     form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
