@@ -106,6 +106,10 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.state.intake_limiter = TokenBuckets(settings.intake_rate_per_minute, settings.intake_burst)
+    app.state.write_limiter = TokenBuckets(settings.write_rate_per_minute, settings.write_burst)
+    app.state.sign_in_limiter = TokenBuckets(
+        settings.sign_in_rate_per_minute, settings.sign_in_burst
+    )
     app.include_router(violations.router, dependencies=[Depends(limit_intake)])
     for module in (incidents, plans, health, ledger_audit):
         app.include_router(module.router)

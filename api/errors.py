@@ -108,6 +108,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "body_too_large",
     415: "unsupported_media_type",
@@ -271,10 +272,11 @@ DESCRIPTIONS = {
     401: "No token, or an unknown or revoked one",
     403: "The token's role may not do this",
     404: "No such resource",
+    408: "The body did not arrive in time",
     409: "Refused because of the current state (e.g. the incident has ended)",
     413: "Body larger than 64 KiB",
     422: "Invalid input; `field` names the problem",
-    429: "Too many reports from this token; retry after Retry-After seconds",
+    429: "Too many requests from this token; retry after Retry-After seconds",
     503: "Temporal or the database is unavailable",
 }
 

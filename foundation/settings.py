@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # Beyond it the intake answers 429 with Retry-After. Counted per API process.
     intake_rate_per_minute: float = Field(default=120.0, gt=0)
     intake_burst: int = Field(default=120, ge=1)
+    # Evidence, commitments and decisions per API token, the same way (_WRITE_RATE_PER_MINUTE,
+    # _WRITE_BURST); board sign-ins per client address (_SIGN_IN_RATE_PER_MINUTE, _SIGN_IN_BURST).
+    write_rate_per_minute: float = Field(default=120.0, gt=0)
+    write_burst: int = Field(default=60, ge=1)
+    sign_in_rate_per_minute: float = Field(default=10.0, gt=0)
+    sign_in_burst: int = Field(default=10, ge=1)
     # Plan hours per real hour for the incidents the API opens (CONTINGENCY_TIME_SCALE).
     # FOR TEST AND EXERCISE DEPLOYMENTS ONLY: 3600 runs the 72-hour plan in 72 s (the fault
     # tests use it). A deployment that handles real incidents keeps the default, 1.

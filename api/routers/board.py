@@ -26,6 +26,7 @@ from api.auth import Permission, permissions_of
 from api.board_view import BOARD_BUDGET, Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
+from api.ratelimit import limit_sign_in
 from api.routes import authenticated_first
 from api.schemas.common import IncidentId
 from db.tokens import Principal, authenticate
@@ -147,6 +148,7 @@ def login_page(wanted: str, message: str = "", status: int = 401) -> HTMLRespons
 
 
 async def _sign_in(request: Request, context: ApiContext, token: str, target: str) -> Response:
+    limit_sign_in(request)
     principal = await authenticate(context.transactions, token.strip()) if token else None
     if principal is None:
         return login_page(target, "That token is unknown or has been revoked.")

@@ -14,6 +14,7 @@ from temporalio.client import WorkflowQueryFailedError
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.ratelimit import limit_writes
 from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.incidents import (
@@ -66,7 +67,7 @@ IdempotencyKey = Annotated[
 ]
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Context = Annotated[ApiContext, Depends(get_context)]
-WRITE_ERRORS = documented(400, 401, 403, 404, 409, 413, 422, 503)
+WRITE_ERRORS = documented(400, 401, 403, 404, 408, 409, 413, 422, 429, 503)
 
 
 class IncidentFilters(BaseModel):
@@ -222,6 +223,7 @@ def receipt_of(receipt: DecisionReceipt, update_id: str) -> Receipt:
     "/{incident_id}/evidence",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="Add evidence (a new source counts towards verification)",
 )
 async def add_evidence(
@@ -241,6 +243,7 @@ async def add_evidence(
     "/{incident_id}/commitments",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="An allied party commits assets, or declines",
 )
 async def add_commitment(
@@ -277,6 +280,7 @@ async def add_commitment(
     "/{incident_id}/decisions",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="An operator decision: confirm, authorize, stand_down or reclassify",
 )
 async def decide(
