@@ -133,8 +133,8 @@ class Stack:
         await self._spawn("worker", sys.executable, "-m", "worker", env=env)
         await self._spawn(
             "api",
-            sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
-            "--host", settings.api_host, "--port", str(settings.api_port), "--log-level", "warning",
+            sys.executable, "-m", "api.serving",  # uvicorn, slow clients bounded
+            "--host", settings.api_host, "--port", str(settings.api_port),
             env=env,
         )  # fmt: skip
         await self._wait_for_api()

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # The HTTP API (`contingency up`, `contingency api`).
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    # Slow clients: a request's headers must arrive within this many seconds of its first byte
+    # (or of the connection), its body within _BODY_ of its start, else 408 and the connection
+    # closes (CONTINGENCY_API_HEADER_TIMEOUT_SECONDS, CONTINGENCY_API_BODY_TIMEOUT_SECONDS).
+    api_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    api_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Reports whose observed time is further ahead of the server clock than this are refused.
     api_clock_skew_seconds: float = Field(default=300.0, ge=0)
     # Violation reports accepted per API token: a sustained rate per minute, and the burst a
