@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from dataclasses import dataclass
 
 import structlog
@@ -26,6 +25,7 @@ from foundation.log_context import ActivityLogContext
 from foundation.logging import configure_logging
 from foundation.metrics import sdk_runtime
 from foundation.metrics import serve as serve_metrics
+from foundation.process_exit import run_then_exit
 from foundation.settings import Settings
 from foundation.temporal import connect
 from workflows.incident import IncidentWorkflow
@@ -153,10 +153,8 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await run(settings, stop)
 
-    asyncio.run(_main())
-    # Exit explicitly once everything is shut down (sdk-python#300: aborts at interpreter exit).
-    sys.stdout.flush()
-    sys.exit(0)
+    # Everything is shut down in order first; then the exit skips the SDK's finalisation.
+    run_then_exit(lambda: asyncio.run(_main()))
 
 
 if __name__ == "__main__":

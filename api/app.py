@@ -19,6 +19,7 @@ from api.metrics import RequestMetrics
 from api.ratelimit import TokenBuckets, limit_intake
 from api.request_log import RequestLogContext
 from api.routers import board, health, incidents, ledger_audit, plans, violations
+from api.slow_clients import BodyReadTimeout
 from db.session import create_engine, session_factory
 from db.transactions import AsyncDriverTransactions, transactions_for
 from foundation.logging import configure_logging
@@ -105,7 +106,12 @@ def create_app(
         )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyReadTimeout, seconds=settings.api_body_timeout_seconds)
     app.state.intake_limiter = TokenBuckets(settings.intake_rate_per_minute, settings.intake_burst)
+    app.state.write_limiter = TokenBuckets(settings.write_rate_per_minute, settings.write_burst)
+    app.state.sign_in_limiter = TokenBuckets(
+        settings.sign_in_rate_per_minute, settings.sign_in_burst
+    )
     app.include_router(violations.router, dependencies=[Depends(limit_intake)])
     for module in (incidents, plans, health, ledger_audit):
         app.include_router(module.router)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext, get_context
@@ -45,8 +45,23 @@ def permissions_of(principal: Principal) -> frozenset[Permission]:
 
 
 async def current_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     context: Annotated[ApiContext, Depends(get_context)],
+) -> Principal:
+    """The request's principal: already known when the route authenticated first."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is None:
+        known = request.state.principal = await _principal(credentials, context)
+    return known
+
+
+async def authenticate_request(request: Request) -> Principal:
+    return await current_principal(request, await bearer(request), get_context(request))
+
+
+async def _principal(
+    credentials: HTTPAuthorizationCredentials | None, context: ApiContext
 ) -> Principal:
     if credentials is None:
         raise ApiError(

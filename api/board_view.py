@@ -2,7 +2,9 @@
 each (awaiting whom, quorum, the next deadline's name) asked of its workflow when it answers fast.
 
 A workflow that does not answer within ``LIVE_TIMEOUT`` (no worker, Temporal down) still gets its
-row, from the read side alone, marked stale: the board must keep showing the wall even then.
+row, from the read side alone, marked stale: the board must keep showing the wall even then. And
+the whole page asks Temporal for no longer than ``BOARD_BUDGET``: with Temporal down, two hundred
+rows would otherwise wait their timeouts in turn, and the wall would show nothing for minutes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from api.context import ApiContext
 from db.audit import LedgerAudit, audited_ledger
 from db.models import Incident, LedgerDecision
 from db.repository import IncidentRepository, snapshot_of
-from foundation.ids import workflow_id_for
+from foundation.ids import is_exercise_id, workflow_id_for
 from workflows.lookup import look_up
 from workflows.messages import (
     DeadlineStatus,
@@ -27,6 +29,7 @@ from workflows.messages import (
 )
 
 LIVE_TIMEOUT = timedelta(seconds=2)
+BOARD_BUDGET = timedelta(seconds=3)
 LIVE_CONCURRENCY = 10
 MAX_ROWS = 200
 
@@ -71,6 +74,9 @@ class Board:
     as_of: datetime
     rows: list[BoardRow] = field(default_factory=list)
 
+    # Temporal did not answer for every row within the board's budget.
+    temporal_late: bool = False
+
     @property
     def stale(self) -> int:
         return sum(1 for row in self.rows if not row.live)
@@ -104,7 +110,7 @@ def _row(context: ApiContext, incident: Incident, now: datetime) -> BoardRow:
         sector=snapshot.sector,
         reported_by=snapshot.reported_by,
         summary=snapshot.summary,
-        exercise=snapshot.exercise,
+        exercise=is_exercise_id(incident.id),
         phase=str(snapshot.phase),
         escalation_level=snapshot.escalation_level,
         t0=snapshot.t0,
@@ -132,12 +138,14 @@ def _apply_live(row: BoardRow, view: IncidentView, now: datetime) -> None:
         row.quorum_holds = quorum.holds
 
 
-async def live_view(context: ApiContext, incident_id: str) -> tuple[IncidentView, bool] | None:
+async def live_view(
+    context: ApiContext, incident_id: str, budget: timedelta = BOARD_BUDGET
+) -> tuple[IncidentView, bool] | None:
     """The workflow's own view and whether it still runs, when it answers quickly; else None."""
     try:
         found = await asyncio.wait_for(
-            look_up(context.client, incident_id, rpc_timeout=LIVE_TIMEOUT),
-            2 * LIVE_TIMEOUT.total_seconds() + 0.5,
+            look_up(context.client, incident_id, rpc_timeout=min(LIVE_TIMEOUT, budget)),
+            budget.total_seconds(),
         )
     except Exception:  # noqa: BLE001 (any failure: show the read side instead)
         return None
@@ -161,8 +169,15 @@ async def open_board(context: ApiContext, *, exercise: bool) -> Board:
         if live is not None and live[1]:
             _apply_live(row, live[0], now)
 
-    await asyncio.gather(*(refresh(row) for row in rows))
-    return Board(exercise=exercise, as_of=now, rows=rows)
+    tasks = [asyncio.ensure_future(refresh(row)) for row in rows]
+    late = False
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=BOARD_BUDGET.total_seconds())
+        for task in pending:  # their rows keep the read side's values
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        late = bool(pending)
+    return Board(exercise=exercise, as_of=now, rows=rows, temporal_late=late)
 
 
 @dataclass
@@ -174,6 +189,10 @@ class TimelinePage:
     audit: LedgerAudit
     ui_url: str
     as_of: datetime
+
+    @property
+    def exercise(self) -> bool:
+        return is_exercise_id(self.incident.id)
 
     @property
     def window(self) -> Countdown:
@@ -197,7 +216,10 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
     if incident is None:
         return None
     live = await live_view(context, incident_id)
-    audit, ledger = await audited_ledger(context.sessions, incident, context.client)
+    # A workflow that did not answer now will not answer the audit either: audit the read side
+    # alone (not checked against the workflow) rather than wait on Temporal again.
+    client = None if live is None else context.client
+    audit, ledger = await audited_ledger(context.sessions, incident, client)
     workflow_id = workflow_id_for(incident.id)
     return TimelinePage(
         incident=incident,

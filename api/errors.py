@@ -7,6 +7,7 @@ fix; an unexpected failure is logged and answered with the same shape, never an 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import structlog
@@ -107,6 +108,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "body_too_large",
     415: "unsupported_media_type",
@@ -116,13 +118,38 @@ CODES = {
 }
 
 
+# Temporal's refusal once an execution has taken its most updates ("The limit on the total number
+# of distinct updates ... has been reached", older servers: "maximum ... updates").
+UPDATE_LIMIT = re.compile(r"\blimit\b.*\bupdates?\b|\bmaximum\b.*\bupdates?\b", re.I | re.S)
+# The incident continues as new before the limit; a retry shortly after lands in the new run.
+UPDATE_LIMIT_RETRY_AFTER = 5
+
+
+def temporal_refusal(exc: RPCError, *, reading: bool = False) -> ApiError | None:
+    """A workflow that cannot take input (its task failing, over a limit) answers
+    FAILED_PRECONDITION: the incident's state, not the request, is at fault, so 409, or 503 with
+    Retry-After when the update limit says the incident will take input again after it rolls
+    over. None for every other status."""
+    if exc.status is not RPCStatusCode.FAILED_PRECONDITION:
+        return None
+    if not reading and UPDATE_LIMIT.search(exc.message):
+        return ApiError(
+            503,
+            "unavailable",
+            f"the incident cannot take more input now; retry in {UPDATE_LIMIT_RETRY_AFTER} s "
+            f"with the same Idempotency-Key: {exc.message}",
+            headers={"Retry-After": str(UPDATE_LIMIT_RETRY_AFTER)},
+        )
+    doing = "answer" if reading else "take input"
+    return ApiError(409, "conflict", f"the incident cannot {doing}: {exc.message}")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = dict(exc.headers or {})
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return error_response(exc.status, exc.code, exc.message, exc.field, headers=headers or None)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        headers.update(exc.headers or {})
+        return error_response(exc.status, exc.code, exc.message, exc.field, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -152,6 +179,11 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning(
             "api.temporal_error", path=request.url.path, status=exc.status.name, error=exc.message
         )
+        refused = temporal_refusal(exc, reading=request.method in ("GET", "HEAD"))
+        if refused is not None:
+            return error_response(
+                refused.status, refused.code, refused.message, headers=refused.headers
+            )
         if exc.status in (
             RPCStatusCode.UNAVAILABLE,
             RPCStatusCode.DEADLINE_EXCEEDED,
@@ -245,10 +277,11 @@ DESCRIPTIONS = {
     401: "No token, or an unknown or revoked one",
     403: "The token's role may not do this",
     404: "No such resource",
+    408: "The body did not arrive in time",
     409: "Refused because of the current state (e.g. the incident has ended)",
     413: "Body larger than 64 KiB",
     422: "Invalid input; `field` names the problem",
-    429: "Too many reports from this token; retry after Retry-After seconds",
+    429: "Too many requests from this token; retry after Retry-After seconds",
     503: "Temporal or the database is unavailable",
 }
 

@@ -25,6 +25,7 @@ from db.repository import IncidentRepository, row_values
 from db.texts import carried
 from db.tokens import Principal
 from db.upsert import per_dialect
+from foundation.ids import is_exercise_id
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.messages import Evidence, IncidentInput, IncidentSnapshot, ViolationReport
@@ -71,6 +72,10 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         check_observed_at(body.observed_at, now, skew)
     digest = body.digest()
     incident_id = incident_id_for(body.report_id, body.sector)
+    if is_exercise_id(incident_id):  # incident_id_for never makes one; the world depends on it
+        raise ApiError(
+            422, "invalid", f"report_id: would open exercise incident {incident_id}", "report_id"
+        )
     bound = log.bind(incident_id=incident_id, report_id=body.report_id, principal=principal.name)
 
     # Long text is stored in the database; the workflow carries its first characters.
@@ -138,6 +143,15 @@ async def _record(
             409,
             "conflict",
             f"report_id: incident {snapshot.incident_id} belongs to another report",
+            "report_id",
+        )
+    if is_exercise_id(existing.id):
+        # An exercise run on this ledger used the report id: a real report needs its own.
+        raise ApiError(
+            409,
+            "conflict",
+            f"report_id: {body.report_id!r} belongs to an exercise incident; "
+            "use a new report_id for a real report",
             "report_id",
         )
     if existing.report_digest != digest:

@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from prometheus_client.registry import REGISTRY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.routes import StrictRoute
+
 REQUESTS = Counter(
     "contingency_api_requests",
     "API requests answered, by route template and status",
@@ -31,7 +33,7 @@ UNMATCHED = "unmatched"
 # Long-lived responses (the board's event stream) would skew the latency histogram.
 NOT_TIMED = frozenset({"/board/events"})
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 
 @router.get(

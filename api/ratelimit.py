@@ -1,8 +1,10 @@
-"""Rate limiting of the violation intake, per API token: a token bucket per principal.
+"""Rate limiting of every write, per API token: a token bucket per principal.
 
-A report opens an incident and starts a workflow, so a runaway script or a leaked token must not
-flood the engine. Each token may send ``burst`` reports at once, refilled at
-``rate_per_minute``; beyond that the intake answers ``429`` with ``Retry-After`` (seconds).
+A report opens an incident and starts a workflow, and every evidence, commitment or decision is
+an update in the incident's history, so a runaway script or a leaked token must not flood the
+engine. Each token may send ``burst`` reports at once, refilled at ``rate_per_minute``; the
+submissions to incidents have a budget of their own, and board sign-ins one per client address
+(a guard against guessing tokens). Beyond it: ``429`` with ``Retry-After`` (seconds).
 
 The buckets live in the API process: with several API processes behind a balancer, each allows
 its own share. The limit is a guard against floods, not an accounting of reports.
@@ -60,12 +62,16 @@ class RateLimited(HTTPException):
 
     field = "Authorization"
 
-    def __init__(self, retry_after: float, rate_per_minute: float) -> None:
+    def __init__(
+        self,
+        retry_after: float,
+        rate_per_minute: float,
+        what: str = "this token may report {rate} violations a minute",
+    ) -> None:
         seconds = max(1, math.ceil(retry_after))
         super().__init__(
             429,
-            f"Authorization: this token may report {rate_per_minute:g} violations a minute; "
-            f"retry in {seconds} s",
+            f"Authorization: {what.format(rate=f'{rate_per_minute:g}')}; retry in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
 
@@ -85,3 +91,33 @@ async def limit_intake(
     wait = limiter.take(principal.name)
     if wait > 0:
         raise RateLimited(wait, limiter.rate * 60)
+
+
+def _limiter(request: Request, name: str) -> TokenBuckets:
+    limiter: TokenBuckets | None = getattr(request.app.state, name, None)
+    if limiter is None:  # an app assembled without create_app: the defaults
+        limiter = TokenBuckets(120, 60)
+        setattr(request.app.state, name, limiter)
+    return limiter
+
+
+async def limit_writes(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> None:
+    """A route dependency of evidence, commitments and decisions."""
+    limiter = _limiter(request, "write_limiter")
+    wait = limiter.take(principal.name)
+    if wait > 0:
+        raise RateLimited(
+            wait, limiter.rate * 60, "this token may submit {rate} inputs to incidents a minute"
+        )
+
+
+def limit_sign_in(request: Request) -> None:
+    """Board sign-ins, per client address: the token is what is being tried."""
+    limiter = _limiter(request, "sign_in_limiter")
+    wait = limiter.take(request.client.host if request.client else "unknown")
+    if wait > 0:
+        raise RateLimited(
+            wait, limiter.rate * 60, "this address may try {rate} board sign-ins a minute"
+        )

@@ -32,7 +32,7 @@ from db.idempotency import IdempotencyKeys, body_digest
 from db.models import Incident
 from db.repository import IncidentRepository
 from db.tokens import Principal
-from foundation.ids import workflow_id_for
+from foundation.ids import is_exercise_id, workflow_id_for
 from workflows.lookup import execution_status
 from workflows.messages import DecisionReceipt, Refusal, RefusalReason
 from workflows.names import REFUSAL_ERROR
@@ -78,11 +78,15 @@ async def addressed_incident(
     """The incident the path names, read once for the request.
 
     Exercise incidents are reachable only with ``exercise=true``, real ones only without: a
-    tabletop exercise can never be read or acted on as a real incident, nor the reverse.
+    tabletop exercise can never be read or acted on as a real incident, nor the reverse. The
+    world is judged from the id alone, before the database is asked: a row that is missing
+    (an exercise on its own ledger) or edited (``incidents.exercise`` flipped) changes nothing.
     """
+    if is_exercise_id(incident_id) != exercise:
+        raise not_found(incident_id)
     async with context.sessions() as session:
         incident = await IncidentRepository(session).get(incident_id)
-    if incident is None or incident.exercise != exercise:
+    if incident is None:
         raise not_found(incident_id)
     return incident
 

@@ -147,9 +147,8 @@ class Stack:
             Child(
                 "api",
                 (
-                    sys.executable, "-m", "uvicorn", "api.app:create_app_from_env", "--factory",
+                    sys.executable, "-m", "api.serving",  # uvicorn, slow clients bounded
                     "--host", settings.api_host, "--port", str(settings.api_port),
-                    "--log-level", "warning",
                 ),
                 env=env,
                 preflight=self._database_ready,

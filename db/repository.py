@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import Incident, LedgerDecision
-from foundation.ids import workflow_id_for
+from foundation.ids import EXERCISE_ID_PREFIX, workflow_id_for
 from workflows.messages import (
     Decision,
     IncidentSnapshot,
@@ -186,7 +186,9 @@ class IncidentRepository:
 
     @staticmethod
     def _filtered(where: IncidentFilter) -> Select[tuple[Incident]]:
-        query = select(Incident).where(Incident.exercise.is_(where.exercise))
+        # The world from the id, never from the ``exercise`` column an edit could flip.
+        exercise_id = Incident.id.startswith(EXERCISE_ID_PREFIX, autoescape=True)
+        query = select(Incident).where(exercise_id if where.exercise else ~exercise_id)
         if where.kind is not None:
             query = query.where(Incident.kind == where.kind)
         if where.phase is not None:

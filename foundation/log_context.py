@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 import structlog
 from temporalio import activity
@@ -84,10 +85,34 @@ _SECRET_PATTERNS = (
 )
 
 
-def scrub(text: str) -> str:
+# A query string in a logged URL or request line, up to the first space or quote.
+_QUERY = re.compile(r"\?([^\s\"']+)")
+_SECRET_KEYS = frozenset({"token", "access_token"})
+
+
+def _scrub_query(match: re.Match[str]) -> str:
+    """Judge each parameter by its decoded name and value (``?%74oken=`` is ``?token=`` to the
+    server), and mask the raw value: what is logged stays as received, the secret aside."""
+    pairs = []
+    for pair in re.split(r"([&;])", match.group(1)):
+        key, equals, value = pair.partition("=")
+        if equals and (
+            unquote_plus(key).strip().lower() in _SECRET_KEYS
+            or unquote_plus(value) != scrub_plain(unquote_plus(value))
+        ):
+            value = "[redacted]"
+        pairs.append(f"{key}{equals}{value}")
+    return "?" + "".join(pairs)
+
+
+def scrub_plain(text: str) -> str:
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def scrub(text: str) -> str:
+    return scrub_plain(_QUERY.sub(_scrub_query, text))
 
 
 def scrub_secrets(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:

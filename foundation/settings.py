@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # The HTTP API (`contingency up`, `contingency api`).
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    # Slow clients: a request's headers must arrive within this many seconds of its first byte
+    # (or of the connection), its body within _BODY_ of its start, else 408 and the connection
+    # closes (CONTINGENCY_API_HEADER_TIMEOUT_SECONDS, CONTINGENCY_API_BODY_TIMEOUT_SECONDS).
+    api_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    api_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Reports whose observed time is further ahead of the server clock than this are refused.
     api_clock_skew_seconds: float = Field(default=300.0, ge=0)
     # Violation reports accepted per API token: a sustained rate per minute, and the burst a
@@ -73,6 +78,12 @@ class Settings(BaseSettings):
     # Beyond it the intake answers 429 with Retry-After. Counted per API process.
     intake_rate_per_minute: float = Field(default=120.0, gt=0)
     intake_burst: int = Field(default=120, ge=1)
+    # Evidence, commitments and decisions per API token, the same way (_WRITE_RATE_PER_MINUTE,
+    # _WRITE_BURST); board sign-ins per client address (_SIGN_IN_RATE_PER_MINUTE, _SIGN_IN_BURST).
+    write_rate_per_minute: float = Field(default=120.0, gt=0)
+    write_burst: int = Field(default=60, ge=1)
+    sign_in_rate_per_minute: float = Field(default=10.0, gt=0)
+    sign_in_burst: int = Field(default=10, ge=1)
     # Plan hours per real hour for the incidents the API opens (CONTINGENCY_TIME_SCALE).
     # FOR TEST AND EXERCISE DEPLOYMENTS ONLY: 3600 runs the 72-hour plan in 72 s (the fault
     # tests use it). A deployment that handles real incidents keeps the default, 1.

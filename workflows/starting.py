@@ -15,7 +15,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from foundation.ids import workflow_id_for
+from foundation.ids import EXERCISE_ID_PREFIX, is_exercise_id, workflow_id_for
 from plans.model import Plan
 from workflows import search_attributes as sa
 from workflows.clock import PlanClock
@@ -28,10 +28,18 @@ def slug(text: str, limit: int = 24) -> str:
     return cleaned[:limit].strip("-") or "x"
 
 
+# Before a real incident's sector when the sector itself reads "exercise...": a real report
+# must never get an id of the exercise world.
+REAL_SECTOR_PREFIX = "real-"
+
+
 def incident_id_for(report_id: str, sector: str, exercise: bool = False) -> str:
     """Readable and deterministic: the same report always maps to the same incident."""
     digest = hashlib.sha256(report_id.encode()).hexdigest()[:8]
-    return f"{'exercise-' if exercise else ''}{slug(sector)}-{digest}"
+    name = f"{slug(sector)}-{digest}"
+    if exercise:
+        return f"{EXERCISE_ID_PREFIX}{name}"
+    return f"{REAL_SECTOR_PREFIX}{name}" if is_exercise_id(name) else name
 
 
 def build_input(

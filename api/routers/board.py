@@ -16,21 +16,36 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from api.auth import Permission, permissions_of
-from api.board_view import Board, open_board, timeline_page
+from api.board_view import BOARD_BUDGET, Board, open_board, timeline_page
 from api.context import ApiContext, get_context
 from api.errors import error_response
+from api.ratelimit import limit_sign_in
+from api.routes import authenticated_first
 from api.schemas.common import IncidentId
 from db.tokens import Principal, authenticate
 from workflows.decisions import detail
 
-router = APIRouter(prefix="/board", include_in_schema=False)
+
+async def _signed_in_first(request: Request) -> None:
+    await viewer(request, get_context(request))
+
+
+# Every page and data route signs the viewer in before anything else; only signing in and out
+# are open.
+router = APIRouter(
+    prefix="/board",
+    include_in_schema=False,
+    route_class=authenticated_first(
+        _signed_in_first, open_paths=frozenset({"/board/login", "/board/logout"})
+    ),
+)
 
 COOKIE = "contingency_board"
 COOKIE_MAX_AGE = 12 * 3600
@@ -60,6 +75,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+templates.globals["budget_seconds"] = round(BOARD_BUDGET.total_seconds())
 templates.filters["iso"] = _iso
 templates.filters["utc"] = _utc
 # What a decision (a timeline entry or a ledger row) decided, in words.
@@ -76,7 +92,9 @@ def render(name: str, status: int = 200, **values: Any) -> HTMLResponse:
             # Inline script and style only; nothing loads from anywhere else.
             "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline' 'self'; "
             "style-src 'unsafe-inline'; frame-ancestors 'none'",
-            "Referrer-Policy": "no-referrer",
+            # Nothing leaves for another origin; the board's own form posts keep their Origin
+            # (under no-referrer a browser sends "Origin: null", which the sign-in refuses).
+            "Referrer-Policy": "same-origin",
         },
     )
 
@@ -96,6 +114,9 @@ def _presented_token(request: Request) -> str | None:
 
 async def viewer(request: Request, context: Context) -> Principal:
     """The principal behind the board's cookie (or bearer header), with read permission."""
+    known: Principal | None = getattr(request.state, "viewer", None)
+    if known is not None:
+        return known
     secret = _presented_token(request)
     principal = await authenticate(context.transactions, secret) if secret else None
     if principal is None or Permission.READ not in permissions_of(principal):
@@ -103,6 +124,7 @@ async def viewer(request: Request, context: Context) -> Principal:
             request.url.path,
             "" if secret is None else "That token is unknown or has been revoked.",
         )
+    request.state.viewer = principal
     return principal
 
 
@@ -126,6 +148,7 @@ def login_page(wanted: str, message: str = "", status: int = 401) -> HTMLRespons
 
 
 async def _sign_in(request: Request, context: ApiContext, token: str, target: str) -> Response:
+    limit_sign_in(request)
     principal = await authenticate(context.transactions, token.strip()) if token else None
     if principal is None:
         return login_page(target, "That token is unknown or has been revoked.")
@@ -154,8 +177,28 @@ async def login_form(
     return login_page(next or "/board", status=200)
 
 
+def foreign_origin(request: Request) -> str | None:
+    """The other site a browser says this post comes from (Origin, else Referer), or None.
+
+    A browser always names the origin of a cross-site form post; a request that names none comes
+    from a script, which needs no protection from itself."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return None
+    if claimed == "null" or urlsplit(claimed).netloc.lower() != request.url.netloc.lower():
+        return claimed
+    return None
+
+
 @router.post("/login")
 async def login_submit(request: Request, context: Context) -> Response:
+    # Login CSRF: another site must not sign this browser in, with a token of its choosing.
+    if (origin := foreign_origin(request)) is not None:
+        return login_page(
+            "/board",
+            f"Sign in from this board's own page, not from {origin[:100]}.",
+            status=403,
+        )
     # A plain form post, parsed here: the board needs no multipart support.
     body = await request.body()
     form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
@@ -201,6 +244,8 @@ async def board_json(
         {
             "exercise": board.exercise,
             "as_of": _iso(board.as_of),
+            # Temporal missed the board's time budget: the rows not "live" are the read side's.
+            "temporal_late": board.temporal_late,
             "incidents": [
                 {
                     "incident_id": row.incident_id,

@@ -11,9 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.context import ApiContext, get_context
+from api.routes import StrictRoute
 from db.preflight import check_sqlite_file, sqlite_path
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 CHECK_TIMEOUT = 5.0
 

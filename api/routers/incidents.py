@@ -14,6 +14,8 @@ from temporalio.client import WorkflowQueryFailedError
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.ratelimit import limit_writes
+from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.incidents import (
     CommitmentIn,
@@ -52,7 +54,7 @@ from workflows.messages import (
     next_after,
 )
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=AuthenticatedRoute)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -65,7 +67,7 @@ IdempotencyKey = Annotated[
 ]
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Context = Annotated[ApiContext, Depends(get_context)]
-WRITE_ERRORS = documented(400, 401, 403, 404, 409, 413, 422, 503)
+WRITE_ERRORS = documented(400, 401, 403, 404, 408, 409, 413, 422, 429, 503)
 
 
 class IncidentFilters(BaseModel):
@@ -232,6 +234,7 @@ async def incident_ledger(
     "/{incident_id}/evidence",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="Add evidence (a new source counts towards verification)",
 )
 async def add_evidence(
@@ -261,6 +264,7 @@ async def add_evidence(
     "/{incident_id}/commitments",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="An allied party commits assets, or declines",
 )
 async def add_commitment(
@@ -304,6 +308,7 @@ async def add_commitment(
     "/{incident_id}/decisions",
     response_model=Receipt,
     responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
     summary="An operator decision: confirm, authorize, stand_down or reclassify",
 )
 async def decide(

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
+from api.routes import AuthenticatedRoute
 from api.schemas.incidents import LedgerVerdict
 from api.updates import AddressedIncident
 from db.audit import audit_incident
 from db.tokens import Principal
 
-router = APIRouter(prefix="/v1/incidents", tags=["ledger"])
+router = APIRouter(prefix="/v1/incidents", tags=["ledger"], route_class=AuthenticatedRoute)
 
 
 class LedgerVerification(LedgerVerdict):

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.plans import KindOut, PlanList, PlanSummary, PlanTimeline, TimelineItem
 from db.tokens import Principal
@@ -21,7 +22,7 @@ from workflows.clock import format_offset
 from workflows.messages import IncidentInput, ViolationReport
 from workflows.state import IncidentState
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/v1/plans", tags=["plans"], route_class=AuthenticatedRoute)
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 PlanPath = Annotated[PlanName, Path(description="A plan id, e.g. allied-72h")]

@@ -11,10 +11,11 @@ from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import documented
 from api.intake import receive_violation
+from api.routes import AuthenticatedRoute
 from api.schemas.violations import ViolationAccepted, ViolationIn
 from db.tokens import Principal
 
-router = APIRouter(prefix="/v1/violations", tags=["violations"])
+router = APIRouter(prefix="/v1/violations", tags=["violations"], route_class=AuthenticatedRoute)
 
 
 @router.post(

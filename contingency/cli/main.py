@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from contingency.cli import incidents, ledger, stack
@@ -11,6 +9,7 @@ from contingency.cli.exercises import app as exercise_app
 from contingency.cli.exercises import export as export_command
 from contingency.cli.exercises import replay as replay_command
 from contingency.cli.tokens import app as tokens_app
+from foundation.process_exit import run_then_exit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Contingency-response engine.")
 app.add_typer(
@@ -27,8 +26,6 @@ app.command("export")(export_command)
 
 
 def main() -> None:
-    try:
-        app()
-    finally:
-        # Exit explicitly (sdk-python#300: SDK processes may abort at interpreter exit).
-        sys.stdout.flush()
+    # Every `contingency` command ends with its own status, whatever the SDK's threads do at
+    # interpreter exit (foundation.process_exit).
+    run_then_exit(app)

@@ -62,16 +62,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Serve the HTTP API alone (Temporal and the database configured by the environment)."""
-        import uvicorn
+        from api.serving import serve
 
-        settings = _settings(api_port=port, api_host=host)
-        uvicorn.run(
-            "api.app:create_app_from_env",
-            factory=True,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-        )
+        serve(_settings(api_port=port, api_host=host))
 
     @app.command("setup-cluster")
     def setup_cluster() -> None:

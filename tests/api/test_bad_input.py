@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.api.conftest import report
+from tests.api.test_auth_first import unreachable_temporal  # noqa: F401
 
 
 def check_error(response, status: int, field: str | None) -> dict:
@@ -99,3 +100,29 @@ async def test_query_parameters_are_checked(dev_env, api, tokens):
     check_error(when, 422, "observed_at")
     check_error(plan, 404, "plan_id")
     check_error(route, 404, None)
+
+
+async def test_an_endless_body_is_refused_without_being_read(
+    api,
+    tokens,
+    unreachable_temporal,  # noqa: F811
+):
+    """413 as soon as the body passes 64 KiB: the rest is never read, let alone held in memory."""
+    sent = 0
+
+    async def endless():
+        nonlocal sent
+        while sent < 100 * 1024 * 1024:
+            sent += 8192
+            yield b" " * 8192
+
+    async with api(unreachable_temporal) as http:
+        for path in ("/v1/violations", "/v1/incidents/somewhere-12345678/evidence", "/board/login"):
+            sent = 0
+            refused = await http.post(
+                path,
+                content=endless(),
+                headers={**tokens.auth("operator"), "Content-Type": "application/json"},
+            )
+            check_error(refused, 413, "body")
+            assert sent <= 64 * 1024 + 2 * 8192, (path, sent)

@@ -166,3 +166,28 @@ async def test_board_pages_are_not_in_the_api_schema(scene: Scene) -> None:
     async with board_client(scene) as http:
         schema = (await http.get("/openapi.json")).json()
     assert not [path for path in schema["paths"] if path.startswith(("/board", "/metrics"))]
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(scene: Scene) -> None:
+    """Login CSRF: a page elsewhere must not sign the wall's browser in with a token of its own."""
+    form = {"token": scene.observer_token, "next": "/board"}
+    async with board_client(scene) as http:
+        for headers in (
+            {"Origin": "https://evil.example"},
+            {"Origin": "null"},  # a sandboxed frame, or a page under no-referrer
+            {"Origin": "http://board.test.evil.example"},
+            {"Referer": "https://evil.example/board/login"},
+        ):
+            refused = await http.post("/board/login", data=form, headers=headers)
+            assert refused.status_code == 403, (headers, refused.text)
+            assert "set-cookie" not in refused.headers
+            assert "Sign in from this board&#39;s own page" in refused.text
+        for headers in (
+            {"Origin": "http://board.test"},
+            {"Referer": "http://board.test/board/login?next=/board"},
+            {},  # a script, not a browser
+        ):
+            signed = await http.post("/board/login", data=form, headers=headers)
+            assert signed.status_code == 303, (headers, signed.text)
+        page = await http.get("/board/login")
+    assert page.headers["Referrer-Policy"] == "same-origin"

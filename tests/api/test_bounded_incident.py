@@ -42,6 +42,8 @@ def settings(database_url: str, task_queue: str) -> Settings:
         database_url=database_url,
         task_queue=task_queue,
         intake_rate_per_minute=1_000_000,
+        write_rate_per_minute=1_000_000,
+        write_burst=1_000_000,
     )
 
 
