@@ -73,6 +73,9 @@ PATCH_STAND_DOWN_FINISHES_SENT_STEPS = "stand-down-finishes-sent-steps"
 # on time, nothing started after the outcome, dispatch results recorded in plan order, the next
 # deadline from the one schedule: see workflows/state.py.
 PATCH_DEADLINES_JUDGED_AT_DUE = "deadlines-judged-at-due"
+# Decisions sealed in the workflow (chain v2: run id, plan digest) and a cancel from Temporal
+# recorded as the outcome `cancelled`: see Rules.sealed_ledger.
+PATCH_SEALED_LEDGER = "sealed-ledger"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -98,9 +101,10 @@ class IncidentWorkflow:
         rules = Rules(
             evidence_verifies_presumption=workflow.patched(PATCH_EVIDENCE_VERIFIES_PRESUMPTION),
             judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
+            sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
         )
         try:
-            self._state = IncidentState(incident, workflow.now(), rules)
+            self._state = IncidentState(incident, workflow.now(), rules, workflow.info().run_id)
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)
@@ -130,7 +134,12 @@ class IncidentWorkflow:
                 break
             self._arm_timer()
             self._wake = False
-            await workflow.wait_condition(lambda: self._wake or self._timer_fired())
+            try:
+                await workflow.wait_condition(lambda: self._wake or self._timer_fired())
+            except asyncio.CancelledError:
+                if not state.rules.sealed_ledger:
+                    raise
+                state.cancel(workflow.now())
 
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None:
@@ -143,13 +152,21 @@ class IncidentWorkflow:
         # Every other outcome still owes the diplomatic steps it started, however long the sink
         # takes; a stood-down response finishes the steps already handed to the sink (a cancel
         # could not take them back) and sends no other.
-        await asyncio.gather(*self._dispatches, return_exceptions=True)
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self._all_persisted()
-        )
+        await self._until(lambda: all(task.done() for task in self._dispatches))
+        await self._until(lambda: workflow.all_handlers_finished() and self._all_persisted())
         ledger.cancel()
         self._publish()
         return state.view(self._persisted)
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait while the incident finishes; a cancel from Temporal now comes after the outcome
+        and changes nothing, so the ledger and the steps still complete."""
+        while True:
+            try:
+                return await workflow.wait_condition(done)
+            except asyncio.CancelledError:
+                if not self._state.rules.sealed_ledger:
+                    raise
 
     def _arm_timer(self) -> None:
         """One durable timer, for the next moment the plan needs the workflow awake.
@@ -307,8 +324,9 @@ class IncidentWorkflow:
         try:
             # The ledger shows why a step went out before it shows that it went out.
             await workflow.wait_condition(lambda: self._persisted >= after_seq)
-            if state.outcome is Outcome.STOOD_DOWN and workflow.patched(
-                PATCH_STAND_DOWN_FINISHES_SENT_STEPS
+            if state.outcome is Outcome.CANCELLED or (
+                state.outcome is Outcome.STOOD_DOWN
+                and workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS)
             ):
                 return None
             return await workflow.execute_activity(

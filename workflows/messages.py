@@ -30,6 +30,8 @@ class Outcome(StrEnum):
     UNVERIFIED_CLOSED = "unverified_closed"
     DIPLOMATIC_RESPONSE = "diplomatic_response"
     STOOD_DOWN = "stood_down"
+    # Cancelled from Temporal (its Web UI or a client), outside the engine's own decisions.
+    CANCELLED = "cancelled"
 
 
 class Awaiting(StrEnum):
@@ -149,6 +151,11 @@ class Decision:
     actor: str
     rationale: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    # The seal (workflows.chain): the run that decided it, and the chain up to it. Empty in
+    # decisions of incidents started before the workflow sealed them (the ledger writer did).
+    run_id: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,3 +296,6 @@ class IncidentView(IncidentSnapshot):
     persisted_seq: int
     # Every change of phase, from the report on.
     phases: tuple[PhaseChange, ...] = ()
+    # The hash of the decision at persisted_seq: the head the ledger must hold there (empty when
+    # nothing is persisted yet, or the incident predates sealed decisions).
+    persisted_head: str = ""

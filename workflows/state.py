@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from foundation.ids import workflow_id_for
+from plans.digest import plan_digest
 from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, WhenUnverified
+from workflows.chain import decision_hash, genesis_hash
 from workflows.clock import PlanClock, format_offset
 from workflows.decisions import (
     ActivatedPayload,
@@ -94,10 +97,16 @@ class Rules:
     # Verdicts at the due instant, inputs at a due instant on time, consequences knowing the
     # input that arrives with them, and the unmet conditions named as the plan's steps.
     judged_at_due: bool = True
+    # Each decision sealed as it is recorded (chain v2, with its run and the plan's digest), and
+    # a cancel from Temporal recorded as the outcome ``cancelled``.
+    sealed_ledger: bool = True
 
 
 CURRENT_RULES = Rules()
-LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False)
+LEGACY_RULES = Rules(evidence_verifies_presumption=False, judged_at_due=False, sealed_ledger=False)
+# Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
+# cancel request carries in the history (the workflow cannot see it).
+TEMPORAL_CANCEL = "temporal-cancel"
 
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
@@ -170,11 +179,19 @@ class IncidentState:
     """One incident under one plan. Every method takes the current time; none reads a clock."""
 
     def __init__(
-        self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
+        self,
+        incident: IncidentInput,
+        now: datetime,
+        rules: Rules = CURRENT_RULES,
+        run_id: str = "",
     ) -> None:
         check_report(incident)
         report = incident.report
         self.input = incident
+        # The workflow run deciding from now on (sealed into each decision); set again by a run
+        # that carries this state on.
+        self.run_id = run_id
+        self.workflow_id = workflow_id_for(incident.incident_id)
         self.plan = incident.plan
         self.rules = rules
         self.kind = report.kind
@@ -207,23 +224,20 @@ class IncidentState:
         self.phases: list[PhaseChange] = []
 
         submitter = report.submitted_by or report.reported_by
-        self._record(
-            DecisionKind.REPORTED,
-            now,
-            submitter,
-            report.summary,
-            ReportedPayload(
-                report_id=report.report_id,
-                reported_by=report.reported_by,
-                kind=report.kind,
-                sector=report.sector,
-                observed_at=self.clock.t0.isoformat(),
-                reported_at=self.reported_at.isoformat(),
-                plan_id=self.plan.id,
-                plan_version=self.plan.version,
-                exercise=incident.exercise,
-            ),
+        reported = ReportedPayload(
+            report_id=report.report_id,
+            reported_by=report.reported_by,
+            kind=report.kind,
+            sector=report.sector,
+            observed_at=self.clock.t0.isoformat(),
+            reported_at=self.reported_at.isoformat(),
+            plan_id=self.plan.id,
+            plan_version=self.plan.version,
+            exercise=incident.exercise,
         )
+        if rules.sealed_ledger:
+            reported["plan_digest"] = plan_digest(self.plan)
+        self._record(DecisionKind.REPORTED, now, submitter, report.summary, reported)
         self._add_source(report.reported_by)
         evidence = [EvidenceInput(e.source, e.summary, submitter) for e in report.evidence]
 
@@ -750,6 +764,17 @@ class IncidentState:
     def dispatch_failed(self, step: str, now: datetime, error: str) -> None:
         self._record(DecisionKind.DISPATCH_FAILED, now, SYSTEM, error, {"step": step})
 
+    def cancel(self, now: datetime) -> None:
+        """Temporal was asked to cancel the workflow (its Web UI, a client): the incident closes
+        with that as its outcome, in the ledger like any other."""
+        if self.is_open:
+            self._close(
+                Outcome.CANCELLED,
+                now,
+                "Cancelled from Temporal, outside the engine's decisions",
+                actor=TEMPORAL_CANCEL,
+            )
+
     def dispatch_cancelled(self, step: str, now: datetime) -> None:
         self._record(
             DecisionKind.DISPATCH_CANCELLED,
@@ -811,14 +836,19 @@ class IncidentState:
             )
 
     def _close(
-        self, outcome: Outcome, now: datetime, rationale: str, payload: dict[str, Any] | None = None
+        self,
+        outcome: Outcome,
+        now: datetime,
+        rationale: str,
+        payload: dict[str, Any] | None = None,
+        actor: str = SYSTEM,
     ) -> None:
         self.outcome = outcome
         self.closed_at = now
         self._record(
             DecisionKind.of_outcome(outcome),
             now,
-            SYSTEM,
+            actor,
             rationale,
             payload or {"outcome": str(outcome)},
         )
@@ -839,7 +869,12 @@ class IncidentState:
             actor=actor,
             rationale=rationale,
             payload=dict(payload or {}),
+            run_id=self.run_id,
         )
+        if self.rules.sealed_ledger:
+            prev = self.decisions[-1].hash if self.decisions else genesis_hash(self.workflow_id)
+            digest = decision_hash(prev, self.input.incident_id, self.workflow_id, decision)
+            decision = replace(decision, prev_hash=prev, hash=digest)
         self.decisions.append(decision)
         phase = self.phase()
         if not self.phases or self.phases[-1].phase is not phase:
@@ -950,4 +985,9 @@ class IncidentState:
             timeline=tuple(self.decisions),
             persisted_seq=persisted_seq,
             phases=tuple(self.phases),
+            persisted_head=self.hash_of(persisted_seq),
         )
+
+    def hash_of(self, seq: int) -> str:
+        """The seal of decision ``seq`` if the state still holds it ("" otherwise)."""
+        return next((d.hash for d in reversed(self.decisions) if d.seq == seq), "")
