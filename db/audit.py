@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -280,6 +280,10 @@ def compare_with_workflow(
     )
 
 
+# A running workflow's query needs a worker; without one the audit waits no longer than this.
+QUERY_TIMEOUT = timedelta(seconds=10)
+
+
 async def _view(client: Client, incident_id: str, status: WorkflowExecutionStatus) -> IncidentView:
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id_for(incident_id))
     if status is WorkflowExecutionStatus.COMPLETED:
@@ -287,7 +291,7 @@ async def _view(client: Client, incident_id: str, status: WorkflowExecutionStatu
             return await handle.result()  # the final view needs no worker
         except TypeError:
             pass  # written by an older engine in another shape: the query answers in today's
-    return await handle.query(IncidentWorkflow.state)
+    return await handle.query(IncidentWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
 
 
 @dataclass
@@ -299,17 +303,26 @@ class _Anchor:
     failure: str | None = None
 
 
-async def _anchor(client: Client, incident_id: str) -> _Anchor:
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+async def _anchor(client: Client, incident_id: str, *, with_view: bool = True) -> _Anchor:
+    # Any failure (Temporal down, a query a workflow without a worker cannot answer) leaves the
+    # ledger unanchored; it never fails the audit.
     try:
         execution = await temporal.describe(client, incident_id)
-        if execution is None:
-            return _Anchor(None)
-        view = None
-        if execution.status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED):
-            view = await _view(client, incident_id, execution.status)
-        return _Anchor(execution, view)
-    except Exception as exc:  # noqa: BLE001 (Temporal down, a query it cannot answer: no anchor, not a crash)
-        return _Anchor(None, failure=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001
+        return _Anchor(None, failure=f"Temporal did not answer ({_reason(exc)})")
+    if not with_view or execution is None or execution.status not in (
+        WorkflowExecutionStatus.RUNNING,
+        WorkflowExecutionStatus.COMPLETED,
+    ):
+        return _Anchor(execution)
+    try:
+        return _Anchor(execution, await _view(client, incident_id, execution.status))
+    except Exception as exc:  # noqa: BLE001
+        return _Anchor(execution, failure=f"the workflow did not answer ({_reason(exc)})")
 
 
 async def _against_temporal(
@@ -321,14 +334,9 @@ async def _against_temporal(
     now: datetime,
 ) -> LedgerAudit:
     execution = before.execution
-    if before.failure is not None:
-        return _audit(
-            incident_id,
-            len(rows),
-            Verdict.UNANCHORED,
-            f"Temporal did not answer ({before.failure})",
-        )
     if execution is None:
+        if before.failure is not None:
+            return _audit(incident_id, len(rows), Verdict.UNANCHORED, before.failure)
         return await _no_workflow(client, incident_id, rows, now)
     if execution.reset_at is not None:
         return _audit(
@@ -342,23 +350,27 @@ async def _against_temporal(
     status = execution.status
     if status is WorkflowExecutionStatus.TERMINATED:
         return await _terminated(client, incident_id, rows, execution)
-    if before.view is None:
+    view = before.view
+    completed = status is WorkflowExecutionStatus.COMPLETED
+    if not rows and (not has_row or completed or (view is not None and view.persisted_seq > 0)):
+        decided = "" if view is None else f", {_last_seq(view)} decisions"
+        return _audit(
+            incident_id,
+            len(rows),
+            Verdict.VANISHED,
+            f"Temporal knows the incident (workflow {execution.workflow_id}, {status.name}"
+            f"{decided}); the database holds none of its rows",
+        )
+    if before.failure is not None:
+        return _audit(incident_id, len(rows), Verdict.UNANCHORED, before.failure)
+    if view is None:
         return _audit(
             incident_id,
             len(rows),
             Verdict.UNANCHORED,
             f"the workflow is {status.name}: it gives no decisions to compare with",
         )
-    completed = status is WorkflowExecutionStatus.COMPLETED
-    if not rows and (not has_row or completed or before.view.persisted_seq > 0):
-        return _audit(
-            incident_id,
-            len(rows),
-            Verdict.VANISHED,
-            f"Temporal knows the incident (workflow {execution.workflow_id}, {status.name}, "
-            f"{_last_seq(before.view)} decisions); the database holds none of its rows",
-        )
-    after = before.view
+    after = view
     if not completed:
         again = await _anchor(client, incident_id)
         if again.view is None:
@@ -366,7 +378,7 @@ async def _against_temporal(
                 incident_id, len(rows), Verdict.UNANCHORED, "the workflow stopped answering"
             )
         after = again.view
-    broken = compare_with_workflow(incident_id, rows, before.view, after, completed)
+    broken = compare_with_workflow(incident_id, rows, view, after, completed)
     if broken is not None:
         return _audit(incident_id, len(rows), Verdict.BROKEN, broken=broken, anchored=True)
     cancelled_by = None
@@ -441,7 +453,9 @@ async def _audited(
 ) -> tuple[LedgerAudit, list[LedgerDecision]]:
     # A running incident keeps writing while it is audited: Temporal is asked before the rows
     # are read (what it knows to be persisted is then already in them) and again after.
-    before = None if client is None else await _anchor(client, incident_id)
+    # Without the incident's row there is nothing to compare: what Temporal knows is the finding.
+    has_row = incident is not None
+    before = None if client is None else await _anchor(client, incident_id, with_view=has_row)
     async with sessions() as session:
         rows = await IncidentRepository(session).ledger(incident_id)
     if incident is not None:
@@ -453,7 +467,7 @@ async def _audited(
     if client is None or before is None:
         return _audit(incident_id, len(rows), Verdict.UNCHECKED), rows
     now = now or datetime.now(UTC)
-    audit = await _against_temporal(client, incident_id, incident is not None, rows, before, now)
+    audit = await _against_temporal(client, incident_id, has_row, rows, before, now)
     return audit, rows
 
 
