@@ -314,9 +314,14 @@ async def _anchor(client: Client, incident_id: str, *, with_view: bool = True) -
         execution = await temporal.describe(client, incident_id)
     except Exception as exc:  # noqa: BLE001
         return _Anchor(None, failure=f"Temporal did not answer ({_reason(exc)})")
-    if not with_view or execution is None or execution.status not in (
-        WorkflowExecutionStatus.RUNNING,
-        WorkflowExecutionStatus.COMPLETED,
+    if (
+        not with_view
+        or execution is None
+        or execution.status
+        not in (
+            WorkflowExecutionStatus.RUNNING,
+            WorkflowExecutionStatus.COMPLETED,
+        )
     ):
         return _Anchor(execution)
     try:
