@@ -264,6 +264,10 @@ def compare_with_timeline(
     return None
 
 
+class CannotCompare(Exception):
+    """The workflow cannot say what the rows should be (an unsealed incident's partial view)."""
+
+
 def compare_with_workflow(
     incident_id: str,
     rows: Sequence[LedgerDecision],
@@ -274,6 +278,10 @@ def compare_with_workflow(
     sealed = bool(before.persisted_head) or any(d.hash for d in after.timeline)
     if sealed:
         return compare_heads(rows, before, after, completed)
+    if after.timeline and after.timeline[0].seq != 1:
+        raise CannotCompare(
+            "the workflow predates sealed decisions and no longer holds its whole timeline"
+        )
     persisted = _last_seq(after) if completed else before.persisted_seq
     return compare_with_timeline(
         incident_id, workflow_id_for(incident_id), rows, after.timeline, persisted, completed
@@ -383,7 +391,10 @@ async def _against_temporal(
                 incident_id, len(rows), Verdict.UNANCHORED, "the workflow stopped answering"
             )
         after = again.view
-    broken = compare_with_workflow(incident_id, rows, view, after, completed)
+    try:
+        broken = compare_with_workflow(incident_id, rows, view, after, completed)
+    except CannotCompare as exc:
+        return _audit(incident_id, len(rows), Verdict.UNANCHORED, str(exc))
     if broken is not None:
         return _audit(incident_id, len(rows), Verdict.BROKEN, broken=broken, anchored=True)
     cancelled_by = None
