@@ -37,7 +37,7 @@ from workflows.messages import (
     ViolationReport,
 )
 from workflows.starting import build_input
-from workflows.state import IncidentState
+from workflows.state import CURRENT_RULES, IncidentState, Rules
 
 RUN_ID = "run-1"
 
@@ -52,7 +52,7 @@ class WrittenLedger:
     view: IncidentView
 
 
-def activated_incident() -> tuple[IncidentState, str]:
+def activated_incident(rules: Rules = CURRENT_RULES) -> tuple[IncidentState, str]:
     """A full activation through the pure state machine: 12 decisions."""
     t0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
     report = ViolationReport(
@@ -65,7 +65,7 @@ def activated_incident() -> tuple[IncidentState, str]:
         evidence=(Evidence("allied-isr", "imagery"),),
     )
     incident = build_input(report, get_plan())
-    state = IncidentState(incident, t0, run_id=RUN_ID)
+    state = IncidentState(incident, t0, rules, run_id=RUN_ID)
     for step in state.dispatch_queue:
         state.dispatch_succeeded(step, t0 + timedelta(minutes=5), "log")
     state.dispatch_queue.clear()
@@ -86,8 +86,8 @@ def snapshot(state: IncidentState) -> IncidentSnapshot:
     return replace(state.snapshot(), run_id=RUN_ID)
 
 
-async def write_ledger(ledger: LedgerActivities) -> WrittenLedger:
-    state, incident_id = activated_incident()
+async def write_ledger(ledger: LedgerActivities, rules: Rules = CURRENT_RULES) -> WrittenLedger:
+    state, incident_id = activated_incident(rules)
     decisions = tuple(state.decisions)
     snap = snapshot(state)
     # In three batches, as the workflow would over time.

@@ -11,6 +11,7 @@ the workflow would give; tests/security/test_ledger_anchor.py checks them agains
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from tests.security.ledger_support import (
     write_ledger,
 )
 from workflows.chain import CHAIN_VERSION
+from workflows.state import CURRENT_RULES
 
 
 @pytest.fixture
@@ -251,6 +253,25 @@ def test_rows_the_workflow_never_decided_are_caught() -> None:
     # While running, the ledger may trail the workflow by the batch in flight: not a break.
     running = state.view(len(rows) - 1)
     assert compare_heads(rows[:-1], running, running, completed=False) is None  # type: ignore[arg-type]
+
+
+async def test_a_ledger_written_before_decisions_were_sealed_still_verifies(
+    ledger_writer, engine, sessions
+):
+    """Incidents started before the sealed-ledger patch: the writer hashes their unsealed
+    decisions in the first format (chain version 1), and the audit checks them against the
+    workflow's whole timeline, as it always did."""
+    old = await write_ledger(ledger_writer, replace(CURRENT_RULES, sealed_ledger=False))
+    assert not any(d.hash for d in old.decisions)
+    rows = await rows_of(sessions, old.incident_id)
+    assert {r.chain_version for r in rows} == {1} and len(rows) == 12
+    assert check_rows(await incident_of(sessions, old.incident_id), rows) is None
+    assert compare_with_workflow(old.incident_id, rows, old.view, old.view, completed=True) is None
+    await tamper(engine, *rechained(rows, 5, lambda row: {"rationale": "no quorum was needed"}))
+    forged = await rows_of(sessions, old.incident_id)
+    assert check_rows(await incident_of(sessions, old.incident_id), forged) is None
+    broken = compare_with_workflow(old.incident_id, forged, old.view, old.view, completed=True)
+    assert broken is not None and broken.seq == 5 and "differs from the workflow" in broken.problem
 
 
 async def test_verify_without_an_incident_checks_them_all(
