@@ -113,16 +113,16 @@ async def test_a_rebuilt_chain_pointed_at_a_made_up_workflow_is_broken(
 
         async with engine.begin() as conn:
             await conn.execute(
-                text("UPDATE incidents SET workflow_id = 'incident-made-up' WHERE id = :id"),
-                {"id": incident_id},
+                text("UPDATE incidents SET workflow_id = :made_up WHERE id = :id"),
+                {"made_up": f"incident-made-up-{incident_id}", "id": incident_id},
             )
         pointed = await verified(http, tokens, incident_id)
-        assert pointed["verdict"] == "broken" and "incident-made-up" in pointed["problem"]
+        assert pointed["verdict"] == "broken" and "incident-made-up-" in pointed["problem"]
         result = await cli_verify(database_url, incident_id, "--json", env=env)
         assert result.exit_code == 1, result.output
         document = json.loads(result.output)
         assert document["exit_status"] == 1 and document["verdicts"] == {"broken": 1}
-        assert "incident-made-up" in document["incidents"][0]["problem"]
+        assert "incident-made-up-" in document["incidents"][0]["problem"]
 
 
 async def test_recorded_at_stays_outside_the_seal_and_run_id_inside(

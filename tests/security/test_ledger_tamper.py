@@ -136,12 +136,13 @@ async def test_a_flipped_exercise_flag_is_broken(database_url, engine, ledger):
 async def test_a_workflow_id_pointing_elsewhere_is_broken(database_url, engine, ledger):
     async with engine.begin() as conn:
         await conn.execute(
-            text("UPDATE incidents SET workflow_id = 'incident-made-up' WHERE id = :id"),
-            {"id": ledger.incident_id},
+            text("UPDATE incidents SET workflow_id = :made_up WHERE id = :id"),
+            {"made_up": f"incident-made-up-{ledger.incident_id}", "id": ledger.incident_id},
         )
     result = await cli_verify(database_url, ledger.incident_id, "--chain-only")
     assert result.exit_code == 1, result.output
-    assert "BROKEN: incidents.workflow_id is 'incident-made-up'" in result.output, result.output
+    made_up = f"incident-made-up-{ledger.incident_id}"
+    assert f"BROKEN: incidents.workflow_id is {made_up!r}" in result.output, result.output
 
 
 async def test_a_removed_row_is_named(database_url, engine, ledger):
