@@ -284,3 +284,12 @@ async def test_one_verdict_wherever_a_truncated_ledger_is_shown(
     assert 'data-verdict="broken"' in board and summary in board
     result = await cli_verify(database_url, incident, env=temporal_env(dev_env))
     assert result.exit_code == 1 and f"{incident}: {summary}" in result.output
+
+
+async def test_up_keeps_closed_histories_for_the_configured_days(own_temporal):
+    """`contingency up` raises its dev server's retention (CONTINGENCY_TEMPORAL_RETENTION_DAYS),
+    which the audit reads to tell beyond_retention from unanchored."""
+    client = own_temporal.client
+    assert await execution_record.ensure_retention(client, client.namespace, 90) is True
+    assert await execution_record.retention(client) == timedelta(days=90)
+    assert await execution_record.ensure_retention(client, client.namespace, 30) is False
