@@ -14,7 +14,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.metrics import record_ledger_batch
 from db.base import utcnow
-from db.chain import decision_hash, genesis_hash
 from db.models import Incident, LedgerDecision
 from db.repository import MUTABLE, row_values
 from db.transactions import Transactions
@@ -22,6 +21,7 @@ from db.upsert import per_dialect
 from foundation.characters import escape_unsafe
 from foundation.ids import workflow_id_for
 from workflows.activity_inputs import RecordDecisionsInput, RecordDecisionsResult
+from workflows.chain import CHAIN_VERSION, LEGACY_CHAIN_VERSION, decision_hash, genesis_hash
 from workflows.names import ACTIVITY_RECORD_DECISIONS, LEDGER_REFUSED
 
 log = structlog.get_logger(__name__)
@@ -33,6 +33,11 @@ class LedgerGap(Exception):
 
 class LedgerConflict(Exception):
     """A row with this key holds other content: the chain would fork. Needs a human."""
+
+
+class SealMismatch(LedgerConflict):
+    """The workflow's seal of a decision is not the hash its content and the stored chain give:
+    the decision or the stored row before it is not what the workflow decided on."""
 
 
 # SQLSTATE classes no retry cures: a data exception (a NUL in text, a value too long) and an
@@ -117,7 +122,18 @@ def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
     prev = _hash_before(connection, incident.incident_id, workflow_id, batch.decisions[0].seq)
     rows = []
     for decision in batch.decisions:
-        digest = decision_hash(prev, incident.incident_id, workflow_id, decision)
+        # A sealed decision carries the workflow's own hash: written as is, once recomputed here
+        # from its content and the stored row before it. Older incidents' decisions come unsealed
+        # and are hashed here, in the first format.
+        sealed = bool(decision.hash)
+        version = CHAIN_VERSION if sealed else LEGACY_CHAIN_VERSION
+        digest = decision_hash(prev, incident.incident_id, workflow_id, decision, version)
+        if sealed and (decision.prev_hash != prev or decision.hash != digest):
+            raise SealMismatch(
+                f"decision {decision.seq} of {incident.incident_id}: the workflow sealed "
+                f"{decision.hash[:12]} after {decision.prev_hash[:12]}, the ledger gives "
+                f"{digest[:12]} after {prev[:12]}"
+            )
         rows.append(
             {
                 "incident_id": incident.incident_id,
@@ -129,8 +145,9 @@ def _write_batch(connection: Connection, batch: RecordDecisionsInput) -> int:
                 "occurred_at": decision.at,
                 "t_plus_hours": decision.t_plus_hours,
                 "workflow_id": workflow_id,
-                "run_id": incident.run_id,
+                "run_id": decision.run_id if sealed else incident.run_id,
                 "recorded_at": utcnow(),
+                "chain_version": version,
                 "prev_hash": prev,
                 "hash": digest,
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -28,6 +28,9 @@ class ApiContext:
     sessions: async_sessionmaker[AsyncSession]  # reads
     transactions: Transactions  # writes (on SQLite: the process's one writer thread)
     clock: Clock = wall_clock
+    # (plan id, version, digest) the plan registry has confirmed: a registered version never
+    # changes, so each is checked against the database once per process.
+    plans_confirmed: set[tuple[str, int, str]] = field(default_factory=set)
 
     @property
     def task_queue(self) -> str:

@@ -21,11 +21,13 @@ from api.context import ApiContext
 from api.errors import ApiError
 from api.schemas.violations import ViolationIn
 from db.models import Incident
+from db.plan_versions import registered_digest
 from db.repository import IncidentRepository, row_values
 from db.texts import carried
 from db.tokens import Principal
 from db.upsert import per_dialect
 from foundation.ids import is_exercise_id
+from plans.digest import plan_digest
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.messages import Evidence, IncidentInput, IncidentSnapshot, ViolationReport
@@ -64,8 +66,29 @@ def check_observed_at(observed_at: datetime, now: datetime, skew: timedelta) -> 
         raise ApiError(422, "invalid", "observed_at: more than a year ago", "observed_at")
 
 
+async def check_plan_version(context: ApiContext, plan: Plan) -> None:
+    """The plan's content is the one its version was first used with (db.plan_versions)."""
+    digest = plan_digest(plan)
+    if (plan.id, plan.version, digest) in context.plans_confirmed:
+        return
+    registered = await context.transactions.run(
+        partial(registered_digest, plan_id=plan.id, version=plan.version, digest=digest)
+    )
+    if registered == digest:
+        context.plans_confirmed.add((plan.id, plan.version, digest))
+    else:
+        raise ApiError(
+            409,
+            "conflict",
+            f"plan_id: plan {plan.id!r} version {plan.version} was first used with other content; "
+            "an edited plan needs a new version number",
+            "plan_id",
+        )
+
+
 async def receive_violation(context: ApiContext, body: ViolationIn, principal: Principal) -> Intake:
     plan = resolve_plan(body.plan_id)
+    await check_plan_version(context, plan)
     now = await context.clock()
     skew = timedelta(seconds=context.settings.api_clock_skew_seconds)
     if body.observed_at is not None:

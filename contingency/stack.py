@@ -27,6 +27,7 @@ from db.session import create_engine, session_factory
 from db.tokens import create_token, has_tokens
 from foundation.settings import Settings
 from foundation.temporal import connect
+from workflows.execution_record import ensure_retention
 from workflows.search_attributes import ensure_search_attributes
 from workflows.servers import binary
 
@@ -195,6 +196,10 @@ class Stack:
         added = await ensure_search_attributes(client, settings.temporal_namespace)
         if added:
             console.print(f"[dim]registered search attributes: {', '.join(added)}[/dim]")
+        if not self.external_temporal:
+            days = settings.temporal_retention_days
+            if await ensure_retention(client, settings.temporal_namespace, days):
+                console.print(f"[dim]closed histories kept {days} days[/dim]")
 
     async def _wait_for_api(self) -> None:
         deadline = asyncio.get_running_loop().time() + START_TIMEOUT

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,7 +79,10 @@ class LedgerDecision(Base):
     t_plus_hours: Mapped[float]
     workflow_id: Mapped[str] = mapped_column(String(120))
     run_id: Mapped[str] = mapped_column(String(64))
+    # Outside the hash: the wall-clock time of the attempt that wrote the row.
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The hash format (workflows.chain): rows written before the workflow sealed them are 1.
+    chain_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -89,6 +93,18 @@ class LedgerDecision(Base):
         CheckConstraint("seq >= 1", name="seq_positive"),
         Index("ix_decisions_kind_occurred_at", "kind", "occurred_at"),
     )
+
+
+class PlanVersion(Base):
+    """The digest of each plan version as first used: a plan file edited without a new version
+    number is refused at intake instead of silently running new rules under the old number."""
+
+    __tablename__ = "plan_versions"
+
+    plan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):

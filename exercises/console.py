@@ -16,6 +16,7 @@ OUTCOME_STYLE = {
     Outcome.ACTIVATED: "bold green",
     Outcome.DIPLOMATIC_RESPONSE: "bold cyan",
     Outcome.STOOD_DOWN: "bold yellow",
+    Outcome.CANCELLED: "bold yellow",
     Outcome.UNVERIFIED_CLOSED: "bold yellow",
     Outcome.NOT_ACTIVATED: "bold red",
 }

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # The local Temporal dev server `contingency up` starts when TEMPORAL_ADDRESS is not set.
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # How long that dev server keeps a closed incident's history (CONTINGENCY_TEMPORAL_RETENTION_DAYS):
+    # the ledger audit anchors to it, and an incident closed longer ago is "beyond retention".
+    temporal_retention_days: int = Field(default=90, ge=1, le=3650)
 
     # The operators' view (README "Metrics, tracing and logs", "Situation board").
     # The worker serves Prometheus metrics (the Temporal SDK's and the engine's) on this port;

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from workflows.messages import Action, Outcome
 
@@ -41,6 +41,7 @@ class DecisionKind(StrEnum):
     UNVERIFIED_CLOSED = Outcome.UNVERIFIED_CLOSED.value
     DIPLOMATIC_RESPONSE = Outcome.DIPLOMATIC_RESPONSE.value
     STOOD_DOWN = Outcome.STOOD_DOWN.value
+    CANCELLED = Outcome.CANCELLED.value
 
     @classmethod
     def of_action(cls, action: Action) -> DecisionKind:
@@ -96,6 +97,8 @@ class ReportedPayload(TypedDict):
     plan_id: str
     plan_version: int
     exercise: bool
+    # sha256 of the pinned plan's canonical content (plans.digest); absent in older incidents.
+    plan_digest: NotRequired[str]
 
 
 class EvidencePayload(TypedDict):

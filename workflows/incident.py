@@ -96,6 +96,9 @@ PATCH_TEXT_RULES = "text-rules"
 # A ledger batch the database refuses for good blocks the ledger, visibly, instead of failing the
 # ledger writer; marked where it first happens, so incidents already running get it too.
 PATCH_LEDGER_BLOCKED = "ledger-blocked"
+# Decisions sealed in the workflow (chain v2: run id, plan digest) and a cancel from Temporal
+# recorded as the outcome `cancelled`: see Rules.sealed_ledger.
+PATCH_SEALED_LEDGER = "sealed-ledger"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -123,6 +126,7 @@ class IncidentWorkflow:
             judged_at_due=workflow.patched(PATCH_DEADLINES_JUDGED_AT_DUE),
             bounded=workflow.patched(PATCH_BOUNDED),
             text_rules=workflow.patched(PATCH_TEXT_RULES),
+            sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
         )
         carried = incident.carried
         # Which run of the incident this is; the ledger, its chain and the id go on across runs.
@@ -131,9 +135,9 @@ class IncidentWorkflow:
         self._persisted = 0 if carried is None else carried.seq
         try:
             if carried is None:
-                self._state = IncidentState(incident, workflow.now(), rules)
+                self._state = IncidentState(incident, workflow.now(), rules, workflow.info().run_id)
             else:
-                self._state = IncidentState.resume(incident, carried)
+                self._state = IncidentState.resume(incident, carried, workflow.info().run_id)
         except Rejected as exc:
             # Raising here would stall the first task for ever; fail the workflow in run() instead.
             self._invalid = str(exc)
@@ -170,7 +174,12 @@ class IncidentWorkflow:
                 await self._continue_as_new(incident, ledger)
             self._arm_timer()
             self._wake = False
-            await workflow.wait_condition(lambda: self._wake or self._timer_fired())
+            try:
+                await workflow.wait_condition(lambda: self._wake or self._timer_fired())
+            except asyncio.CancelledError:
+                if not state.rules.sealed_ledger:
+                    raise
+                state.cancel(workflow.now())
 
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None:
@@ -183,10 +192,8 @@ class IncidentWorkflow:
         # Every other outcome still owes the diplomatic steps it started, however long the sink
         # takes; a stood-down response finishes the steps already handed to the sink (a cancel
         # could not take them back) and sends no other.
-        await asyncio.gather(*self._dispatches, return_exceptions=True)
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self._all_persisted()
-        )
+        await self._until(lambda: all(task.done() for task in self._dispatches))
+        await self._until(lambda: workflow.all_handlers_finished() and self._all_persisted())
         ledger.cancel()
         self._publish()
         return self._view()
@@ -249,6 +256,16 @@ class IncidentWorkflow:
         state.dispatch_queue[:0] = unfinished
         ledger.cancel()
         workflow.continue_as_new(replace(incident, carried=state.carry(self._run + 1)))
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        """Wait while the incident finishes; a cancel from Temporal now comes after the outcome
+        and changes nothing, so the ledger and the steps still complete."""
+        while True:
+            try:
+                return await workflow.wait_condition(done)
+            except asyncio.CancelledError:
+                if not self._state.rules.sealed_ledger:
+                    raise
 
     def _arm_timer(self) -> None:
         """One durable timer, for the next moment the plan needs the workflow awake.
@@ -460,8 +477,9 @@ class IncidentWorkflow:
         try:
             # The ledger shows why a step went out before it shows that it went out.
             await workflow.wait_condition(lambda: self._persisted >= after_seq)
-            if state.outcome is Outcome.STOOD_DOWN and workflow.patched(
-                PATCH_STAND_DOWN_FINISHES_SENT_STEPS
+            if state.outcome is Outcome.CANCELLED or (
+                state.outcome is Outcome.STOOD_DOWN
+                and workflow.patched(PATCH_STAND_DOWN_FINISHES_SENT_STEPS)
             ):
                 return None
             return await workflow.execute_activity(

@@ -31,6 +31,8 @@ class Outcome(StrEnum):
     UNVERIFIED_CLOSED = "unverified_closed"
     DIPLOMATIC_RESPONSE = "diplomatic_response"
     STOOD_DOWN = "stood_down"
+    # Cancelled from Temporal (its Web UI or a client), outside the engine's own decisions.
+    CANCELLED = "cancelled"
 
 
 class Awaiting(StrEnum):
@@ -167,6 +169,11 @@ class Decision:
     actor: str
     rationale: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    # The seal (workflows.chain): the run that decided it, and the chain up to it. Empty in
+    # decisions of incidents started before the workflow sealed them (the ledger writer did).
+    run_id: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,6 +320,10 @@ class IncidentView(IncidentSnapshot):
     run: int = 1  # which run of the incident's workflow answers: each continue-as-new adds one
     # Why the database refuses the incident's ledger writes, while it does (LEDGER BLOCKED).
     ledger_problem: str | None = None
+
+    # The hash of the decision at persisted_seq: the head the ledger must hold there (empty when
+    # nothing is persisted yet, or the incident predates sealed decisions).
+    persisted_head: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from foundation.ids import workflow_id_for
+from plans.digest import plan_digest
 from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, WhenUnverified
 from workflows import limits
+from workflows.chain import decision_hash, genesis_hash
 from workflows.clock import PlanClock, format_offset
 from workflows.decisions import (
     TEXT_KEY,
@@ -116,12 +119,22 @@ class Rules:
     bounded: bool = True
     # What people submit follows the text rules (workflows/text.py), checked by the validators.
     text_rules: bool = True
+    # Each decision sealed as it is recorded (chain v2, with its run and the plan's digest), and
+    # a cancel from Temporal recorded as the outcome ``cancelled``.
+    sealed_ledger: bool = True
 
 
 CURRENT_RULES = Rules()
 LEGACY_RULES = Rules(
-    evidence_verifies_presumption=False, judged_at_due=False, bounded=False, text_rules=False
+    evidence_verifies_presumption=False,
+    judged_at_due=False,
+    bounded=False,
+    text_rules=False,
+    sealed_ledger=False,
 )
+# Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
+# cancel request carries in the history (the workflow cannot see it).
+TEMPORAL_CANCEL = "temporal-cancel"
 
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
@@ -241,11 +254,19 @@ class IncidentState:
     """One incident under one plan. Every method takes the current time; none reads a clock."""
 
     def __init__(
-        self, incident: IncidentInput, now: datetime, rules: Rules = CURRENT_RULES
+        self,
+        incident: IncidentInput,
+        now: datetime,
+        rules: Rules = CURRENT_RULES,
+        run_id: str = "",
     ) -> None:
         check_report(incident, rules)
         report = incident.report
         self.input = incident
+        # The workflow run deciding from now on (sealed into each decision); set again by a run
+        # that carries this state on.
+        self.run_id = run_id
+        self.workflow_id = workflow_id_for(incident.incident_id)
         self.plan = incident.plan
         self.rules = rules
         self.kind = report.kind
@@ -281,23 +302,21 @@ class IncidentState:
         self.phases: list[PhaseChange] = []
 
         submitter = report.submitted_by or report.reported_by
+        reported = ReportedPayload(
+            report_id=report.report_id,
+            reported_by=report.reported_by,
+            kind=report.kind,
+            sector=report.sector,
+            observed_at=self.clock.t0.isoformat(),
+            reported_at=self.reported_at.isoformat(),
+            plan_id=self.plan.id,
+            plan_version=self.plan.version,
+            exercise=incident.exercise,
+        )
+        if rules.sealed_ledger:
+            reported["plan_digest"] = plan_digest(self.plan)
         self._record(
-            DecisionKind.REPORTED,
-            now,
-            submitter,
-            report.summary,
-            ReportedPayload(
-                report_id=report.report_id,
-                reported_by=report.reported_by,
-                kind=report.kind,
-                sector=report.sector,
-                observed_at=self.clock.t0.isoformat(),
-                reported_at=self.reported_at.isoformat(),
-                plan_id=self.plan.id,
-                plan_version=self.plan.version,
-                exercise=incident.exercise,
-            ),
-            text=report.summary_ref,
+            DecisionKind.REPORTED, now, submitter, report.summary, reported, text=report.summary_ref
         )
         self._add_source(report.reported_by)
         evidence = [
@@ -352,11 +371,16 @@ class IncidentState:
         )
 
     @classmethod
-    def resume(cls, incident: IncidentInput, carried: CarriedState) -> IncidentState:
-        """The incident as the last run left it; nothing is recorded (that run did)."""
+    def resume(
+        cls, incident: IncidentInput, carried: CarriedState, run_id: str = ""
+    ) -> IncidentState:
+        """The incident as the last run left it; nothing is recorded (that run did). Decisions
+        of this run are sealed with ``run_id``; the chain goes on from the carried ones."""
         state = cls.__new__(cls)
         report = incident.report
         state.input = incident
+        state.run_id = run_id
+        state.workflow_id = workflow_id_for(incident.incident_id)
         state.plan = incident.plan
         known = Rules.__dataclass_fields__
         state.rules = Rules(**{k: v for k, v in carried.rules.items() if k in known})
@@ -943,6 +967,17 @@ class IncidentState:
     def dispatch_failed(self, step: str, now: datetime, error: str) -> None:
         self._record(DecisionKind.DISPATCH_FAILED, now, SYSTEM, error, {"step": step})
 
+    def cancel(self, now: datetime) -> None:
+        """Temporal was asked to cancel the workflow (its Web UI, a client): the incident closes
+        with that as its outcome, in the ledger like any other."""
+        if self.is_open:
+            self._close(
+                Outcome.CANCELLED,
+                now,
+                "Cancelled from Temporal, outside the engine's decisions",
+                actor=TEMPORAL_CANCEL,
+            )
+
     def dispatch_cancelled(self, step: str, now: datetime) -> None:
         self._record(
             DecisionKind.DISPATCH_CANCELLED,
@@ -1004,14 +1039,19 @@ class IncidentState:
             )
 
     def _close(
-        self, outcome: Outcome, now: datetime, rationale: str, payload: dict[str, Any] | None = None
+        self,
+        outcome: Outcome,
+        now: datetime,
+        rationale: str,
+        payload: dict[str, Any] | None = None,
+        actor: str = SYSTEM,
     ) -> None:
         self.outcome = outcome
         self.closed_at = now
         self._record(
             DecisionKind.of_outcome(outcome),
             now,
-            SYSTEM,
+            actor,
             rationale,
             payload or {"outcome": str(outcome)},
         )
@@ -1036,7 +1076,12 @@ class IncidentState:
             actor=actor,
             rationale=rationale,
             payload=content,
+            run_id=self.run_id,
         )
+        if self.rules.sealed_ledger:
+            prev = self.decisions[-1].hash if self.decisions else genesis_hash(self.workflow_id)
+            digest = decision_hash(prev, self.input.incident_id, self.workflow_id, decision)
+            decision = replace(decision, prev_hash=prev, hash=digest)
         self.decisions.append(decision)
         self.seq = decision.seq
         phase = self.phase()
@@ -1155,4 +1200,9 @@ class IncidentState:
             decisions_total=self.seq,
             run=run,
             ledger_problem=ledger_problem,
+            persisted_head=self.hash_of(persisted_seq),
         )
+
+    def hash_of(self, seq: int) -> str:
+        """The seal of decision ``seq`` if the state still holds it ("" otherwise)."""
+        return next((d.hash for d in reversed(self.decisions) if d.seq == seq), "")

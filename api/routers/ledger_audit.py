@@ -1,5 +1,6 @@
 """GET /v1/incidents/{id}/ledger/verify: the ledger audit of ``contingency ledger verify``, over
-HTTP: the hash chain, the outcome present, and every row against the workflow's decisions."""
+HTTP: the hash chain, the incident row against its sealed report, and the heads against the
+workflow Temporal keeps for the incident id; one verdict (``db.audit.Verdict``)."""
 
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ class LedgerVerification(LedgerVerdict):
     "/{incident_id}/ledger/verify",
     response_model=LedgerVerification,
     responses=documented(401, 403, 404, 422),
-    summary="Verify the incident's ledger: hash chain, outcome, and against the workflow",
+    summary="Verify the incident's ledger: hash chain, incident row, and against the workflow",
 )
 async def verify_ledger(
     context: Annotated[ApiContext, Depends(get_context)],
     _: Annotated[Principal, Depends(require(Permission.READ))],
     incident: AddressedIncident,
 ) -> LedgerVerification:
-    """`intact: false` names the first altered, removed or inserted row. The answer is 200 either
-    way: a broken ledger is a finding of the audit, not an error of the request."""
+    """`verdict` says what the audit found (`intact`, `broken`, `unanchored`, `beyond_retention`,
+    `vanished`, `terminated`, `forked`) and `summary` says it in one line; a broken ledger names
+    its first altered, removed or inserted row. The answer is 200 whatever the verdict: it is a
+    finding of the audit, not an error of the request."""
     audit = await audit_incident(context.sessions, incident, context.client)
     return LedgerVerification.model_validate(asdict(audit))

@@ -17,6 +17,7 @@ from api.schemas.common import (
     RequestModel,
     Source,
 )
+from db.audit import Verdict
 from workflows.messages import (
     Action,
     Answer,
@@ -165,12 +166,20 @@ class LedgerRow(_FromAttributes):
 class LedgerVerdict(BaseModel):
     """The audit's verdict on a ledger (``db.audit``): the same wherever a verdict is shown."""
 
+    verdict: Verdict = Field(
+        description="intact, broken, unanchored, beyond_retention, vanished, terminated, forked "
+        "or unchecked (docs/api.md)"
+    )
+    summary: str = Field(description="The verdict in one line")
     rows: int = Field(description="Ledger rows of the incident")
-    intact: bool
+    intact: bool = Field(description="The chain holds and matches the workflow's decisions")
     broken_at_seq: int | None = Field(default=None, description="The first row found broken")
     problem: str | None = Field(default=None, description="Altered, removed or inserted, and how")
     checked_against_workflow: bool = Field(
         description="Rows also compared with the decisions the workflow itself took"
+    )
+    cancelled_by: str | None = Field(
+        default=None, description="Who cancelled the workflow from Temporal, from its history"
     )
 
 

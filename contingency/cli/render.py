@@ -143,10 +143,6 @@ def next_deadline(entry: dict[str, Any] | None) -> str:
 def ledger(data: dict[str, Any]) -> None:
     timeline(data["decisions"], f"Ledger of {data['incident_id']}")
     verdict = data["chain"]
-    if verdict["intact"]:
-        anchored = ", matches the workflow" if verdict["checked_against_workflow"] else ""
-        console.print(f"ledger intact ({verdict['rows']} rows{anchored})")
-    else:
-        console.print(
-            f"[red]ledger BROKEN at seq {verdict['broken_at_seq']}: {verdict['problem']}[/red]"
-        )
+    # The audit's own line (db.audit), so the CLI and every other view say the same.
+    line = escape(f"ledger {verdict['summary']}")
+    console.print(line if verdict["intact"] else f"[red]{line}[/red]")

@@ -149,7 +149,7 @@ async def test_the_timeline_of_one_incident_with_its_ledger(scene: Scene) -> Non
     timeline = html[html.index('id="timeline"') :]
     for kind in ("reported", "lapsed", "presumed", "escalated"):
         assert f"<b>{kind}</b>" in timeline
-    assert "intact, matches the workflow" in html and 'id="ledger"' in html
+    assert "rows, matches the workflow)" in html and 'id="ledger"' in html
     assert f"http://ui.test:8233/namespaces/default/workflows/{scene.wid('consultation')}" in html
     assert 'data-due="' in html  # pending deadlines count down
     # A closed incident: its final state (the workflow result), no countdowns.

@@ -33,11 +33,14 @@ async def test_evidence_verifies_and_the_ledger_records_the_token_as_actor(
         ).json()
     rows_written = len(ledger["decisions"])
     assert ledger["chain"] == {
+        "verdict": "intact",
+        "summary": f"intact ({rows_written} rows, matches the workflow)",
         "rows": rows_written,
         "intact": True,
         "broken_at_seq": None,
         "problem": None,
         "checked_against_workflow": True,
+        "cancelled_by": None,
     }
     rows = {row["kind"]: row for row in ledger["decisions"]}
     assert rows["evidence_accepted"]["actor"] == tokens.names["reporter"]
