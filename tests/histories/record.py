@@ -13,15 +13,19 @@ import asyncio
 import os
 import sys
 
-from foundation.logging import configure_logging
 from exercises.histories import HISTORIES_DIR, SCENARIOS_DIR, record_all
 from exercises.runner import quiet_sdk_logs
+from foundation.logging import configure_logging
 
 
 def main(names: list[str]) -> None:
     configure_logging("console", "WARNING")
     quiet_sdk_logs()
-    paths = [SCENARIOS_DIR / f"{n}.yaml" for n in names] if names else sorted(SCENARIOS_DIR.glob("*.yaml"))
+    paths = (
+        [SCENARIOS_DIR / f"{n}.yaml" for n in names]
+        if names
+        else sorted(SCENARIOS_DIR.glob("*.yaml"))
+    )
     for written in asyncio.run(record_all(paths, HISTORIES_DIR)):
         print(f"recorded {written.relative_to(HISTORIES_DIR.parent.parent)}")
     sys.stdout.flush()
