@@ -61,7 +61,7 @@ def test_a_blocked_ledger_is_on_the_board_and_in_the_details():
     incident = Incident(**row_values(state.snapshot()))
     row = _row(_Context(Settings()), incident, T0)  # type: ignore[arg-type]
     problem = "decision 1 refused by the database: value too long <b>"
-    view = state.view(0, problem)
+    view = state.view(0, ledger_problem=problem)
     _apply_live(row, view, T0)
     html = render("board_rows.html", board=Board(exercise=False, as_of=T0, rows=[row])).body
     assert "LEDGER BLOCKED: decision 1 refused by the database: value too long &lt;b&gt;" in (
