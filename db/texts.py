@@ -71,4 +71,4 @@ async def texts_for(session: AsyncSession, payloads: Iterable[Mapping[str, Any]]
     rows = await session.execute(
         select(StoredText.sha256, StoredText.body).where(StoredText.sha256.in_(wanted))
     )
-    return {sha256: body for sha256, body in rows}
+    return dict(rows.all())
