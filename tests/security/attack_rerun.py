@@ -198,7 +198,7 @@ async def run_attack(
         }  # fmt: skip
         exercises = await _start_exercises(env.client, task_queue, engine, EXERCISES)
 
-        scripts = Generator(seed, tuple(exercises)).scripts(requests)
+        scripts = Generator(seed, tuple(exercises), salt=f"-{suffix}").scripts(requests)
         attacker = Attacker(api.url, tokens, clients)
         kills = 0
 

@@ -30,6 +30,9 @@ ALLIES = ("uk", "us", "pl", "fr")  # the ally tokens the stack is given (tests/a
 ROLES = ("reporter", "observer", "operator", *(f"ally:{party}" for party in ALLIES))
 BAD_TOKEN = "bad-token"  # a role name the driver answers with a token that does not exist
 MAX_BODY_BYTES = 64 * 1024
+# A run this large also floods one incident with more updates than one Temporal run takes.
+FLOOD_FROM = 10_000
+FLOOD_POSTS = 2_100
 
 CYRILLIC = "АБВГҐДЕЄЖЗИІЇЙКЛМНОПРСТУФХЦЧШЩЬЮЯабвгґдеєжзиіїйклмнопрстуфхцчшщьюя"
 ARABIC = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
@@ -169,11 +172,16 @@ class Generator:
     """``scripts(n)``: scripts adding up to at least ``n`` calls, the same for the same seed."""
 
     def __init__(
-        self, seed: int, exercise_ids: tuple[str, ...] = (), now: datetime | None = None
+        self,
+        seed: int,
+        exercise_ids: tuple[str, ...] = (),
+        now: datetime | None = None,
+        salt: str = "",
     ) -> None:
         self.rng = random.Random(seed)
         self.fuzz = Fuzz(self.rng)
         self.seed = seed
+        self.salt = salt  # keeps report ids apart when one database sees the same seed twice
         self.exercise_ids = exercise_ids
         self.now = now or datetime.now(UTC)
         self._count = 0
@@ -182,7 +190,8 @@ class Generator:
 
     def _id(self, prefix: str) -> str:
         self._count += 1
-        return f"{prefix}-{self.seed}-{self._count}-{uuid.UUID(int=self.rng.getrandbits(128)).hex[:12]}"
+        tail = uuid.UUID(int=self.rng.getrandbits(128)).hex[:12]
+        return f"{prefix}-{self.seed}{self.salt}-{self._count}-{tail}"
 
     def report_body(self, **overrides: Any) -> dict[str, Any]:
         rng = self.rng
@@ -494,6 +503,22 @@ class Generator:
         script.steps.append(self.read("/decisions", label="read-ledger:grown"))
         return script  # left open: the stand-down after the run must still close it
 
+    def flood(self, posts: int) -> Script:
+        """Growth by count: more inputs to one incident than one Temporal run takes (2,000
+        updates), so it must hand over to its next run and keep answering."""
+        body = self.report_body()
+        script = Script("flood", incident=self.incident_of(body))
+        script.steps.append(self.report(body, label="report:flooded"))
+        sources = [self.fuzz.label() for _ in range(3)]
+        for n in range(posts):
+            ev = {"source": self.rng.choice(sources)}
+            key = self.key() if n % 7 == 0 else None
+            script.steps.append(self.evidence(ev, Expect.OK, idempotency_key=key, label="evidence:flood"))  # fmt: skip
+            if n % 250 == 249:
+                script.steps.append(self.read(label="read-state:flooded"))
+        script.steps.append(self.read(label="read-state:flooded"))
+        return script  # left open, as the growth script
+
     def race(self) -> Script:
         """Racing clients on one incident: evidence at once, one key replayed at once, and
         stand-downs of which exactly one wins."""
@@ -599,7 +624,9 @@ class Generator:
             kinds.append((self.exercise, 6))
         makers, weights = zip(*kinds, strict=True)
         out: list[Script] = [self.growth()]  # one at least, whatever the size of the run
-        total = out[0].calls()
+        if calls >= FLOOD_FROM:
+            out.append(self.flood(FLOOD_POSTS))
+        total = sum(s.calls() for s in out)
         while total < calls:
             script = self.rng.choices(makers, weights)[0]()
             out.append(script)
