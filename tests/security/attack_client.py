@@ -44,7 +44,9 @@ class Tally:
     by_status: Counter[int] = field(default_factory=Counter)
     wrong: int = 0
     failures: int = 0  # 5xx (but a retryable 503) and requests never answered
+    retried: Counter[int] = field(default_factory=Counter)  # 503/429 answers retried
     retried_out: Counter[int] = field(default_factory=Counter)  # 503/429 still after RETRIES
+    slowest: dict[str, float] = field(default_factory=dict)  # label -> longest answer, seconds
     wrong_examples: list[str] = field(default_factory=list)
     failure_examples: list[str] = field(default_factory=list)
     wrong_by_label: Counter[str] = field(default_factory=Counter)
@@ -152,13 +154,14 @@ class Attacker:
                     self.tally.opened.add(incident)
 
     def _request(self, call: Call, incident: str | None) -> httpx.Request:
-        headers = {"Content-Type": "application/json"}
+        headers: dict[str, str | bytes] = {"Content-Type": "application/json"}
         if call.role == BAD_TOKEN:
             headers["Authorization"] = "Bearer ctk_not-a-token-of-this-stack"
         elif call.role is not None:
             headers["Authorization"] = f"Bearer {self.tokens[call.role]}"
         if call.idempotency_key is not None:
-            headers["Idempotency-Key"] = call.idempotency_key
+            # As bytes: a hostile key may be UTF-8, which httpx would refuse to send as text.
+            headers["Idempotency-Key"] = call.idempotency_key.encode()
         path = call.path.replace(INCIDENT, incident or "nowhere-00000000")
         return httpx.Request(
             call.method,
@@ -174,12 +177,16 @@ class Attacker:
         while True:
             attempts += 1
             self.tally.sent += 1
+            began = time.monotonic()
             try:
                 response = await http.send(self._request(call, incident))
             except httpx.HTTPError as exc:
                 return Answer(call, 0, None, f"{type(exc).__name__}: {exc}", None, attempts)
+            took = time.monotonic() - began
+            self.tally.slowest[call.label] = max(took, self.tally.slowest.get(call.label, 0.0))
             retry_after = response.headers.get("Retry-After")
             if response.status_code in (429, 503) and retry_after and attempts <= RETRIES:
+                self.tally.retried[response.status_code] += 1
                 try:
                     pause = min(float(retry_after), RETRY_PAUSE_S)
                 except ValueError:

@@ -86,13 +86,15 @@ class Summary:
         t, s, f = self.tally, self.stuck, self.forgeries
         classes = ", ".join(f"{k} {v}" for k, v in sorted(t.by_class.items()))
         fives = sum(v for k, v in t.by_status.items() if k >= 500)
+        grown = max((v for k, v in t.slowest.items() if k.startswith("read-state:")), default=0.0)
         rows = [
             ("database", self.database),
             ("seed", str(self.seed)),
             ("requests generated", f"{t.calls}"),
             ("requests sent (retries included)", f"{t.sent}"),
             ("answers by class", classes),
-            ("5xx seen (retryable 503 included)", f"{fives} ({dict(t.retried_out) or 'none'} retried out)"),
+            ("5xx answers (final)", str(fives)),
+            ("503/429 with Retry-After: retried / still after retries", f"{dict(t.retried) or 0} / {dict(t.retried_out) or 0}"),
             ("server errors / unanswered (target 0)", str(t.failures)),
             ("wrong answers (target 0)", str(t.wrong)),
             ("incidents opened (+ exercises)", f"{len(t.opened)} (+ {self.exercises})"),
@@ -101,6 +103,7 @@ class Summary:
             ("WORKFLOW_TASK_FAILED events", str(s.task_failures)),
             ("forgeries tried / detected", f"{len(f.tried)} / {len(f.detected)}"),
             ("false alarms (target 0)", str(len(f.false_alarms) + len(f.baseline_alarms))),
+            ("slowest query of a grown incident", f"{grown:.2f} s"),
             ("worker kills", str(self.kills)),
             ("wall time", f"{self.wall_s:.1f} s"),
         ]  # fmt: skip

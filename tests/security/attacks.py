@@ -283,7 +283,7 @@ class Generator:
         """Evidence, commitments and decisions each refused at the edge, whatever the state."""
         rng, out = self.rng, []
         for _ in range(rng.randint(2, 5)):
-            what = rng.randrange(9)
+            what = rng.randrange(12)
             if what == 0:
                 name, body = self.poisoned_label(self.evidence_body(), "source")
                 out.append(
@@ -370,6 +370,37 @@ class Generator:
                         status=frozenset({403}),
                     )
                 )
+            elif what == 8:
+                name, rationale = self.fuzz.poisoned(self.fuzz.free(40), FREE_POISON)
+                call = self.commitment(
+                    Expect.REFUSED,
+                    body={"rationale": rationale},
+                    label=f"commitment.rationale:{name}",
+                    status=frozenset({422}),
+                )
+                out.append(call)
+            elif what == 9:
+                # The party is checked against the token only once it is a plan's name at all.
+                party = rng.choice(ALLIES)
+                name, poisoned = self.fuzz.poisoned(party, LABEL_POISON)
+                call = self.commitment(
+                    Expect.REFUSED,
+                    party,
+                    body={"party": poisoned},
+                    label=f"commitment.party:{name}",
+                    status=frozenset({422, 403}),
+                )
+                out.append(call)
+            elif what == 10:
+                key = rng.choice(("two words", "k" * 201, "tab\there", "ключ"))
+                call = self.evidence(
+                    self.evidence_body(),
+                    Expect.REFUSED,
+                    idempotency_key=key,
+                    label="evidence:malformed-key",
+                    status=frozenset({422}),
+                )
+                out.append(call)
             else:
                 out.append(
                     self.decision(

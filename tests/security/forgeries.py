@@ -135,7 +135,7 @@ def catalogue(
     skipped: dict[str, str] = {}
 
     def take(pool: list[str] | None = None) -> str | None:
-        for incident_id in pool or free:
+        for incident_id in free if pool is None else pool:
             if incident_id in free:
                 free.remove(incident_id)
                 return incident_id
@@ -293,6 +293,8 @@ def catalogue(
 
         return forge
 
+    # The one that needs a particular ledger first, before the others take it.
+    add("edit a stored long text", edited_text, pool=with_text)
     add("edit a row's rationale", edit("rationale", lambda r: r.rationale + " (not really)"))
     add("edit a row's payload", edit("payload", lambda r: {**r.payload, "forged": True}))
     add("edit a row's actor", edit("actor", lambda r: "someone-else"))
@@ -306,7 +308,6 @@ def catalogue(
     add("flip incidents.exercise", flipped)
     add("delete all rows of an incident", emptied)
     add("delete an incident and its rows", vanished)
-    add("edit a stored long text", edited_text, pool=with_text)
     return forgeries, skipped
 
 

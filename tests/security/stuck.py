@@ -61,7 +61,8 @@ async def failing_task(client: Client, incident_id: str) -> tuple[str | None, in
     )
     if attempt >= FAILING_ATTEMPTS:
         return f"its workflow task is failing in a loop (attempt {attempt})", failures
-    if outcomes and outcomes[-1] == "failed" and describe.workflow_execution_info.status == 1:
+    running = describe.workflow_execution_info.status == WorkflowExecutionStatus.RUNNING.value
+    if outcomes and outcomes[-1] == "failed" and running:
         return (
             "its last workflow task failed (WORKFLOW_TASK_FAILED) and none completed since",
             failures,
