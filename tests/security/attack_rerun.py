@@ -167,6 +167,7 @@ async def run_attack(
     kill_worker: bool = False,
     workdir: Path | None = None,
     close_within_s: float = 90.0,
+    progress_every_s: float = 0,
 ) -> Summary:
     began = time.monotonic()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="attack-rerun-"))
@@ -213,10 +214,25 @@ async def run_attack(
             await asyncio.sleep(1.0)
             await worker.start()
 
-        killer = asyncio.create_task(kill_half_way()) if kill_worker else None
+        async def report_progress() -> None:
+            total = sum(s.calls() for s in scripts)
+            while True:
+                await asyncio.sleep(progress_every_s)
+                t = attacker.tally
+                print(
+                    f"attack: {t.calls}/{total} requests, {t.failures} failures, "
+                    f"{t.wrong} wrong, {time.monotonic() - began:.0f} s",
+                    file=sys.stderr,
+                )
+
+        helpers = [asyncio.create_task(report_progress())] if progress_every_s else []
+        if kill_worker:
+            helpers.append(asyncio.create_task(kill_half_way()))
         tally = await attacker.run(scripts)
-        if killer is not None:
-            killer.cancel()
+        for helper in helpers:
+            helper.cancel()
+        if not worker.running:  # killed too close to the end to have been started again
+            await worker.start()
         stuck = await find_stuck(
             env.client,
             api.url,
@@ -273,6 +289,7 @@ async def _main(args: argparse.Namespace) -> int:
             clients=args.clients,
             kill_worker=args.kill_worker,
             workdir=workdir,
+            progress_every_s=30,
         )
     finally:
         if admin is not None:
