@@ -33,6 +33,7 @@ MAX_BODY_BYTES = 64 * 1024
 # A run this large also floods one incident with more updates than one Temporal run takes.
 FLOOD_FROM = 10_000
 FLOOD_POSTS = 2_100
+FLOOD_WIDTH = 8
 
 CYRILLIC = "АБВГҐДЕЄЖЗИІЇЙКЛМНОПРСТУФХЦЧШЩЬЮЯабвгґдеєжзиіїйклмнопрстуфхцчшщьюя"
 ARABIC = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
@@ -536,16 +537,20 @@ class Generator:
 
     def flood(self, posts: int) -> Script:
         """Growth by count: more inputs to one incident than one Temporal run takes (2,000
-        updates), so it must hand over to its next run and keep answering."""
+        updates), so it must hand over to its next run and keep answering. Sent by racing
+        clients, FLOOD_WIDTH at a time (Temporal admits 10 updates in flight per workflow)."""
         body = self.report_body()
         script = Script("flood", incident=self.incident_of(body))
         script.steps.append(self.report(body, label="report:flooded"))
         sources = [self.fuzz.label() for _ in range(3)]
-        for n in range(posts):
-            ev = {"source": self.rng.choice(sources)}
-            key = self.key() if n % 7 == 0 else None
-            script.steps.append(self.evidence(ev, Expect.OK, idempotency_key=key, label="evidence:flood"))  # fmt: skip
-            if n % 250 == 249:
+        for n in range(0, posts, FLOOD_WIDTH):
+            wave = []
+            for m in range(n, min(n + FLOOD_WIDTH, posts)):
+                key = self.key() if m % 7 == 0 else None
+                ev = {"source": self.rng.choice(sources)}
+                wave.append(self.evidence(ev, Expect.OK, idempotency_key=key, label="evidence:flood"))  # fmt: skip
+            script.steps.append(Race(tuple(wave)))
+            if n // FLOOD_WIDTH % 30 == 29:
                 script.steps.append(self.read(label="read-state:flooded"))
         script.steps.append(self.read(label="read-state:flooded"))
         return script  # left open, as the growth script
