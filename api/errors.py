@@ -188,6 +188,8 @@ def install_error_handlers(app: FastAPI) -> None:
             RPCStatusCode.UNAVAILABLE,
             RPCStatusCode.DEADLINE_EXCEEDED,
             RPCStatusCode.RESOURCE_EXHAUSTED,
+            # An update cut off as its worker died: nothing was decided, a retry is safe.
+            RPCStatusCode.CANCELLED,
         ):
             return error_response(
                 503,

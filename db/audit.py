@@ -31,6 +31,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from db.chain import ChainBreak, decision_hash, genesis_hash, verify_chain
 from db.models import Incident, LedgerDecision
 from db.repository import IncidentRepository
+from db.texts import digest as text_digest
+from db.texts import ref_in, texts_for
 from foundation.ids import workflow_id_for
 from workflows import execution_record as temporal
 from workflows.chain import LEGACY_CHAIN_VERSION
@@ -120,6 +122,22 @@ def _audit(
 
 
 # -- checks 1 and 2: the rows and the incident's row ---------------------------------------------
+
+
+def check_texts(rows: Sequence[LedgerDecision], stored: dict[str, str]) -> ChainBreak | None:
+    """A long text lives in ``texts``, its digest in the sealed payload: the stored whole must
+    still be there and still give that digest."""
+    for row in rows:
+        ref = ref_in(row.payload)
+        if ref is None:
+            continue
+        if ref not in stored:
+            return ChainBreak(row.seq, f"the stored text of row {row.seq} is missing")
+        if text_digest(stored[ref]) != ref:
+            return ChainBreak(
+                row.seq, f"the stored text of row {row.seq} does not match its sealed digest"
+            )
+    return None
 
 
 def check_rows(incident: Incident, rows: Sequence[LedgerDecision]) -> ChainBreak | None:
@@ -474,10 +492,12 @@ async def _audited(
     before = None if client is None else await _anchor(client, incident_id, with_view=has_row)
     async with sessions() as session:
         rows = await IncidentRepository(session).ledger(incident_id)
+        stored = await texts_for(session, (row.payload for row in rows))
     if incident is not None:
         broken = check_rows(incident, rows)
     else:  # the foreign key keeps rows from outliving their incident; checked all the same
         broken = verify_chain(workflow_id_for(incident_id), rows)
+    broken = broken or check_texts(rows, stored)
     if broken is not None:
         return _audit(incident_id, len(rows), Verdict.BROKEN, broken=broken), rows
     if client is None or before is None:

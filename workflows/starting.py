@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -21,6 +21,8 @@ from workflows import search_attributes as sa
 from workflows.clock import PlanClock
 from workflows.incident import IncidentWorkflow
 from workflows.messages import IncidentInput, IncidentView, ViolationReport
+
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=30)
 
 
 def slug(text: str, limit: int = 24) -> str:
@@ -75,6 +77,9 @@ async def start_incident(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # A worker that takes a run over after a crash replays its history first: room for that
+        # on a loaded machine (Temporal's default is 10 s; each continued run inherits this).
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(sa.INCIDENT_KIND, report.kind),

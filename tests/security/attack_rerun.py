@@ -185,9 +185,12 @@ async def run_attack(
             "CONTINGENCY_TASK_QUEUE": task_queue,
             "CONTINGENCY_LOG_LEVEL": "WARNING",
             "CONTINGENCY_NOTIFICATION_SINK": "exercise",
-            # The intake's flood limit has its own test; here it would only hide the answers.
+            # The per-token rate limits have their own tests (test_intake_rate_limit.py,
+            # test_write_rate_limit.py); here they would only hide the answers.
             "CONTINGENCY_INTAKE_RATE_PER_MINUTE": "1000000",
             "CONTINGENCY_INTAKE_BURST": "1000000",
+            "CONTINGENCY_WRITE_RATE_PER_MINUTE": "1000000",
+            "CONTINGENCY_WRITE_BURST": "1000000",
         }
         worker = worker_process("worker", workdir, environment)
         await worker.start()
