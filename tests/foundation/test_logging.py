@@ -17,10 +17,9 @@ from foundation.logging import configure_logging
 from tests.api.conftest import report
 
 
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
+def _captured(log_format: str) -> Iterator[io.StringIO]:
     """The production configuration, its one handler writing into a buffer instead of stderr."""
-    configure_logging("json", "INFO")
+    configure_logging(log_format, "INFO")
     buffer = io.StringIO()
     (handler,) = logging.getLogger().handlers
     handler.setStream(buffer)  # type: ignore[attr-defined]
@@ -28,6 +27,11 @@ def json_logs() -> Iterator[io.StringIO]:
         yield buffer
     finally:
         configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    yield from _captured("json")
 
 
 def parsed(text: str) -> list[dict]:
@@ -117,14 +121,7 @@ async def test_every_line_names_its_incident_and_none_carries_a_secret(
 
 @pytest.fixture
 def console_logs() -> Iterator[io.StringIO]:
-    configure_logging("console", "INFO")
-    buffer = io.StringIO()
-    (handler,) = logging.getLogger().handlers
-    handler.setStream(buffer)  # type: ignore[attr-defined]
-    try:
-        yield buffer
-    finally:
-        configure_logging("console", os.environ.get("TEST_LOG_LEVEL", "WARNING"))
+    yield from _captured("console")
 
 
 HOSTILE = "kherson\x1b[2J\x1b]0;pwned\x07\u202eforged\nlevel=error fake line\x9b"
