@@ -170,11 +170,11 @@ class IncidentWorkflow:
             self._publish()
             if not state.is_open:
                 break
-            if self._should_continue():
-                await self._continue_as_new(incident, ledger)
-            self._arm_timer()
-            self._wake = False
             try:
+                if self._should_continue():
+                    await self._continue_as_new(incident, ledger)
+                self._arm_timer()
+                self._wake = False
                 await workflow.wait_condition(lambda: self._wake or self._timer_fired())
             except asyncio.CancelledError:
                 if not state.rules.sealed_ledger:
@@ -229,17 +229,26 @@ class IncidentWorkflow:
         workflow.logger.info(
             "Incident %s: run %d hands over at seq %d", incident.incident_id, self._run, state.seq
         )
+        unfinished: list[str] = []
+
+        def call_off() -> None:
+            # The recalled steps go out again from this run, which carries on deciding.
+            state.dispatch_queue[:0] = unfinished
+            self._forget_dispatches(unfinished)
+            self._draining = False
+
         try:
-            await workflow.wait_condition(
-                lambda: all(task.done() for task in self._dispatches), timeout=DRAIN_DISPATCHES
-            )
-        except TimeoutError:
-            pass
-        unfinished = [step for step, task in self._dispatch_steps.items() if not task.done()]
-        for step in unfinished:
-            self._recalled.add(self._dispatch_steps[step])
-            self._dispatch_steps[step].cancel()
-        try:
+            try:
+                await workflow.wait_condition(
+                    lambda: all(task.done() for task in self._dispatches),
+                    timeout=DRAIN_DISPATCHES,
+                )
+            except TimeoutError:
+                pass
+            unfinished = [step for step, task in self._dispatch_steps.items() if not task.done()]
+            for step in unfinished:
+                self._recalled.add(self._dispatch_steps[step])
+                self._dispatch_steps[step].cancel()
             await workflow.wait_condition(
                 lambda: self._all_persisted() and workflow.all_handlers_finished(),
                 timeout=DRAIN_LEDGER,
@@ -248,11 +257,12 @@ class IncidentWorkflow:
             workflow.logger.warning(
                 "Incident %s: the ledger is behind; the hand-over waits", incident.incident_id
             )
-            state.dispatch_queue[:0] = unfinished
-            self._forget_dispatches(unfinished)
-            self._draining = False
+            call_off()
             self._drain_again_at = workflow.now() + DRAIN_RETRY_AFTER
             return
+        except asyncio.CancelledError:  # cancelled from Temporal mid-drain: the run closes it
+            call_off()
+            raise
         state.dispatch_queue[:0] = unfinished
         ledger.cancel()
         workflow.continue_as_new(replace(incident, carried=state.carry(self._run + 1)))
