@@ -24,7 +24,7 @@ from tests.serving import free_port
 CONTINGENCY = str(Path(sys.executable).parent / "contingency")
 START_TIMEOUT = 90.0
 # How each child of `up` shows in its command line.
-CHILD_MARKS = {"temporal": "start-dev", "worker": "-m\0worker", "api": "uvicorn"}
+CHILD_MARKS = {"temporal": "start-dev", "worker": "-m\0worker", "api": "-m\0api.serving"}
 
 
 def children_of(pid: int) -> list[int]:
