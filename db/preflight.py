@@ -54,7 +54,11 @@ def _not_read_write(path: Path) -> str | None:
 
 
 def check_sqlite_file(
-    path: Path, *, must_exist: bool = False, min_free_bytes: int = MIN_FREE_BYTES
+    path: Path,
+    *,
+    must_exist: bool = False,
+    min_free_bytes: int = MIN_FREE_BYTES,
+    read_header: bool = True,
 ) -> str | None:
     """Without opening it: the directory exists and takes new files, the file (if there) is a
     readable and writable SQLite database, so are its sidecar files, and the disk has room.
@@ -79,8 +83,10 @@ def check_sqlite_file(
     if path.exists():
         if problem := _not_read_write(path):
             return f"the SQLite database: {problem}"
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
+        header = b""
+        if read_header:
+            with path.open("rb") as file:
+                header = file.read(len(SQLITE_HEADER))
         # An empty file is a new database to SQLite.
         if header and header != SQLITE_HEADER:
             return f"{path} is not a SQLite database (it starts with {header[:8]!r})"

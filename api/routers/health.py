@@ -55,7 +55,9 @@ async def _database(context: ApiContext) -> str:
     # could fault the API itself (SIGBUS).
     path = sqlite_path(_database_url(context))
     if path is not None:
-        problem = await asyncio.to_thread(check_sqlite_file, path, must_exist=True)
+        problem = await asyncio.to_thread(
+            check_sqlite_file, path, must_exist=True, read_header=False
+        )
         if problem:
             return f"not usable: {problem}"
     try:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
+
+import pytest
 
 from db.preflight import check_database, check_sqlite_file
 from tests.filesystem import read_only
@@ -95,3 +99,30 @@ async def test_a_sqlite_url_is_checked_without_a_connection(tmp_path):
     (tmp_path / "x.db").write_text("not a database")
     problem = await check_database(f"sqlite+aiosqlite:///{tmp_path}/x.db")
     assert problem is not None and "is not a SQLite database" in problem
+
+
+@pytest.mark.parametrize("read_header", [True, False])
+def test_the_readiness_check_keeps_this_process_sqlite_locks(tmp_path, read_header):
+    """POSIX drops every lock a process holds on a file when any descriptor of it closes: a
+    check that opened the file in the API's process let another process's SQLite delete the
+    -wal and -shm files under the API's connections (stale reads, then "disk I/O error")."""
+    path = tmp_path / "contingency.db"
+    held = sqlite3.connect(path)
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("CREATE TABLE t (x INTEGER)")
+    held.execute("INSERT INTO t VALUES (1)")
+    held.commit()
+    held.execute("SELECT count(*) FROM t").fetchall()
+    assert check_sqlite_file(path, read_header=read_header) is None
+    subprocess.run(
+        [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+         "c.execute('INSERT INTO t VALUES (2)'); c.commit(); c.close()", str(path)],
+        check=True,
+    )  # fmt: skip
+    wal_kept = (tmp_path / "contingency.db-wal").exists()
+    if read_header:
+        assert not wal_kept  # the break, reproduced: the check must not read in this process
+    else:
+        assert wal_kept
+        assert held.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    held.close()
