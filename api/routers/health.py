@@ -64,6 +64,9 @@ async def _database(context: ApiContext) -> str:
         async with context.sessions() as session:
             await asyncio.wait_for(session.execute(text("SELECT 1")), CHECK_TIMEOUT)
     except Exception as exc:  # noqa: BLE001
+        # SQLite says so itself; the check above may not read the file (db/preflight.py).
+        if path is not None and "file is not a database" in str(exc):
+            return f"not usable: {path.absolute()} is not a SQLite database"
         return f"unreachable: {type(exc).__name__}"
     return "ok"
 

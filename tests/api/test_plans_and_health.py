@@ -100,9 +100,7 @@ async def test_readiness_names_a_sqlite_file_that_is_not_a_database(dev_env, set
     (tmp_path / "x.db").write_text("<html>not a database</html>")
     ready = await _readiness(dev_env, settings, f"sqlite+aiosqlite:///{tmp_path}/x.db")
     assert ready.status_code == 503
-    assert ready.json()["database"] == (
-        f"not usable: {tmp_path}/x.db is not a SQLite database (it starts with b'<html>no')"
-    )
+    assert ready.json()["database"] == (f"not usable: {tmp_path}/x.db is not a SQLite database")
 
 
 async def test_readiness_names_a_read_only_sqlite_file(dev_env, settings, sqlite_url):
