@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 from typer.testing import CliRunner
@@ -22,6 +22,7 @@ from activities.ledger import LedgerActivities
 from contingency.cli.main import app as cli_app
 from db.chain import stored_hash
 from db.models import Incident, LedgerDecision
+from db.repository import IncidentRepository
 from foundation.ids import workflow_id_for
 from plans.loader import get_plan
 from workflows.activity_inputs import RecordDecisionsInput
@@ -168,13 +169,7 @@ async def rows_of(
     sessions: async_sessionmaker[AsyncSession], incident_id: str
 ) -> list[LedgerDecision]:
     async with sessions() as session:
-        return list(
-            await session.scalars(
-                select(LedgerDecision)
-                .where(LedgerDecision.incident_id == incident_id)
-                .order_by(LedgerDecision.seq)
-            )
-        )
+        return await IncidentRepository(session).ledger(incident_id)
 
 
 async def incident_of(sessions: async_sessionmaker[AsyncSession], incident_id: str) -> Incident:

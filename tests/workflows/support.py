@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.chain import verify_chain
 from db.models import LedgerDecision
+from db.repository import IncidentRepository
 from plans.loader import get_plan
 from plans.model import Plan
 from workflows.incident import IncidentWorkflow
@@ -130,13 +130,7 @@ async def ledger_rows(
     sessions: async_sessionmaker[AsyncSession], incident_id: str
 ) -> list[LedgerDecision]:
     async with sessions() as session:
-        return list(
-            await session.scalars(
-                select(LedgerDecision)
-                .where(LedgerDecision.incident_id == incident_id)
-                .order_by(LedgerDecision.seq)
-            )
-        )
+        return await IncidentRepository(session).ledger(incident_id)
 
 
 async def assert_ledger_matches(
