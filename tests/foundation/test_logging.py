@@ -20,6 +20,9 @@ from tests.api.conftest import report
 def _captured(log_format: str) -> Iterator[io.StringIO]:
     """The production configuration, its one handler writing into a buffer instead of stderr."""
     configure_logging(log_format, "INFO")
+    # An earlier test may have served the API: uvicorn sets its own loggers' levels (warning).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     buffer = io.StringIO()
     (handler,) = logging.getLogger().handlers
     handler.setStream(buffer)  # type: ignore[attr-defined]
