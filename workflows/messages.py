@@ -159,6 +159,16 @@ class DecisionInput:
 
 
 @dataclass(frozen=True)
+class AcknowledgeInput:
+    """An escalation notice acknowledged for its whole audience: by one recipient's signed link
+    (actor: the audience, via "link") or by an operator (actor: the operator, via "api")."""
+
+    notice_id: str
+    actor: str
+    via: str = "api"
+
+
+@dataclass(frozen=True)
 class Decision:
     """One line of the audit trail, as the workflow decided it."""
 

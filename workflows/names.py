@@ -6,6 +6,8 @@ INCIDENT_WORKFLOW = "IncidentResponse"
 UPDATE_EVIDENCE = "submit_evidence"
 UPDATE_COMMITMENT = "submit_commitment"
 UPDATE_DECISION = "submit_decision"
+# An escalation notice acknowledged, by a recipient's link or by an operator.
+UPDATE_ACKNOWLEDGE = "acknowledge"
 QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.
@@ -16,6 +18,11 @@ CONTINUING_ERROR = "IncidentContinuing"
 
 ACTIVITY_RECORD_DECISIONS = "record_decisions"
 ACTIVITY_DISPATCH_STEP = "dispatch_step"
+# One notice (workflows/notices.py) fanned out to every recipient of its audiences.
+ACTIVITY_SEND_NOTICE = "send_notice"
+# The ApplicationError type the notice activity raises while a recipient is still undelivered
+# and attempts remain: retried with backoff by the activity's policy.
+NOTICE_UNDELIVERED = "NoticeUndelivered"
 
 # The ApplicationError type of a ledger batch the database refused for good (a NUL in text on
 # PostgreSQL, a row already there with other content): not retried by the activity's policy.
