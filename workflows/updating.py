@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
@@ -59,15 +60,37 @@ async def execute_update(
         pause = min(pause * 2, 1.0)
 
 
-async def query(handle: WorkflowHandle[Any, Any], query_def: Any, **kwargs: Any) -> Any:
-    """A query, asked again when a hand-over cleared it (UNAVAILABLE) for a few seconds."""
-    deadline = time.monotonic() + 5.0
+# A query that reaches a run in its last workflow task (the one that continues as new) is left
+# buffered on the closed run until the server's long poll expires, 20 s later; asked again, it
+# reaches the next run at once. So no attempt waits longer than this, and the query is retried
+# within the caller's budget.
+QUERY_ATTEMPT_S = 2.5
+QUERY_BUDGET_S = 20.0
+# The SDK reports its own per-attempt timeout as CANCELLED ("Timeout expired"); the server's
+# as DEADLINE_EXCEEDED.
+RETRIED_QUERY = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+)
+
+
+async def query(
+    handle: WorkflowHandle[Any, Any],
+    query_def: Any,
+    *,
+    rpc_timeout: timedelta | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A query, asked again (within ``rpc_timeout``, else QUERY_BUDGET_S) when a hand-over
+    cleared it (UNAVAILABLE) or an attempt went unanswered (the run it reached closed)."""
+    budget = rpc_timeout.total_seconds() if rpc_timeout is not None else QUERY_BUDGET_S
+    deadline = time.monotonic() + budget
     pause = 0.05
     while True:
+        attempt = max(0.05, min(QUERY_ATTEMPT_S, deadline - time.monotonic()))
         try:
-            return await handle.query(query_def, **kwargs)
+            return await handle.query(query_def, rpc_timeout=timedelta(seconds=attempt), **kwargs)
         except RPCError as exc:
-            if exc.status is not RPCStatusCode.UNAVAILABLE or time.monotonic() + pause > deadline:
+            if exc.status not in RETRIED_QUERY or time.monotonic() + pause > deadline:
                 raise
         await asyncio.sleep(pause)
         pause = min(pause * 2, 1.0)
