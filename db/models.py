@@ -159,9 +159,7 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'delivered', 'undelivered')", name="status_known"
-        ),
+        CheckConstraint("status IN ('pending', 'delivered', 'undelivered')", name="status_known"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 

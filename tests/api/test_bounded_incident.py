@@ -169,7 +169,12 @@ async def test_five_thousand_inputs_one_incident(dev_env, run_worker, api, token
 
     histories = await runs_of(dev_env.client, handle.id)
     for h in histories:
-        print("RUN", h.events[0].event_time.ToDatetime().timestamp(), h.events[-1].event_time.ToDatetime().timestamp(), len(h.events))
+        print(
+            "RUN",
+            h.events[0].event_time.ToDatetime().timestamp(),
+            h.events[-1].event_time.ToDatetime().timestamp(),
+            len(h.events),
+        )
     assert len(histories) == result.run
     for history in histories:
         await replayer().replay_workflow(history)

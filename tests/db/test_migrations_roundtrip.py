@@ -21,13 +21,17 @@ from tests.conftest import POSTGRES_URL, _admin
 BOUNDED_INCIDENT_TABLES = {"texts", "idempotent_requests"}
 # 0007: the notices' outbox.
 NOTICE_TABLES = {"deliveries"}
-TABLES = {
-    "incidents",
-    "decisions",
-    "notifications",
-    "api_tokens",
-    "plan_versions",
-} | BOUNDED_INCIDENT_TABLES | NOTICE_TABLES
+TABLES = (
+    {
+        "incidents",
+        "decisions",
+        "notifications",
+        "api_tokens",
+        "plan_versions",
+    }
+    | BOUNDED_INCIDENT_TABLES
+    | NOTICE_TABLES
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
