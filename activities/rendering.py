@@ -177,15 +177,17 @@ class NoticeRenderer:
             text = f"{EXERCISE_MARKER}\n\n{text}"
             html = f"<p><strong>{EXERCISE_MARKER}</strong></p>\n{html}"
         document: dict[str, Any] = {
-            "notice_id": notice.notice_id,
-            "notice_kind": str(notice.notice_kind),
             "audience": addressee.audience,
             "exercise": notice.exercise,
             "link": link,
         }
         if cleared:
-            document["incident_id"] = notice.incident_id
-            document["assets"] = list(addressee.assets)
+            document |= {
+                "notice_id": notice.notice_id,
+                "notice_kind": str(notice.notice_kind),
+                "incident_id": notice.incident_id,
+                "assets": list(addressee.assets),
+            }
         return Message(subject=subject[:SUBJECT_CHARS], text=text, html=html, document=document)
 
     def _context(
