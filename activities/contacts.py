@@ -87,7 +87,8 @@ class ContactsDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     audiences: dict[
         Annotated[str, StringConstraints(pattern=AUDIENCE.pattern)],
-        list[ChannelUrl | _ChannelEntry],
+        # An audience written with nothing under it has no channel yet (and is warned of).
+        list[ChannelUrl | _ChannelEntry] | None,
     ] = Field(default_factory=dict)
 
 
@@ -214,7 +215,7 @@ def parse_contacts(
     audiences: dict[str, tuple[Channel, ...]] = {}
     for audience, entries in document.audiences.items():
         channels: list[Channel] = []
-        for number, entry in enumerate(entries, start=1):
+        for number, entry in enumerate(entries or (), start=1):
             written, cleared = (
                 (entry, True) if isinstance(entry, str) else (entry.url, entry.cleared)
             )
