@@ -16,8 +16,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.channels import ChannelSender
+from activities.contacts import Contacts, contacts_from_settings, warn_unconfigured
 from activities.ledger import LedgerActivities
 from activities.notifications import NotificationActivities
+from activities.notify import ExerciseNotices, NoticeActivities
+from activities.outbox import Outbox
+from activities.rendering import NoticeRenderer
 from activities.sinks import ExerciseSink, LogSink, NotificationSink, WebhookSink
 from db.session import create_engine
 from db.transactions import Transactions, transactions_for
@@ -28,6 +33,7 @@ from foundation.metrics import serve as serve_metrics
 from foundation.process_exit import run_then_exit
 from foundation.settings import Settings
 from foundation.temporal import connect
+from plans.loader import load_plans
 from workflows.incident import IncidentWorkflow
 
 log = structlog.get_logger(__name__)
@@ -65,12 +71,29 @@ def build_sink(settings: Settings) -> NotificationSink:
     return LogSink()
 
 
+def build_renderer(settings: Settings) -> NoticeRenderer:
+    return NoticeRenderer(
+        # Read (or generated) on the first link, not at build: a worker that never sends one
+        # leaves no secret file behind.
+        link_secret=settings.link_secret_bytes,
+        public_url=settings.public_url,
+        templates_dir=settings.templates_dir,
+    )
+
+
+def build_sender(settings: Settings) -> ChannelSender:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return ChannelSender(secret, webhook_timeout=settings.webhook_timeout_seconds)
+
+
 @dataclass
 class WorkerDependencies:
     engine: AsyncEngine
     transactions: Transactions
+    contacts: Contacts
     ledger: LedgerActivities
     notifications: NotificationActivities
+    notices: NoticeActivities
 
     @classmethod
     def build(
@@ -78,16 +101,40 @@ class WorkerDependencies:
         settings: Settings,
         sink: NotificationSink | None = None,
         exercise_sink: NotificationSink | None = None,
+        *,
+        contacts: Contacts | None = None,
+        sender: ChannelSender | None = None,
+        exercise_notices: ExerciseNotices | None = None,
     ) -> WorkerDependencies:
+        # The contacts file first: a file that cannot be used stops the worker before it
+        # connects to anything (ContactsError names the audience and the channel at fault).
+        contacts = contacts if contacts is not None else contacts_from_settings(settings)
         engine = create_engine(settings.database_url)
-        # One unit-of-work runner for both activities: on SQLite, one writer thread per worker.
+        # One unit-of-work runner for every activity: on SQLite, one writer thread per worker.
         transactions = transactions_for(engine)
+        renderer = build_renderer(settings)
+        sender = sender or build_sender(settings)
+        outbox = Outbox(transactions, sender, settings.notice_concurrency)
         return cls(
             engine=engine,
             transactions=transactions,
+            contacts=contacts,
             ledger=LedgerActivities(transactions),
             notifications=NotificationActivities(
-                transactions, sink or build_sink(settings), exercise_sink or ExerciseSink()
+                transactions,
+                sink or build_sink(settings),
+                exercise_sink or ExerciseSink(),
+                contacts=contacts,
+                renderer=renderer,
+                outbox=outbox,
+            ),
+            notices=NoticeActivities(
+                transactions,
+                contacts,
+                renderer,
+                sender,
+                exercise_notices=exercise_notices,
+                concurrency=settings.notice_concurrency,
             ),
         )
 
@@ -104,7 +151,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[IncidentWorkflow],
-        activities=[deps.ledger.record_decisions, deps.notifications.dispatch_step],
+        activities=[
+            deps.ledger.record_decisions,
+            deps.notifications.dispatch_step,
+            deps.notices.send_notice,
+        ],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
@@ -121,17 +172,21 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         runtime, sdk_url = sdk_runtime()
         metrics = serve_metrics(settings.metrics_port, settings.metrics_host, sdk_url=sdk_url)
         log.info("worker.metrics", url=f"http://{settings.metrics_host}:{metrics.port}/metrics")
-    client = await connect(settings, runtime=runtime)
     deps = WorkerDependencies.build(settings)
-    worker = build_worker(client, settings.task_queue, deps, settings)
-    log.info(
-        "worker.started",
-        temporal=settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        task_queue=settings.task_queue,
-        database=deps.engine.url.render_as_string(hide_password=True),
-    )
     try:
+        # Every audience nobody would hear is said at start-up, one warning each; a reworded
+        # template that does not render stops the worker here, not a notice in an emergency.
+        warn_unconfigured(deps.contacts, load_plans().values())
+        deps.notices.renderer.check()
+        client = await connect(settings, runtime=runtime)
+        worker = build_worker(client, settings.task_queue, deps, settings)
+        log.info(
+            "worker.started",
+            temporal=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            task_queue=settings.task_queue,
+            database=deps.engine.url.render_as_string(hide_password=True),
+        )
         async with worker:
             await stop.wait()
             log.info("worker.stopping")

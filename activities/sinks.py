@@ -71,6 +71,9 @@ class ExerciseSink:
 SIGNATURE_HEADER = "X-Contingency-Signature"
 TIMESTAMP_HEADER = "X-Contingency-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# The engine's own idempotency header, on every message of every channel (mail included, where
+# Apprise sets its own Message-ID): receivers de-duplicate on it.
+CONTINGENCY_KEY_HEADER = "X-Contingency-Key"
 # Statuses worth another attempt: the receiver is busy or timed out, not refusing the message.
 RETRYABLE_4XX = frozenset({408, 425, 429})
 
@@ -108,11 +111,20 @@ class WebhookSink:
         self._transport = transport
 
     async def send(self, message: OutboundMessage) -> None:
-        body = json.dumps(message.as_json(), sort_keys=True, separators=(",", ":")).encode()
+        status = await self.post(message.as_json(), message.idempotency_key)
+        log.info("notification.sent", channel=self.name, status=status, **message.as_json())
+
+    async def post(self, document: dict[str, Any], idempotency_key: str) -> int:
+        """One signed POST of ``document``: a step, or a notice (activities/channels.py).
+        Returns the status on 2xx; raises SinkRejected for a permanent refusal, WebhookUnavailable or the
+        connection's error for what is worth another attempt."""
+        body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            IDEMPOTENCY_HEADER: message.idempotency_key,
+            IDEMPOTENCY_HEADER: idempotency_key,
+            # The header every channel's message carries, so one receiver can count them all.
+            CONTINGENCY_KEY_HEADER: idempotency_key,
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: webhook_signature(self._secret, timestamp, body),
         }
@@ -121,8 +133,7 @@ class WebhookSink:
             response = await client.post(self.url, content=body, headers=headers)
         status = response.status_code
         if 200 <= status < 300:
-            log.info("notification.sent", channel=self.name, status=status, **message.as_json())
-            return
+            return status
         reason = f"webhook answered {status}: {response.text[:200]}"
         # A refusal (4xx) or a redirect (not followed: configure the final address) is permanent.
         if status < 500 and status not in RETRYABLE_4XX:

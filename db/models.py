@@ -1,5 +1,5 @@
-"""Typed models: incidents (the read side), decisions (the ledger), notifications (the outbox),
-API tokens, stored texts and idempotency keys."""
+"""Typed models: incidents (the read side), decisions (the ledger), notifications (the steps'
+outbox), deliveries (the notices' outbox), API tokens, stored texts and idempotency keys."""
 
 from __future__ import annotations
 
@@ -128,6 +128,39 @@ class Notification(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_known"),
+    )
+
+
+class Delivery(Base):
+    """The notices' outbox: one row per (notice, audience, channel), claimed before the message
+    is sent, so a retried or repeated notice finds what an earlier attempt delivered.
+
+    No foreign key to ``incidents``: a notice can go out at intake, before the ledger's first
+    batch has written the incident's row, and a notice must never wait on the ledger.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # f"{notice_id}/{audience}/{sha256(channel URL as written)[:12]}": also the value of the
+    # X-Contingency-Key header every message carries, on which receivers de-duplicate.
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    incident_id: Mapped[str] = mapped_column(String(100), index=True)
+    notice_id: Mapped[str] = mapped_column(String(200), index=True)
+    notice_kind: Mapped[str] = mapped_column(String(32))
+    audience: Mapped[str] = mapped_column(String(140))
+    # Apprise's privacy form of the URL (never a secret), or "exercise".
+    channel: Mapped[str] = mapped_column(Text)
+    cleared: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(240))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'undelivered')", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from foundation.links import load_or_create_secret
+
 # The task queues the engine's workers poll: real incidents, and live exercises (`--live`).
 TASK_QUEUE = "contingency-response"
 EXERCISE_TASK_QUEUE = "contingency-exercise"
@@ -63,6 +65,26 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
+    # Reaching people (docs/communications.md). The contacts file maps audiences to channel
+    # URLs; unset, it is <data_dir>/contacts.yaml, and no such file means no channels. A file
+    # named here must exist: a typo in its name must not silently mean "tell no one".
+    contacts_file: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONTINGENCY_CONTACTS", "CONTINGENCY_CONTACTS_FILE"),
+    )
+    # NAME=value lines for the ${NAME} placeholders of the contacts file's URLs (the
+    # environment is read first). Keep it readable by the engine's user only.
+    secrets_file: Path | None = None
+    # Templates that replace the embedded ones of the same name (activities/templates/notices).
+    templates_dir: Path | None = None
+    # Messages to one notice's recipients in flight at once.
+    notice_concurrency: int = Field(default=8, ge=1, le=100)
+    # Where the engine's links point (the answer and acknowledgement pages): {public_url}/r/<token>.
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs those links; unset, one is generated into <data_dir>/link-secret (mode 0600) and
+    # reused, so links sent before a restart still open.
+    link_secret: SecretStr | None = None
+
     # The HTTP API (`contingency up`, `contingency api`).
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
@@ -117,6 +139,18 @@ class Settings(BaseSettings):
                 f"sqlite+aiosqlite:///{(self.data_dir / 'contingency.db').resolve()}"
             )
         return self
+
+    @property
+    def contacts_path(self) -> tuple[Path, bool]:
+        """The contacts file, and whether it was named (and so must exist)."""
+        if self.contacts_file is not None:
+            return self.contacts_file, True
+        return self.data_dir / "contacts.yaml", False
+
+    def link_secret_bytes(self) -> bytes:
+        if self.link_secret is not None and self.link_secret.get_secret_value():
+            return self.link_secret.get_secret_value().encode()
+        return load_or_create_secret(self.data_dir / "link-secret")
 
     @property
     def ui_base_url(self) -> str:

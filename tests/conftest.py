@@ -32,8 +32,9 @@ from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
 from workflows.servers import start_dev_server, start_time_skipping
 
-# The operators' scene (incidents in known states on the dev server), for the board and Web UI tests.
-pytest_plugins = ["tests.scene"]
+# The operators' scene (incidents in known states on the dev server), for the board and Web UI
+# tests; the real mail and HTTP receivers for the channels (tests/receivers.py).
+pytest_plugins = ["tests.scene", "tests.receivers"]
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -143,8 +144,10 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, task_queue: str) -> Settings:
-    return Settings(database_url=database_url, task_queue=task_queue)
+def settings(database_url: str, task_queue: str, tmp_path: Path) -> Settings:
+    # A data directory of the test's own: a developer's .contingency/contacts.yaml must never
+    # let a test reach real people, and no link secret is left in the work tree.
+    return Settings(database_url=database_url, task_queue=task_queue, data_dir=tmp_path)
 
 
 @pytest.fixture

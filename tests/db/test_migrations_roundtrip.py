@@ -19,13 +19,19 @@ from tests.conftest import POSTGRES_URL, _admin
 
 # 0005: what a workflow no longer carries, and idempotency keys that outlive a run.
 BOUNDED_INCIDENT_TABLES = {"texts", "idempotent_requests"}
-TABLES = {
-    "incidents",
-    "decisions",
-    "notifications",
-    "api_tokens",
-    "plan_versions",
-} | BOUNDED_INCIDENT_TABLES
+# 0007: the notices' outbox.
+NOTICE_TABLES = {"deliveries"}
+TABLES = (
+    {
+        "incidents",
+        "decisions",
+        "notifications",
+        "api_tokens",
+        "plan_versions",
+    }
+    | BOUNDED_INCIDENT_TABLES
+    | NOTICE_TABLES
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,9 +106,10 @@ async def test_every_migration_goes_down_and_up_again(empty_url):
     await alembic(empty_url, "check")
     assert await schema(empty_url) == (tables, triggers)
 
-    # 0003 alone: down removes the triggers and only them (and the later 0006's table), up
-    # restores them.
+    # 0003 alone: down removes the triggers and only them (and the later 0005-0007's tables),
+    # up restores them.
     await alembic(empty_url, "downgrade", "0002")
-    assert await schema(empty_url) == (tables - BOUNDED_INCIDENT_TABLES - {"plan_versions"}, set())
+    later = BOUNDED_INCIDENT_TABLES | {"plan_versions"} | NOTICE_TABLES
+    assert await schema(empty_url) == (tables - later, set())
     await alembic(empty_url, "upgrade", "head")
     assert await schema(empty_url) == (tables, triggers)
