@@ -10,6 +10,7 @@ changes on every attempt, so receivers de-duplicate on the engine's header, neve
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,12 @@ class ChannelRefused(Exception):
 
 class ChannelFailed(Exception):
     """The message did not get through this time (Apprise said no, a timeout, a 5xx)."""
+
+
+def opaque_key(key: str) -> str:
+    """The key as a channel not cleared for incident content sees it: a delivery key names the
+    incident (and so its sector); its digest is as unique and says nothing."""
+    return "k-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def short(text: str) -> str:
@@ -113,6 +120,8 @@ class ChannelSender:
 
     async def send(self, channel: Channel, message: Message, key: str) -> None:
         """Deliver or raise: ChannelRefused for good, ChannelFailed to be tried again."""
+        if not channel.cleared:
+            key = opaque_key(key)
         if channel.is_webhook:
             await self._webhook(channel, message, key)
         else:

@@ -14,6 +14,7 @@ once. Exercise notices never leave the machine.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,9 +89,15 @@ class NoticeActivities:
             notice_kind=str(notice.notice_kind),
         )
         targets, unconfigured = self._targets(notice)
-        for audience in unconfigured:
-            bound.warning("notice.unconfigured_audience", audience=audience)
-        outcomes = await self._outbox.attempt(targets)
+        if unconfigured:  # never a silent drop: named here, and in the result for the ledger
+            bound.warning("notice.unconfigured_audiences", audiences=list(unconfigured))
+        # Alive while it sends: a worker killed mid-send is noticed within the heartbeat
+        # timeout, and the next attempt sends only what the outbox does not hold delivered.
+        beating = asyncio.create_task(_heartbeat())
+        try:
+            outcomes = await self._outbox.attempt(targets)
+        finally:
+            beating.cancel()
 
         failed = [o for o in outcomes if o.result is Result.FAILED]
         attempt = activity.info().attempt
@@ -177,6 +184,15 @@ class NoticeActivities:
                         text=outcome.target.message.text,
                     )
                 )
+
+
+HEARTBEAT_EVERY_S = 2.0
+
+
+async def _heartbeat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY_S)
 
 
 def _result(notice: NoticeInput, outcomes: list[Outcome], unconfigured: list[str]) -> NoticeResult:

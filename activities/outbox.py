@@ -118,7 +118,9 @@ def _log(outcome: Outcome) -> None:
         "key": claim.idempotency_key,
     }
     if outcome.result in (Result.DELIVERED, Result.ALREADY):
-        log.info(f"delivery.{outcome.result}", **fields)
+        # An exercise's messages stay on the machine: kept for its report, not the log.
+        quiet = claim.channel == "exercise"
+        (log.debug if quiet else log.info)(f"delivery.{outcome.result}", **fields)
     elif outcome.result is Result.REFUSED:
         log.error("delivery.refused", error=outcome.error, **fields)
     else:

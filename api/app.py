@@ -18,7 +18,7 @@ from api.errors import MAX_BODY_BYTES, BodySizeLimit, install_error_handlers
 from api.metrics import RequestMetrics
 from api.ratelimit import TokenBuckets, limit_intake
 from api.request_log import RequestLogContext
-from api.routers import board, health, incidents, ledger_audit, plans, violations
+from api.routers import board, health, incidents, ledger_audit, plans, replies, violations
 from api.slow_clients import BodyReadTimeout
 from db.session import create_engine, session_factory
 from db.transactions import AsyncDriverTransactions, transactions_for
@@ -113,7 +113,7 @@ def create_app(
         settings.sign_in_rate_per_minute, settings.sign_in_burst
     )
     app.include_router(violations.router, dependencies=[Depends(limit_intake)])
-    for module in (incidents, plans, health, ledger_audit):
+    for module in (incidents, plans, health, ledger_audit, replies):
         app.include_router(module.router)
     app.include_router(api_metrics.router, include_in_schema=False)
     board.install(app)

@@ -16,7 +16,8 @@ from urllib.parse import quote
 
 from api.context import ApiContext
 from db.audit import LedgerAudit, audited_ledger
-from db.models import Incident, LedgerDecision
+from db.deliveries import incident_deliveries
+from db.models import Delivery, Incident, LedgerDecision
 from db.repository import IncidentRepository, snapshot_of
 from foundation.ids import is_exercise_id, workflow_id_for
 from workflows.lookup import look_up
@@ -66,6 +67,8 @@ class BoardRow:
     missing_assets: tuple[str, ...] = ()
     quorum_holds: bool = False
     ledger_problem: str | None = None  # LEDGER BLOCKED: why the database refuses its writes
+    awaiting_ack: tuple[int, ...] = ()  # levels whose escalation notice nobody acknowledged
+    undelivered: int = 0  # recipients the incident's notices could not reach
 
 
 @dataclass
@@ -76,6 +79,8 @@ class Board:
 
     # Temporal did not answer for every row within the board's budget.
     temporal_late: bool = False
+    # Audiences nobody would hear: never a silent drop.
+    unconfigured: list[str] = field(default_factory=list)
 
     @property
     def stale(self) -> int:
@@ -130,6 +135,8 @@ def _apply_live(row: BoardRow, view: IncidentView, now: datetime) -> None:
     row.window = _window(view.schedule, view.window_closes_at)
     row.next_deadline = _next(view.schedule, now)
     row.ledger_problem = view.ledger_problem
+    row.awaiting_ack = tuple(a.level for a in view.awaiting_ack)
+    row.undelivered = view.undelivered
     quorum = view.quorum
     if quorum.applies:  # a kind without allied consultation has no quorum to show
         row.committed = len(quorum.committed)
@@ -177,7 +184,13 @@ async def open_board(context: ApiContext, *, exercise: bool) -> Board:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         late = bool(pending)
-    return Board(exercise=exercise, as_of=now, rows=rows, temporal_late=late)
+    return Board(
+        exercise=exercise,
+        as_of=now,
+        rows=rows,
+        temporal_late=late,
+        unconfigured=[] if exercise else context.unconfigured_audiences(),
+    )
 
 
 @dataclass
@@ -189,6 +202,11 @@ class TimelinePage:
     audit: LedgerAudit
     ui_url: str
     as_of: datetime
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def undelivered(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.status == "undelivered"]
 
     @property
     def exercise(self) -> bool:
@@ -220,6 +238,8 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
     # alone (not checked against the workflow) rather than wait on Temporal again.
     client = None if live is None else context.client
     audit, ledger = await audited_ledger(context.sessions, incident, client)
+    async with context.sessions() as session:
+        deliveries = await incident_deliveries(session, incident.id)
     workflow_id = workflow_id_for(incident.id)
     return TimelinePage(
         incident=incident,
@@ -229,4 +249,5 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
         audit=audit,
         ui_url=ui_url(context, workflow_id),
         as_of=await context.clock(),
+        deliveries=deliveries,
     )

@@ -31,6 +31,26 @@ class ApiContext:
     # (plan id, version, digest) the plan registry has confirmed: a registered version never
     # changes, so each is checked against the database once per process.
     plans_confirmed: set[tuple[str, int, str]] = field(default_factory=set)
+    # Audiences the plans can address that the contacts file gives no channel, as the board
+    # warns of them (read once: the worker reads the same file when it starts).
+    _unconfigured: list[str] | None = None
+
+    def unconfigured_audiences(self) -> list[str]:
+        if self._unconfigured is None:
+            from activities.contacts import (
+                ContactsError,
+                contacts_from_settings,
+                unconfigured_audiences,
+            )
+            from plans.loader import load_plans
+
+            try:
+                contacts = contacts_from_settings(self.settings)
+                found = unconfigured_audiences(contacts, load_plans().values())
+            except ContactsError as exc:
+                found = [f"the contacts file cannot be used: {exc}"]
+            self._unconfigured = found
+        return self._unconfigured
 
     @property
     def task_queue(self) -> str:

@@ -49,7 +49,8 @@ def task_queue(prefix: str) -> str:
 
 @contextlib.asynccontextmanager
 async def engine_deps(database_url: str) -> AsyncIterator[tuple[Settings, WorkerDependencies]]:
-    settings = Settings(database_url=database_url)
+    # A data directory of its own: a developer's contacts file must never reach real people.
+    settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp(prefix="bench-")))
     deps = WorkerDependencies.build(settings, sink=ExerciseSink(), exercise_sink=ExerciseSink())
     try:
         yield settings, deps

@@ -29,7 +29,7 @@ from foundation.settings import Settings
 from foundation.temporal import connect
 from workflows.execution_record import ensure_retention
 from workflows.search_attributes import ensure_search_attributes
-from workflows.servers import binary
+from workflows.servers import TIMER_PRECISION, binary
 
 console = Console(highlight=False)
 
@@ -121,6 +121,7 @@ class Stack:
                         "--ui-port", str(settings.temporal_ui_port),
                         "--ui-disable-news-fetch",
                         "--log-level", "error",
+                        *TIMER_PRECISION,
                     ),
                     preflight=self._temporal_state_ready,
                     after_restart=self._temporal_answers_again,

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from plans.model import Plan
+from plans.model import NO_COMMUNICATIONS, Plan
 
 
 def _canonical(value: Any) -> Any:
@@ -30,5 +30,9 @@ def _canonical(value: Any) -> Any:
 
 def plan_digest(plan: Plan) -> str:
     content = _canonical(dataclasses.asdict(plan))
+    if plan.communications == NO_COMMUNICATIONS:
+        # A section added after plans were first sealed: a plan without it keeps the digest its
+        # running incidents sealed.
+        del content["communications"]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

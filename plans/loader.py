@@ -18,6 +18,7 @@ from pydantic import (
 
 from foundation.yamlfile import DocumentError, load
 from plans.model import (
+    Communications,
     Condition,
     DiplomaticStep,
     EscalationLevel,
@@ -108,6 +109,17 @@ class _Escalation(_Strict):
     kinds: list[Name] = []
 
 
+class _Communications(_Strict):
+    reminder_hours: list[Hours] = []
+    escalation_repeat_minutes: float = Field(default=60.0, ge=1, le=24 * 60)
+    delivery_attempts: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("reminder_hours")
+    @classmethod
+    def _distinct_and_ordered(cls, value: list[float]) -> list[float]:
+        return sorted(set(value))
+
+
 class PlanDocument(_Strict):
     id: Name
     title: str = Field(min_length=1)
@@ -120,6 +132,7 @@ class PlanDocument(_Strict):
     authorization: _Authorization
     kinds: dict[Name, _Kind] = Field(min_length=1)
     escalations: list[_Escalation] = []
+    communications: _Communications = _Communications()
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanDocument:
@@ -149,6 +162,11 @@ class PlanDocument(_Strict):
             unknown = [k for k in rule.kinds if k not in self.kinds]
             if unknown:
                 raise ValueError(f"{where}.kinds names unknown kinds: {unknown}")
+        late = [h for h in self.communications.reminder_hours if h > window]
+        if late:
+            raise ValueError(
+                f"communications.reminder_hours {late} are after activation_window_hours ({window})"
+            )
         return self
 
     def to_plan(self) -> Plan:
@@ -193,6 +211,11 @@ class PlanDocument(_Strict):
                     kinds=tuple(r.kinds),
                 )
                 for r in sorted(self.escalations, key=lambda r: r.at_hours)
+            ),
+            communications=Communications(
+                reminder_hours=tuple(self.communications.reminder_hours),
+                escalation_repeat_minutes=self.communications.escalation_repeat_minutes,
+                delivery_attempts=self.communications.delivery_attempts,
             ),
         )
 

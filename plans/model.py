@@ -85,6 +85,23 @@ class EscalationRule:
 
 
 @dataclass(frozen=True)
+class Communications:
+    """Who is told what, and when, beyond the deadlines themselves (workflows/notices.py)."""
+
+    # Offsets from T0 at which parties that have not answered the consultation are reminded;
+    # an offset already past when the incident opens is skipped.
+    reminder_hours: tuple[float, ...] = ()
+    # An escalation notice nobody has acknowledged goes out again at this interval.
+    escalation_repeat_minutes: float = 60.0
+    # Attempts per recipient before it is recorded undelivered (or the deadline the notice
+    # serves passes first).
+    delivery_attempts: int = 5
+
+
+NO_COMMUNICATIONS = Communications()
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     title: str
@@ -102,6 +119,8 @@ class Plan:
     kinds: tuple[KindPolicy, ...]
     escalation_levels: tuple[EscalationLevel, ...]
     escalations: tuple[EscalationRule, ...]
+    # Last, with a default: plans pinned in incidents that started before it decode unchanged.
+    communications: Communications = NO_COMMUNICATIONS
 
     @property
     def deadlines(self) -> tuple[Deadline, ...]:

@@ -18,6 +18,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class Received:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     signed: bool | None = None  # a webhook post whose signature checked out
+    arrived: float = field(default_factory=time.time)  # wall clock, for latency figures
 
     @property
     def content(self) -> str:
@@ -145,6 +147,8 @@ class HttpReceiver(Counted):
         self.secret = secret
         self.answer: dict[str, int] = {}
         self.answer_first: dict[str, int] = {}
+        # Seconds to hold each answer on a path (a slow receiver: a send still in flight).
+        self.delay: dict[str, float] = {}
         self.base_url = ""
 
     async def handle(self, request: Request) -> JSONResponse:
@@ -176,6 +180,8 @@ class HttpReceiver(Counted):
                 signed=signed,
             )
         )
+        if path in self.delay:
+            await asyncio.sleep(self.delay[path])
         status = self.answer.get(path, 200)
         if first and path in self.answer_first:
             status = self.answer_first[path]

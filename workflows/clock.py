@@ -27,6 +27,10 @@ class PlanClock:
         """Plan hours from T0 to ``moment`` (negative before T0), rounded to the second."""
         return round((moment - self.t0).total_seconds() * self.time_scale / 3600, 4)
 
+    def scaled(self, span: timedelta) -> timedelta:
+        """A span of plan time as it passes on this clock."""
+        return span / self.time_scale
+
     def remaining(self, hours: float, now: datetime) -> timedelta:
         return self.at(hours) - now
 

@@ -35,6 +35,10 @@ class DecisionKind(StrEnum):
     DISPATCHED = "dispatched"
     DISPATCH_FAILED = "dispatch_failed"
     DISPATCH_CANCELLED = "dispatch_cancelled"
+    # What the engine told people (workflows/notices.py), and who acknowledged a page.
+    NOTIFIED = "notified"
+    DELIVERY_FAILED = "delivery_failed"
+    ACKNOWLEDGED = "acknowledged"
     # The closing decision: the kind is the outcome.
     ACTIVATED = Outcome.ACTIVATED.value
     NOT_ACTIVATED = Outcome.NOT_ACTIVATED.value
@@ -65,12 +69,20 @@ class DecisionKind(StrEnum):
         """The result of a diplomatic step: the only decisions that may follow the outcome."""
         return self in STEP_RESULTS
 
+    @property
+    def may_follow_outcome(self) -> bool:
+        """Recorded after the closing decision: what the steps and notices it started became."""
+        return self in STEP_RESULTS or self in NOTICE_RESULTS
+
 
 OUTCOME_VALUES = frozenset(o.value for o in Outcome)
 ACTION_VALUES = frozenset(a.value for a in Action)
 STEP_RESULTS = frozenset(
     {DecisionKind.DISPATCHED, DecisionKind.DISPATCH_FAILED, DecisionKind.DISPATCH_CANCELLED}
 )
+
+
+NOTICE_RESULTS = frozenset({DecisionKind.NOTIFIED, DecisionKind.DELIVERY_FAILED})
 
 
 # -- payloads ----------------------------------------------------------------------------------
@@ -173,6 +185,30 @@ class NotActivatedPayload(TypedDict):
     unmet: list[str]
 
 
+class NotifiedPayload(TypedDict):
+    notice: str  # the notice id: with the audience and channel, each message's idempotency key
+    notice_kind: str
+    delivered: list[str]  # audiences reached on at least one channel
+    recipients: int  # channel deliveries
+    undelivered: list[str]
+    unconfigured: list[str]  # audiences the contacts file gives no channel
+    acknowledges: NotRequired[str]  # a repeat: the escalation notice awaiting acknowledgement
+    repeat: NotRequired[int]
+
+
+class DeliveryFailedPayload(TypedDict):
+    notice: str
+    notice_kind: str
+    audience: str
+    channel: str  # Apprise's privacy form: never a secret
+
+
+class AcknowledgedPayload(TypedDict):
+    notice: str
+    level: int
+    via: str  # link | api
+
+
 # -- what a reader shows -----------------------------------------------------------------------
 
 
@@ -224,6 +260,17 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
             return "; ".join(f"{party}: {_names(assets)}" for party, assets in parties.items())
         case DecisionKind.NOT_ACTIVATED:
             return f"unmet: {_names(p.get('unmet'))}"
+        case DecisionKind.NOTIFIED:
+            text = f"{p.get('notice_kind')} to {_names(p.get('delivered'))}"
+            if p.get("undelivered"):
+                text += f"; undelivered: {_names(p.get('undelivered'))}"
+            if p.get("unconfigured"):
+                text += f"; no channel for {_names(p.get('unconfigured'))}"
+            return text
+        case DecisionKind.DELIVERY_FAILED:
+            return f"{p.get('notice_kind')} to {p.get('audience')} via {p.get('channel')}"
+        case DecisionKind.ACKNOWLEDGED:
+            return f"level {p.get('level')} notice {p.get('notice')} (via {p.get('via')})"
         case _:
             return ""
 

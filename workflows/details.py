@@ -21,6 +21,16 @@ def _utc(moment) -> str:
 def current_details(view: IncidentView) -> str:
     outcome = f" → **{view.outcome}**" if view.outcome else ""
     lines = [f"**LEDGER BLOCKED**: {view.ledger_problem}", ""] if view.ledger_problem else []
+    for awaited in view.awaiting_ack:
+        repeats = f", repeated {awaited.repeats}×" if awaited.repeats else ""
+        lines += [
+            f"**AWAITING ACKNOWLEDGEMENT**: escalation to level {awaited.level} "
+            f"({awaited.authority}) sent {_utc(awaited.first_sent_at)}{repeats} · "
+            f"notice `{awaited.notice_id}`",
+            "",
+        ]
+    if view.undelivered:
+        lines += [f"**UNDELIVERED**: {view.undelivered} recipient(s) could not be reached", ""]
     lines += [
         f"**{view.kind}** in {view.sector} · phase **{view.phase}**{outcome} · "
         f"escalation level **{view.escalation_level}** ({view.escalation_authority})",

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.details import current_details
     from workflows.messages import (
+        AcknowledgeInput,
         CommitmentInput,
         DeadlineStatus,
         DecisionInput,
@@ -41,15 +42,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import (
         ACTIVITY_DISPATCH_STEP,
         ACTIVITY_RECORD_DECISIONS,
+        ACTIVITY_SEND_NOTICE,
         CONTINUING_ERROR,
         INCIDENT_WORKFLOW,
         LEDGER_REFUSED,
         QUERY_STATE,
         REFUSAL_ERROR,
+        UPDATE_ACKNOWLEDGE,
         UPDATE_COMMITMENT,
         UPDATE_DECISION,
         UPDATE_EVIDENCE,
     )
+    from workflows.notices import NoticeInput, NoticeKind, NoticeResult
     from workflows.state import Change, IncidentState, Rejected, Rules
 
 # Ledger writes must land, however long the database is away: retry for ever, back off to 30 s.
@@ -72,6 +76,17 @@ DISPATCH_RETRY = RetryPolicy(
     non_retryable_error_types=["SinkRejected"],
 )
 DISPATCH_TIMEOUT = timedelta(seconds=20)
+# A notice's activity retries the recipients it has not reached with this backoff, and itself
+# gives up on them after the plan's attempts (or the deadline the notice serves): it then
+# returns them as undelivered. One attempt reaches every recipient, a dozen at most in parallel.
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+NOTICE_TIMEOUT = timedelta(seconds=60)
+# The activity heartbeats while it sends: a worker that dies mid-send is noticed this soon.
+NOTICE_HEARTBEAT = timedelta(seconds=10)
 
 # Behaviour changes that running incidents must not see (replayed histories stay deterministic).
 PATCH_EVIDENCE_VERIFIES_PRESUMPTION = "evidence-verifies-presumption"
@@ -99,6 +114,9 @@ PATCH_LEDGER_BLOCKED = "ledger-blocked"
 # Decisions sealed in the workflow (chain v2: run id, plan digest) and a cancel from Temporal
 # recorded as the outcome `cancelled`: see Rules.sealed_ledger.
 PATCH_SEALED_LEDGER = "sealed-ledger"
+# The incident tells people: consultation requests and reminders, escalation notices awaiting
+# acknowledgement, activation orders and close notices (workflows/communications.py).
+PATCH_NOTICES = "notices"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -127,6 +145,7 @@ class IncidentWorkflow:
             bounded=workflow.patched(PATCH_BOUNDED),
             text_rules=workflow.patched(PATCH_TEXT_RULES),
             sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
+            notices=workflow.patched(PATCH_NOTICES),
         )
         carried = incident.carried
         # Which run of the incident this is; the ledger, its chain and the id go on across runs.
@@ -152,6 +171,7 @@ class IncidentWorkflow:
         self._dispatches: list[asyncio.Task[None]] = []
         self._dispatch_steps: dict[str, asyncio.Task[None]] = {}
         self._recalled: set[asyncio.Task[None]] = set()  # cancelled by a hand-over, to go again
+        self._notices: dict[str, tuple[NoticeInput, asyncio.Task[None]]] = {}
         # Results of the steps are recorded in the order the steps were started (the plan's),
         # whatever order the sink answers in: one scenario, one ledger, row for row.
         self._results_in_plan_order = rules.judged_at_due
@@ -167,6 +187,7 @@ class IncidentWorkflow:
         while True:
             state.advance(workflow.now())
             self._start_dispatches()
+            self._start_notices()
             self._publish()
             if not state.is_open:
                 break
@@ -193,6 +214,11 @@ class IncidentWorkflow:
         # takes; a stood-down response finishes the steps already handed to the sink (a cancel
         # could not take them back) and sends no other.
         await self._until(lambda: all(task.done() for task in self._dispatches))
+        # The activation orders and the close notice go out, and every notice reports back.
+        self._start_notices()
+        while not self._notices_done():
+            await self._until(lambda: bool(state.comms.queue) or self._notices_idle())
+            self._start_notices()
         await self._until(lambda: workflow.all_handlers_finished() and self._all_persisted())
         ledger.cancel()
         self._publish()
@@ -235,12 +261,13 @@ class IncidentWorkflow:
             # The recalled steps go out again from this run, which carries on deciding.
             state.dispatch_queue[:0] = unfinished
             self._forget_dispatches(unfinished)
+            self._forget_notices()
             self._draining = False
 
         try:
             try:
                 await workflow.wait_condition(
-                    lambda: all(task.done() for task in self._dispatches),
+                    lambda: all(task.done() for task in self._dispatches) and self._notices_idle(),
                     timeout=DRAIN_DISPATCHES,
                 )
             except TimeoutError:
@@ -249,6 +276,13 @@ class IncidentWorkflow:
             for step in unfinished:
                 self._recalled.add(self._dispatch_steps[step])
                 self._dispatch_steps[step].cancel()
+            # Notices still out go to the next run with their ids: a recipient already reached
+            # is not reached twice (the outbox knows the id).
+            for notice, task in self._notices.values():
+                if not task.done():
+                    self._recalled.add(task)
+                    task.cancel()
+                    state.comms.queue.insert(0, notice)
             await workflow.wait_condition(
                 lambda: self._all_persisted() and workflow.all_handlers_finished(),
                 timeout=DRAIN_LEDGER,
@@ -335,6 +369,16 @@ class IncidentWorkflow:
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
         self._check(lambda s, now: s.decide(decision, now), lambda s: s.check_decision(decision))
+
+    @workflow.update(name=UPDATE_ACKNOWLEDGE)
+    async def acknowledge(self, ack: AcknowledgeInput) -> DecisionReceipt:
+        return await self._apply(lambda s, now: s.acknowledge(ack, now), "acknowledged")
+
+    @acknowledge.validator
+    def _validate_acknowledge(self, ack: AcknowledgeInput) -> None:
+        if self._state is not None and not self._state.rules.notices:
+            raise refusal(Rejected("this incident sends no notices to acknowledge", conflict=True))
+        self._check(lambda s, now: s.acknowledge(ack, now), lambda s: s.check_acknowledge(ack))
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IncidentView:
@@ -515,6 +559,61 @@ class IncidentWorkflow:
         except asyncio.CancelledError:
             return None
 
+    def _start_notices(self) -> None:
+        for notice in self._state.take_notices():
+            # Recorded after what was started before it (the steps, the previous notice), so one
+            # scenario gives one ledger, row for row; a step never waits on a notice.
+            before = [*self._dispatches, *(t for _, t in self._notices.values())]
+            task = asyncio.create_task(self._notify(notice, self._state.seq, before))
+            self._notices[notice.notice_id] = (notice, task)
+
+    def _notices_idle(self) -> bool:
+        return all(task.done() for _, task in self._notices.values())
+
+    def _notices_done(self) -> bool:
+        return not self._state.comms.queue and self._notices_idle()
+
+    def _forget_notices(self) -> None:
+        """Notices recalled by a hand-over that did not happen: sent again by this run."""
+        for notice_id in [i for i, (_, t) in self._notices.items() if t in self._recalled]:
+            del self._notices[notice_id]
+
+    async def _notify(
+        self, notice: NoticeInput, after_seq: int, before: list[asyncio.Task[None]]
+    ) -> None:
+        """One notice to all of its recipients; its result goes to the ledger. The deadlines do
+        not wait on it: a channel down for hours only delays this task."""
+        state = self._state
+        try:
+            # The ledger shows why a notice went out before it shows that it went out.
+            await workflow.wait_condition(lambda: self._persisted >= after_seq)
+            result = await workflow.execute_activity(
+                ACTIVITY_SEND_NOTICE,
+                notice,
+                result_type=NoticeResult,
+                start_to_close_timeout=NOTICE_TIMEOUT,
+                heartbeat_timeout=NOTICE_HEARTBEAT,
+                retry_policy=NOTICE_RETRY,
+                summary=_notice_summary(notice),
+            )
+            outcome: NoticeResult | str = result
+        except ActivityError as exc:
+            outcome = str(exc.cause or exc)
+        except asyncio.CancelledError:
+            if asyncio.current_task() in self._recalled:
+                return  # recalled by a hand-over: the notice goes out from the next run
+            raise
+        await workflow.wait_condition(lambda: all(task.done() for task in before))
+
+        def record(s: IncidentState, now: datetime) -> None:
+            if isinstance(outcome, NoticeResult):
+                s.notice_result(notice, outcome, now)
+            else:
+                s.notice_failed(notice, outcome, now)
+
+        state.receive(workflow.now(), record)
+        self._wake = True
+
     def _snapshot(self) -> IncidentSnapshot:
         return replace(self._state.snapshot(), run_id=workflow.info().run_id)
 
@@ -543,6 +642,10 @@ class IncidentWorkflow:
             sa.NEXT_DEADLINE.name: next_deadline,
             sa.EXERCISE.name: view.exercise,
         }
+        if state.rules.notices:
+            values[sa.AWAITS.name] = [str(view.awaiting)] + [
+                f"acknowledgement:level-{a.level}" for a in view.awaiting_ack
+            ]
         changed = {k: v for k, v in values.items() if self._published.get(k) != v}
         if changed:
             keys = {key.name: key for key in sa.ALL}
@@ -553,3 +656,17 @@ class IncidentWorkflow:
             workflow.upsert_search_attributes(updates)
             self._published.update(changed)
         workflow.set_current_details(current_details(view))
+
+
+def _notice_summary(notice: NoticeInput) -> str:
+    """The activity's name in the Web UI: what is said, to whom."""
+    what = {
+        NoticeKind.CONSULTATION_REQUEST: "Ask the parties",
+        NoticeKind.REMINDER: "Remind the parties",
+        NoticeKind.ESCALATION: f"Page level {notice.facts.escalation_level}",
+        NoticeKind.ACTIVATION_ORDER: "Order the committed parties",
+        NoticeKind.CLOSE: "Tell everyone engaged: closed",
+    }[notice.notice_kind]
+    if notice.facts.repeat:
+        what += f" (repeat {notice.facts.repeat})"
+    return f"{what}: {len(notice.addressees)} audience(s)"

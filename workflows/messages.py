@@ -15,6 +15,7 @@ from typing import Any
 
 from plans.model import Plan
 from workflows.limits import RunLimits
+from workflows.notices import AwaitedAck, CommunicationsRecord
 
 
 class Phase(StrEnum):
@@ -334,6 +335,11 @@ class IncidentView(IncidentSnapshot):
     # The hash of the decision at persisted_seq: the head the ledger must hold there (empty when
     # nothing is persisted yet, or the incident predates sealed decisions).
     persisted_head: str = ""
+    # Escalation notices nobody has acknowledged yet (repeated until someone does), how many
+    # notices went out, and how many recipients could not be reached.
+    awaiting_ack: tuple[AwaitedAck, ...] = ()
+    notices_sent: int = 0
+    undelivered: int = 0
 
 
 @dataclass(frozen=True)
@@ -364,3 +370,4 @@ class CarriedState:
     quorum_since: datetime | None
     phases: tuple[PhaseChange, ...]
     rules: dict[str, bool]  # the rules the incident started under (its patch markers)
+    communications: CommunicationsRecord | None = None

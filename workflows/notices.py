@@ -102,6 +102,9 @@ class NoticeInput:
     # notice serves), whichever comes first; then the recipient is recorded undelivered.
     max_attempts: int = 5
     deliver_until: datetime | None = None
+    # The escalation notice an acknowledgement link in this message acknowledges: the notice
+    # itself, or for a repeat the notice it repeats ("" when nothing is to be acknowledged).
+    acknowledges: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,34 @@ class NoticeResult:
     unconfigured: tuple[str, ...] = ()  # audiences with no channel in the contacts file
     already_delivered: int = 0  # of the recipients, how many an earlier attempt had reached
     channels: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AwaitedAck:
+    """An escalation notice that nobody has acknowledged yet: repeated until someone does."""
+
+    notice_id: str
+    level: int
+    authority: str
+    first_sent_at: datetime
+    last_sent_at: datetime
+    repeats: int
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommunicationsRecord:
+    """What the incident has said so far, carried from one run to the next."""
+
+    sent: int = 0
+    queue: tuple[NoticeInput, ...] = ()
+    requested: bool = False
+    reminders_done: tuple[float, ...] = ()
+    notified_level: int = 1
+    escalations_seen: int = 0
+    awaiting: tuple[AwaitedAck, ...] = ()
+    acknowledged: tuple[str, ...] = ()
+    engaged: tuple[str, ...] = ()
+    closed: bool = False
+    delivered: int = 0  # notices the activity reported on
+    undelivered: int = 0  # recipients recorded undelivered

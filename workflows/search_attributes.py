@@ -22,6 +22,10 @@ PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 EXERCISE = SearchAttributeKey.for_bool("Exercise")
+# Everything the incident waits on, acknowledgements of escalation notices included
+# ("acknowledgement:level-2"). A list of its own: an existing cluster refuses to change the type
+# of IncidentAwaiting, which stays the one keyword it always was.
+AWAITS = SearchAttributeKey.for_keyword_list("IncidentAwaits")
 
 ALL = (
     INCIDENT_KIND,
@@ -33,6 +37,7 @@ ALL = (
     ESCALATION_LEVEL,
     NEXT_DEADLINE,
     EXERCISE,
+    AWAITS,
 )
 
 

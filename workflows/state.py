@@ -33,15 +33,19 @@ from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, W
 from workflows import limits
 from workflows.chain import decision_hash, genesis_hash
 from workflows.clock import PlanClock, format_offset
+from workflows.communications import Communications
 from workflows.decisions import (
     TEXT_KEY,
+    AcknowledgedPayload,
     ActivatedPayload,
     CommitmentPayload,
     DecisionKind,
+    DeliveryFailedPayload,
     EscalatedPayload,
     EvidencePayload,
     LapsedPayload,
     NotActivatedPayload,
+    NotifiedPayload,
     QuorumLostPayload,
     QuorumReachedPayload,
     ReportedPayload,
@@ -49,6 +53,7 @@ from workflows.decisions import (
     VerifiedPayload,
 )
 from workflows.messages import (
+    AcknowledgeInput,
     Action,
     Answer,
     Awaiting,
@@ -73,6 +78,7 @@ from workflows.messages import (
     TextRef,
     Verification,
 )
+from workflows.notices import NoticeInput, NoticeKind, NoticeResult
 from workflows.text import (
     ACTOR,
     PARTY,
@@ -122,6 +128,9 @@ class Rules:
     # Each decision sealed as it is recorded (chain v2, with its run and the plan's digest), and
     # a cancel from Temporal recorded as the outcome ``cancelled``.
     sealed_ledger: bool = True
+    # The incident tells people (workflows/communications.py): consultation requests and
+    # reminders, escalation notices awaiting acknowledgement, activation orders, close notices.
+    notices: bool = True
 
 
 CURRENT_RULES = Rules()
@@ -131,6 +140,7 @@ LEGACY_RULES = Rules(
     bounded=False,
     text_rules=False,
     sealed_ledger=False,
+    notices=False,
 )
 # Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
 # cancel request carries in the history (the workflow cannot see it).
@@ -300,6 +310,7 @@ class IncidentState:
         self.verified_at: datetime | None = None
         self.quorum_since: datetime | None = None
         self.phases: list[PhaseChange] = []
+        self.comms = Communications.opening(self, now)
 
         submitter = report.submitted_by or report.reported_by
         reported = ReportedPayload(
@@ -368,6 +379,7 @@ class IncidentState:
             quorum_since=self.quorum_since,
             phases=tuple(self.phases),
             rules={f: getattr(self.rules, f) for f in Rules.__dataclass_fields__},
+            communications=self.comms.record(),
         )
 
     @classmethod
@@ -382,8 +394,9 @@ class IncidentState:
         state.run_id = run_id
         state.workflow_id = workflow_id_for(incident.incident_id)
         state.plan = incident.plan
-        known = Rules.__dataclass_fields__
-        state.rules = Rules(**{k: v for k, v in carried.rules.items() if k in known})
+        # A rule the carried state does not name came after the incident started: it does not
+        # apply (a continued run must decide as its first run did).
+        state.rules = Rules(**{k: carried.rules.get(k, False) for k in Rules.__dataclass_fields__})
         state.kind = carried.kind
         state.reported_at = carried.reported_at
         state.clock = PlanClock(
@@ -414,6 +427,11 @@ class IncidentState:
         state.verified_at = carried.verified_at
         state.quorum_since = carried.quorum_since
         state.phases = list(carried.phases)
+        state.comms = (
+            Communications()
+            if carried.communications is None
+            else Communications.resumed(carried.communications)
+        )
         return state
 
     def forget_through(self, seq: int) -> None:
@@ -519,13 +537,17 @@ class IncidentState:
         """When the workflow must next wake up by itself, if the incident is still open."""
         if not self.is_open:
             return None
-        return min((self.clock.at(e.hours) for e in self.events if self._pending(e)), default=None)
+        plan = min((self.clock.at(e.hours) for e in self.events if self._pending(e)), default=None)
+        said = self.comms.next_at(self) if self.rules.notices else None
+        return min((m for m in (plan, said) if m is not None), default=None)
 
     def next_event_label(self) -> str:
         at = self.next_event_at()
         labels = [
             self._title(e) for e in self.events if self._pending(e) and self.clock.at(e.hours) == at
         ]
+        if self.rules.notices and at is not None:
+            labels += self.comms.next_label(self, at)
         return "; ".join(labels)
 
     def _title(self, event: _Event) -> str:
@@ -583,6 +605,8 @@ class IncidentState:
         """Fire, in order, everything due at or before ``now``; activate the moment all
         conditions hold. For a wake-up with no input: the timer's, or the validators' view."""
         self._fire(now, inclusive=True, incoming=None)
+        if self.rules.notices:
+            self.comms.catch_up(self, now)
 
     def receive(self, now: datetime, change: Change) -> list[Decision]:
         """Apply an input that reaches the engine at ``now``; the decisions it led to.
@@ -987,6 +1011,110 @@ class IncidentState:
             {"step": step},
         )
 
+    # -- notices ----------------------------------------------------------------------------
+
+    def check_acknowledge(self, ack: AcknowledgeInput) -> None:
+        self.check_open()
+        if self.rules.text_rules:
+            check_text(ack.actor, ACTOR)
+        if not ack.actor.strip():
+            raise Rejected("actor: an acknowledgement must name who acknowledges", field="actor")
+        if ack.via not in ("api", "link"):
+            raise Rejected("via: an acknowledgement comes by api or by link", field="via")
+        if ack.notice_id in self.comms.acknowledged:
+            raise Rejected(
+                f"notice_id: {ack.notice_id} is already acknowledged",
+                field="notice_id",
+                conflict=True,
+            )
+        if self.comms.awaited(ack.notice_id) is None:
+            awaited = ", ".join(a.notice_id for a in self.comms.awaiting) or "none"
+            raise Rejected(
+                f"notice_id: {ack.notice_id!r} is not a notice awaiting acknowledgement "
+                f"(awaiting: {awaited})",
+                field="notice_id",
+            )
+
+    def acknowledge(self, ack: AcknowledgeInput, now: datetime) -> None:
+        self.check_acknowledge(ack)
+        awaited = self.comms.acknowledge(ack.notice_id)
+        self._record(
+            DecisionKind.ACKNOWLEDGED,
+            now,
+            ack.actor,
+            f"Escalation to level {awaited.level} ({awaited.authority}) acknowledged",
+            AcknowledgedPayload(notice=ack.notice_id, level=awaited.level, via=ack.via),
+        )
+
+    def take_notices(self) -> list[NoticeInput]:
+        """The notices queued since the last call, for the workflow to send."""
+        queued, self.comms.queue = self.comms.queue, []
+        return queued
+
+    def notice_result(self, notice: NoticeInput, result: NoticeResult, now: datetime) -> None:
+        """What the notice activity reported: one ``notified``, and a ``delivery_failed`` per
+        recipient it could not reach."""
+        kind = str(notice.notice_kind)
+        undelivered = sorted({u.audience for u in result.undelivered})
+        payload = NotifiedPayload(
+            notice=notice.notice_id,
+            notice_kind=kind,
+            delivered=list(result.delivered),
+            recipients=result.recipients,
+            undelivered=undelivered,
+            unconfigured=list(result.unconfigured),
+        )
+        if notice.acknowledges and notice.acknowledges != notice.notice_id:
+            payload["acknowledges"] = notice.acknowledges
+            payload["repeat"] = notice.facts.repeat
+        self.comms.delivered += 1
+        self._record(
+            DecisionKind.NOTIFIED,
+            now,
+            SYSTEM,
+            _notice_title(notice),
+            payload,
+        )
+        for failed in result.undelivered:
+            self.comms.undelivered += 1
+            self._record(
+                DecisionKind.DELIVERY_FAILED,
+                now,
+                SYSTEM,
+                failed.error[: limits.TEXT_IN_WORKFLOW],
+                DeliveryFailedPayload(
+                    notice=notice.notice_id,
+                    notice_kind=kind,
+                    audience=failed.audience,
+                    channel=failed.channel,
+                ),
+            )
+
+    def notice_failed(self, notice: NoticeInput, error: str, now: datetime) -> None:
+        """The notice activity itself failed for good (a broken contacts file): nobody was told."""
+        self.comms.undelivered += len(notice.addressees)
+        for addressee in notice.addressees:
+            self._record(
+                DecisionKind.DELIVERY_FAILED,
+                now,
+                SYSTEM,
+                error[: limits.TEXT_IN_WORKFLOW],
+                DeliveryFailedPayload(
+                    notice=notice.notice_id,
+                    notice_kind=str(notice.notice_kind),
+                    audience=addressee.audience,
+                    channel="",
+                ),
+            )
+
+    def closing_rationale(self) -> str:
+        """The closing decision's rationale, as the close notice quotes it."""
+        closing = next(
+            (d for d in reversed(self.decisions) if DecisionKind(d.kind).outcome is not None),
+            None,
+        )
+        return "" if closing is None else closing.rationale
+
     # -- internals --------------------------------------------------------------------------
 
     def _add_source(self, source: str) -> None:
@@ -1201,8 +1329,29 @@ class IncidentState:
             run=run,
             ledger_problem=ledger_problem,
             persisted_head=self.hash_of(persisted_seq),
+            awaiting_ack=tuple(self.comms.awaiting),
+            notices_sent=self.comms.sent,
+            undelivered=self.comms.undelivered,
         )
 
     def hash_of(self, seq: int) -> str:
         """The seal of decision ``seq`` if the state still holds it ("" otherwise)."""
         return next((d.hash for d in reversed(self.decisions) if d.seq == seq), "")
+
+
+_NOTICE_TITLES = {
+    NoticeKind.CONSULTATION_REQUEST: "Consultation request",
+    NoticeKind.REMINDER: "Consultation reminder",
+    NoticeKind.ESCALATION: "Escalation notice",
+    NoticeKind.ACTIVATION_ORDER: "Activation order",
+    NoticeKind.CLOSE: "Close notice",
+}
+
+
+def _notice_title(notice: NoticeInput) -> str:
+    title = _NOTICE_TITLES[notice.notice_kind]
+    if notice.notice_kind is NoticeKind.ESCALATION:
+        title += f" to level {notice.facts.escalation_level} ({notice.facts.level_title})"
+        if notice.facts.repeat:
+            title += f", repeat {notice.facts.repeat}"
+    return f"{title}: {len(notice.addressees)} audience(s)"

@@ -18,9 +18,12 @@ from api.ratelimit import limit_writes
 from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.incidents import (
+    AcknowledgementIn,
     CommitmentIn,
     DeadlineOut,
     DecisionIn,
+    Deliveries,
+    DeliveryOut,
     EvidenceIn,
     IncidentDetail,
     IncidentList,
@@ -34,6 +37,7 @@ from api.schemas.incidents import (
 )
 from api.updates import AddressedIncident, not_found, submit_once
 from db.audit import audited_ledger
+from db.deliveries import incident_deliveries
 from db.models import Incident
 from db.repository import IncidentFilter, IncidentRepository, snapshot_of
 from db.texts import carried, ref_in, texts_for
@@ -43,6 +47,7 @@ from workflows.decisions import detail
 from workflows.incident import IncidentWorkflow
 from workflows.lookup import look_up
 from workflows.messages import (
+    AcknowledgeInput,
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
@@ -194,6 +199,24 @@ class LedgerPage(BaseModel):
 
 
 @router.get(
+    "/{incident_id}/notifications",
+    response_model=Deliveries,
+    responses=documented(401, 403, 404, 422),
+    summary="Every message the incident's notices sent, each channel's delivery, undelivered ones",
+)
+async def incident_notifications(
+    context: Context, _: Reader, incident: AddressedIncident
+) -> Deliveries:
+    async with context.sessions() as session:
+        rows = await incident_deliveries(session, incident.id)
+    return Deliveries(
+        incident_id=incident.id,
+        undelivered=sum(r.status == "undelivered" for r in rows),
+        deliveries=[DeliveryOut.model_validate(r) for r in rows],
+    )
+
+
+@router.get(
     "/{incident_id}/decisions",
     response_model=Ledger,
     responses=documented(401, 403, 404, 422),
@@ -299,6 +322,32 @@ async def add_commitment(
         "commitment",
         IncidentWorkflow.submit_commitment,
         commitment,
+        body,
+        idempotency_key,
+    )
+
+
+@router.post(
+    "/{incident_id}/acknowledgements",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
+    summary="Acknowledge an escalation notice for its whole audience: its repeats stop",
+)
+async def acknowledge(
+    body: AcknowledgementIn,
+    context: Context,
+    principal: Annotated[Principal, Depends(require(Permission.DECIDE))],
+    incident: AddressedIncident,
+    idempotency_key: IdempotencyKey = None,
+) -> Receipt:
+    return await submit_once(
+        context,
+        principal,
+        incident,
+        "acknowledgement",
+        IncidentWorkflow.acknowledge,
+        AcknowledgeInput(notice_id=body.notice_id, actor=principal.name, via="api"),
         body,
         idempotency_key,
     )

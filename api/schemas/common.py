@@ -59,6 +59,10 @@ OptionalRationale = _text_type(text.RATIONALE, required=False)
 PlanName = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=text.PARTY.max_chars)
 ]
+# A notice id as the workflow mints it: "<workflow id>/<counter>-<kind>".
+NoticeId = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*/[0-9]{4}-[a-z_]+$", max_length=160)
+]
 IncidentId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.schemas.common import (
     FreeText,
+    NoticeId,
     OptionalRationale,
     PlanName,
     Rationale,
@@ -214,6 +215,34 @@ class DecisionIn(RequestModel):
     rationale: Rationale
     new_kind: PlanName | None = Field(
         default=None, description="reclassify only: the kind it becomes"
+    )
+
+
+class DeliveryOut(_FromAttributes):
+    """One message of a notice to one channel of one audience."""
+
+    notice_id: str
+    notice_kind: str
+    audience: str
+    channel: str = Field(description="The channel in Apprise's privacy form: never a secret")
+    cleared: bool = Field(description="Whether the channel may see incident content")
+    status: Literal["pending", "delivered", "undelivered"]
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class Deliveries(BaseModel):
+    incident_id: str
+    undelivered: int = Field(description="Messages given up on: refused, or out of attempts")
+    deliveries: list[DeliveryOut]
+
+
+class AcknowledgementIn(RequestModel):
+    notice_id: NoticeId = Field(
+        description="The escalation notice acknowledged (awaiting_ack[].notice_id), for its "
+        "whole audience"
     )
 
 

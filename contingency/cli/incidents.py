@@ -223,6 +223,30 @@ def register(app: typer.Typer) -> None:
             render.receipt,
         )
 
+    @app.command()
+    def ack(
+        incident: IncidentArg,
+        notice_id: Annotated[
+            str, typer.Argument(help="The escalation notice (see `contingency show`)")
+        ],
+        idempotency_key: Key = None,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
+        """Acknowledge an escalation notice for its whole audience: its repeats stop."""
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/acknowledgements",
+                {"notice_id": notice_id},
+                idempotency_key=idempotency_key,
+            ),
+            render.receipt,
+        )
+
     @app.command("list")
     def list_incidents(
         kind: Annotated[str | None, typer.Option()] = None,

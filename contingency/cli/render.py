@@ -58,6 +58,15 @@ def incident(data: dict[str, Any]) -> None:
     outcome = data["outcome"] or "open"
     if data.get("ledger_problem"):
         console.print(f"[bold red]LEDGER BLOCKED: {escape(data['ledger_problem'])}[/bold red]")
+    for awaited in data.get("awaiting_ack") or ():
+        repeats = f", repeated {awaited['repeats']}x" if awaited.get("repeats") else ""
+        console.print(
+            f"[bold yellow]AWAITING ACKNOWLEDGEMENT[/bold yellow]: level {awaited['level']} "
+            f"({escape(awaited['authority'])}){repeats} · "
+            f"contingency ack {escape(data['incident_id'])} {escape(awaited['notice_id'])}"
+        )
+    if data.get("undelivered"):
+        console.print(f"[bold red]UNDELIVERED[/bold red]: {data['undelivered']} recipient(s)")
     console.print(
         f"[bold]{data['incident_id']}[/bold]  {data['kind']} in {data['sector']}  "
         f"({'EXERCISE, ' if data['exercise'] else ''}plan {data['plan_id']} v{data['plan_version']})"

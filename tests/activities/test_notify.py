@@ -252,6 +252,9 @@ async def test_an_uncleared_channel_gets_no_incident_content(
         link = next(word for word in shown.split() if "/r/" in word)
         for fact in ("Zaporizhzhia", "offensive", "T0+", "commit", "Allied"):
             assert fact not in shown.replace(link, ""), (message.channel, fact)
+        # The idempotency header names no incident either: a digest of the delivery key.
+        assert message.key is not None and message.key.startswith("k-"), message.key
+    assert len({m.key for m in [*http_receiver.received, *smtp_receiver.received]}) == 3
 
 
 async def test_exercise_notices_reach_no_receiver(

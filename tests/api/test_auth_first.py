@@ -22,8 +22,10 @@ from workflows.messages import ViolationReport
 from workflows.starting import build_input
 from workflows.state import IncidentState
 
-# Routes anyone may call: probes, metrics, the API's own description, the board's sign-in.
-OPEN = {"/healthz", "/readyz", "/metrics", "/board/login", "/board/logout"}
+# Routes anyone may call: probes, metrics, the API's own description, the board's sign-in, and
+# the pages behind a message's signed link (the signed token in the path is the credential:
+# tests/api/test_replies.py refuses an altered one).
+OPEN = {"/healthz", "/readyz", "/metrics", "/board/login", "/board/logout", "/r/{token}"}
 BOARD_DATA = {"/board/rows", "/board/incidents.json"}
 
 

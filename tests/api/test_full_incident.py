@@ -3,6 +3,7 @@ time-skipping server: plan time advances between the calls."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from tests.api.conftest import report
@@ -65,7 +66,12 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
         assert authorized.status_code == 200, authorized.text
         assert authorized.json()["outcome"] == "activated"
 
-        final = (await http.get(base, headers=tokens.auth("observer"))).json()
+        # The workflow completes once its close notice and activation orders are out.
+        for _ in range(100):
+            final = (await http.get(base, headers=tokens.auth("observer"))).json()
+            if final["status"] == "completed":
+                break
+            await asyncio.sleep(0.1)
         ledger = (await http.get(f"{base}/decisions", headers=tokens.auth("observer"))).json()
         listed = (
             await http.get(
@@ -77,10 +83,16 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
     assert final["authorized_by"] == tokens.names["operator"]
     assert sorted(final["quorum"]["committed"]) == ["pl", "uk", "us"]
     assert ledger["chain"]["intact"] is True
-    kinds = [row["kind"] for row in ledger["decisions"]]
+    decided = [row for row in ledger["decisions"] if row["kind"] != "notified"]
+    kinds = [row["kind"] for row in decided]
     assert kinds[0] == "reported" and kinds[-2:] == ["authorize", "activated"]
-    actors = {row["kind"]: row["actor"] for row in ledger["decisions"]}
+    actors = {row["kind"]: row["actor"] for row in decided}
     assert actors["authorize"] == tokens.names["operator"]
     assert actors["evidence_accepted"] == tokens.names["reporter"]
-    assert round(ledger["decisions"][-1]["t_plus_hours"]) == 30
+    assert round(decided[-1]["t_plus_hours"]) == 30
+    # After the outcome: the activation orders and the close notice.
+    assert [row["payload"]["notice_kind"] for row in ledger["decisions"][-2:]] == [
+        "activation_order",
+        "close",
+    ]
     assert incident in [i["incident_id"] for i in listed["incidents"]]

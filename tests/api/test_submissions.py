@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.api.conftest import report
 
 
@@ -144,7 +146,11 @@ async def test_refusals_name_the_field_409_for_state_and_422_for_values(
         )
         assert ended.status_code == 409, ended.text
         assert "ended" in ended.json()["message"]
-        final = await http.get(f"/v1/incidents/{incident}", headers=operator)
+        for _ in range(100):  # completed once its close notice is out
+            final = await http.get(f"/v1/incidents/{incident}", headers=operator)
+            if final.json().get("status") == "completed":
+                break
+            await asyncio.sleep(0.1)
         assert final.status_code == 200 and final.json()["status"] == "completed"
         assert final.json()["outcome"] == "stood_down"
         assert all(d["seconds_left"] is None for d in final.json()["deadlines"])

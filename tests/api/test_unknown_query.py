@@ -26,6 +26,10 @@ async def test_every_route_refuses_an_unknown_query_parameter(
         transport=httpx.ASGITransport(app=app), base_url="http://api.test", timeout=10
     ) as http:
         for method, template in routes:
+            if template.startswith("/r/"):
+                # A link in a message: mail clients and scanners append their own parameters
+                # (utm_*, tracking ids) to it, which must not break the page behind it.
+                continue
             path = re.sub(r"\{[a-z_]+\}", "somewhere-12345678", template)
             for raw, name in (("exercies=true", "exercies"), ("%6Cimit=5", "limit")):
                 if name == "limit" and template in ("/v1/incidents", LEDGER_PAGES):

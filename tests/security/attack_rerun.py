@@ -185,6 +185,8 @@ async def run_attack(
             "CONTINGENCY_TASK_QUEUE": task_queue,
             "CONTINGENCY_LOG_LEVEL": "WARNING",
             "CONTINGENCY_NOTIFICATION_SINK": "exercise",
+            # Its own data directory: no contacts file, so the notices reach nobody real.
+            "CONTINGENCY_DATA_DIR": str(workdir / "data"),
             # The per-token rate limits have their own tests (test_intake_rate_limit.py,
             # test_write_rate_limit.py); here they would only hide the answers.
             "CONTINGENCY_INTAKE_RATE_PER_MINUTE": "1000000",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
@@ -118,12 +120,26 @@ async def start_drill(
     return Drill(env=env, handle=handle, t0=t0)
 
 
-def kinds(view: IncidentView) -> list[str]:
-    return [d.kind for d in view.timeline]
+# What the incident told people: between and after the plan's decisions, at times of their own.
+NOTICE_KINDS = frozenset({"notified", "delivery_failed", "acknowledged"})
 
 
-def hours_of(view: IncidentView, kind: str) -> list[float]:
-    return [round(d.t_plus_hours, 2) for d in view.timeline if d.kind == kind]
+def _decisions(source: IncidentView | Sequence[Any]) -> Sequence[Any]:
+    return source.timeline if isinstance(source, IncidentView) else source
+
+
+def kinds(source: IncidentView | Sequence[Any], *, notices: bool = False) -> list[str]:
+    """The kinds of a view's recent timeline or of ledger rows: the plan's decisions, and the
+    notices' results too with ``notices=True``."""
+    return [d.kind for d in _decisions(source) if notices or d.kind not in NOTICE_KINDS]
+
+
+def hours_of(source: IncidentView | Sequence[Any], kind: str) -> list[float]:
+    return [round(d.t_plus_hours, 2) for d in _decisions(source) if d.kind == kind]
+
+
+def plan_decisions(rows: Sequence[Any]) -> list[Any]:
+    return [r for r in rows if r.kind not in NOTICE_KINDS]
 
 
 async def ledger_rows(
@@ -136,11 +152,14 @@ async def ledger_rows(
 async def assert_ledger_matches(
     sessions: async_sessionmaker[AsyncSession], view: IncidentView
 ) -> list[LedgerDecision]:
-    """The ledger holds every decision of the timeline exactly once, in order, chained."""
+    """The ledger holds every decision exactly once, in order, chained, and ends with the
+    workflow's own latest decisions (the view holds the most recent of them)."""
     rows = await ledger_rows(sessions, view.incident_id)
-    assert [(r.seq, r.kind, r.actor) for r in rows] == [
+    assert [r.seq for r in rows] == list(range(1, view.decisions_total + 1))
+    tail = rows[len(rows) - len(view.timeline) :]
+    assert [(r.seq, r.kind, r.actor) for r in tail] == [
         (d.seq, d.kind, d.actor) for d in view.timeline
     ]
-    assert [r.occurred_at for r in rows] == [d.at for d in view.timeline]
+    assert [r.occurred_at for r in tail] == [d.at for d in view.timeline]
     assert verify_chain(rows[0].workflow_id, rows) is None
     return rows

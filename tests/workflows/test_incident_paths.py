@@ -9,7 +9,14 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.sinks import ExerciseSink, OutboundMessage
-from tests.workflows.support import REPORTER, assert_ledger_matches, hours_of, kinds, start_drill
+from tests.workflows.support import (
+    REPORTER,
+    assert_ledger_matches,
+    hours_of,
+    kinds,
+    plan_decisions,
+    start_drill,
+)
 from worker import WorkerDependencies, build_worker
 from workflows.messages import Action, DeadlineStatus, Evidence, Outcome, Phase, Verification
 
@@ -43,15 +50,17 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
     assert view.outcome is Outcome.ACTIVATED
     assert view.phase is Phase.CLOSED
     assert abs((view.closed_at - view.t0).total_seconds() - 30 * 3600) < 5
-    assert hours_of(view, "activated") == [30.0]
+    rows = await assert_ledger_matches(sessions, view)
+    decided = plan_decisions(rows)
+    assert hours_of(rows, "activated") == [30.0]
     assert view.escalation_level == 1 and view.escalations == ()
-    assert view.timeline[-1].payload["parties"] == {
+    assert decided[-1].payload["parties"] == {
         "pl": ["ground"],
         "uk": ["air", "naval"],
         "us": ["air"],
     }
     assert set(view.dispatched) == {"demarche", "unsc_session", "sanctions_snapback"}
-    assert hours_of(view, "dispatched") == [2.0, 2.0, 2.0]
+    assert hours_of(rows, "dispatched") == [2.0, 2.0, 2.0]
     assert deadlines(view) == {
         "verification": DeadlineStatus.MET,
         "consultation": DeadlineStatus.MET,
@@ -59,12 +68,12 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
         "authorization": DeadlineStatus.MET,
         "activation": DeadlineStatus.MET,
     }
-    assert kinds(view) == [
+    assert kinds(rows) == [
         "reported", "evidence_accepted", "verified", "dispatched", "dispatched", "dispatched",
         "commitment", "commitment", "commitment", "quorum_reached", "authorize", "activated",
     ]  # fmt: skip
-    rows = await assert_ledger_matches(sessions, view)
-    assert rows[-2].actor == "duty-officer" and rows[-2].rationale == "quorum reached; NAC concurs"
+    assert decided[-2].actor == "duty-officer"
+    assert decided[-2].rationale == "quorum reached; NAC concurs"
     assert rows[-1].workflow_id == drill.handle.id
     assert sorted(m.step for m in exercise_sink.sent) == [
         "demarche",
@@ -94,8 +103,9 @@ async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(
         view = await drill.result()
 
     assert view.outcome is Outcome.ACTIVATED
-    assert hours_of(view, "activated") == [55.0]
-    assert hours_of(view, "presumed") == [50.0]
+    rows = await assert_ledger_matches(sessions, view)
+    assert hours_of(rows, "activated") == [55.0]
+    assert hours_of(rows, "presumed") == [50.0]
     assert [e.reason for e in view.escalations] == [
         "Not verified by T0+12h; proceeding on presumption",
         "Allied quorum not reached by T0+24h",
@@ -110,7 +120,6 @@ async def test_late_report_has_less_time_and_past_deadlines_fire_at_once(
         "authorization": DeadlineStatus.MET,
         "activation": DeadlineStatus.MET,
     }
-    await assert_ledger_matches(sessions, view)
 
 
 async def test_quorum_never_reached(ts_env, run_worker, sessions, task_queue):
@@ -130,13 +139,13 @@ async def test_quorum_never_reached(ts_env, run_worker, sessions, task_queue):
         view = await drill.result()
 
     assert view.outcome is Outcome.NOT_ACTIVATED
-    assert hours_of(view, "not_activated") == [72.0]
+    rows = await assert_ledger_matches(sessions, view)
+    assert hours_of(rows, "not_activated") == [72.0]
     assert view.unmet_conditions == ("consultation", "authorization")
-    assert view.timeline[-1].payload["unmet"] == ["consultation", "authorization"]
+    assert plan_decisions(rows)[-1].payload["unmet"] == ["consultation", "authorization"]
     assert escalations(view) == [(2, 24.0), (3, 48.0), (3, 60.0)]
     assert view.escalation_level == 3
-    assert hours_of(view, "lapsed") == [24.0, 60.0, 72.0]
-    await assert_ledger_matches(sessions, view)
+    assert hours_of(rows, "lapsed") == [24.0, 60.0, 72.0]
 
 
 async def test_duplicate_evidence_from_one_source_counts_once(
@@ -176,6 +185,7 @@ async def test_unverified_ceasefire_breach_closes_at_12h(
 
     assert view.outcome is Outcome.UNVERIFIED_CLOSED
     assert kinds(view) == ["reported", "lapsed", "unverified_closed"]
+    assert kinds(view, notices=True)[-1] == "notified"  # the close notice, after the outcome
     assert hours_of(view, "unverified_closed") == [12.0]
     assert view.escalations == () and view.dispatched == ()
     assert deadlines(view)["verification"] is DeadlineStatus.MISSED
@@ -202,9 +212,10 @@ async def test_stand_down(ts_env, run_worker, sessions, task_queue):
     assert view.outcome is Outcome.STOOD_DOWN
     assert hours_of(view, "stood_down") == [5.0]
     assert kinds(view)[-2:] == ["stand_down", "stood_down"]
-    assert view.timeline[-2].rationale == "columns withdrew behind the line; verified by OSCE"
     rows = await assert_ledger_matches(sessions, view)
-    assert rows[-2].actor == "duty-officer"
+    decided = plan_decisions(rows)
+    assert decided[-2].rationale == "columns withdrew behind the line; verified by OSCE"
+    assert decided[-2].actor == "duty-officer"
 
 
 async def test_reclassify_keeps_t0_and_applies_the_new_kind(
@@ -233,16 +244,16 @@ async def test_reclassify_keeps_t0_and_applies_the_new_kind(
         view = await drill.result()
 
     assert view.outcome is Outcome.ACTIVATED
-    assert hours_of(view, "activated") == [40.0]
-    reclassified = next(d for d in view.timeline if d.kind == "reclassify")
+    rows = await assert_ledger_matches(sessions, view)
+    assert hours_of(rows, "activated") == [40.0]
+    reclassified = next(d for d in rows if d.kind == "reclassify")
     assert reclassified.payload == {
         "action": "reclassify",
         "from": "ceasefire_breach",
         "to": "large_scale_offensive",
     }
-    assert hours_of(view, "dispatched") == [1.0, 30.0, 30.0]
+    assert hours_of(rows, "dispatched") == [1.0, 30.0, 30.0]
     assert escalations(view) == [(2, 30.0)]
-    await assert_ledger_matches(sessions, view)
 
 
 async def test_a_party_changing_its_answer(ts_env, run_worker, sessions, task_queue):
@@ -265,20 +276,18 @@ async def test_a_party_changing_its_answer(ts_env, run_worker, sessions, task_qu
         view = await drill.result()
 
     assert view.outcome is Outcome.ACTIVATED
-    assert view.timeline[-1].payload["parties"] == {
+    rows = await assert_ledger_matches(sessions, view)
+    assert plan_decisions(rows)[-1].payload["parties"] == {
         "fr": ["ground"],
         "it": ["air", "naval"],
         "uk": ["naval"],
     }
     assert view.quorum.declined == ("us",)
-    changed = [
-        d.payload for d in view.timeline if d.kind == "commitment" and d.payload["party"] == "us"
-    ]
+    changed = [d.payload for d in rows if d.kind == "commitment" and d.payload["party"] == "us"]
     assert [(c["answer"], c["previous"]) for c in changed] == [
         ("commit", None),
         ("decline", "commit"),
     ]
-    await assert_ledger_matches(sessions, view)
 
 
 async def test_limited_incursion_ends_as_diplomatic_response(

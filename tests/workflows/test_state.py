@@ -9,6 +9,7 @@ import pytest
 from plans.loader import get_plan
 from workflows.clock import PlanClock, format_offset
 from workflows.messages import (
+    AcknowledgeInput,
     Action,
     Answer,
     Awaiting,
@@ -99,7 +100,12 @@ def test_deadlines_are_absolute_and_late_reports_fire_what_is_past():
     assert {d.name: d.due_at for d in view.deadlines}["activation"] == at(72)
     assert view.verification is Verification.PRESUMED
     assert [(e.level, e.t_plus_hours) for e in view.escalations] == [(2, 30), (2, 30)]
-    assert view.schedule[0].name == "diplomacy"
+    assert view.schedule[0].name == "diplomacy" and view.schedule[0].due_at == at(48)
+    # Before the next deadline, the level-2 notice nobody has acknowledged goes out again.
+    assert state.next_event_at() == at(31)
+    assert state.next_event_label() == "Level 2 notice unacknowledged: repeat T0+31h"
+    awaited = view.awaiting_ack[0]
+    state.acknowledge(AcknowledgeInput(awaited.notice_id, "operator:duty"), at(30.5))
     assert state.next_event_at() == at(48)
     assert state.next_event_label() == (
         "Diplomatic steps dispatched deadline T0+48h; Escalation check (quorum) T0+48h; "

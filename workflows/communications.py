@@ -1,0 +1,324 @@
+"""When the incident tells people, and what: the plan's communications as a pure state machine.
+
+:class:`IncidentState` owns one :class:`Communications` and calls :meth:`Communications.catch_up`
+after every change: it queues the notices that change made due (a consultation opening, the
+ladder moving, the outcome) and those whose time came (reminders, repeats of an escalation
+notice nobody acknowledged). The workflow sends what is queued, one activity per notice, and
+hands the result back (``IncidentState.notice_result``), which records it in the ledger.
+
+Notices never hold up the plan: nothing here is a condition of a deadline, and a notice queued
+is sent by a task of its own while the deadlines go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from workflows.clock import format_offset
+from workflows.messages import Answer, Outcome
+from workflows.notices import (
+    CELL,
+    Addressee,
+    AwaitedAck,
+    CommunicationsRecord,
+    NoticeFacts,
+    NoticeInput,
+    NoticeKind,
+    level_audience,
+    party_audience,
+)
+
+if TYPE_CHECKING:
+    from workflows.state import IncidentState
+
+# How much of an operator's rationale a notice quotes (the ledger holds all of it).
+RATIONALE_IN_NOTICE = 280
+
+
+@dataclass
+class Communications:
+    """What has been said so far, carried from run to run."""
+
+    sent: int = 0  # notices queued so far: the counter in every notice id
+    queue: list[NoticeInput] = field(default_factory=list)
+    requested: bool = False  # the consultation request went out
+    reminders_done: list[float] = field(default_factory=list)  # offsets handled (sent or skipped)
+    notified_level: int = 1
+    escalations_seen: int = 0  # how many of the state's escalations earlier notices covered
+    awaiting: list[AwaitedAck] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+    engaged: list[str] = field(default_factory=list)  # audiences addressed so far
+    closed: bool = False  # the activation order and close notice are queued
+    delivered: int = 0
+    undelivered: int = 0
+
+    def record(self) -> CommunicationsRecord:
+        return CommunicationsRecord(
+            sent=self.sent,
+            queue=tuple(self.queue),
+            requested=self.requested,
+            reminders_done=tuple(self.reminders_done),
+            notified_level=self.notified_level,
+            escalations_seen=self.escalations_seen,
+            awaiting=tuple(self.awaiting),
+            acknowledged=tuple(self.acknowledged),
+            engaged=tuple(self.engaged),
+            closed=self.closed,
+            delivered=self.delivered,
+            undelivered=self.undelivered,
+        )
+
+    @classmethod
+    def resumed(cls, record: CommunicationsRecord) -> Communications:
+        return cls(
+            sent=record.sent,
+            queue=list(record.queue),
+            requested=record.requested,
+            reminders_done=list(record.reminders_done),
+            notified_level=record.notified_level,
+            escalations_seen=record.escalations_seen,
+            awaiting=list(record.awaiting),
+            acknowledged=list(record.acknowledged),
+            engaged=list(record.engaged),
+            closed=record.closed,
+            delivered=record.delivered,
+            undelivered=record.undelivered,
+        )
+
+    @classmethod
+    def opening(cls, state: IncidentState, now: datetime) -> Communications:
+        """A new incident's: reminder offsets already past when it opens are skipped."""
+        hours = state.plan.communications.reminder_hours
+        return cls(reminders_done=[h for h in hours if state.clock.at(h) <= now])
+
+    # -- what falls due ---------------------------------------------------------------------
+
+    def next_at(self, state: IncidentState) -> datetime | None:
+        """The next moment a notice falls due by itself (a reminder, a repeat), while open."""
+        if not state.is_open:
+            return None
+        moments = [self._repeat_at(state, a) for a in self.awaiting]
+        if self._consulting(state) and self._unanswered(state):
+            moments += [
+                state.clock.at(h)
+                for h in state.plan.communications.reminder_hours
+                if h not in self.reminders_done
+            ]
+        return min(moments, default=None)
+
+    def next_label(self, state: IncidentState, at: datetime) -> list[str]:
+        labels = []
+        offset = format_offset(state.clock.hours_since_t0(at))
+        for awaited in self.awaiting:
+            if self._repeat_at(state, awaited) == at:
+                labels.append(f"Level {awaited.level} notice unacknowledged: repeat {offset}")
+        if self._consulting(state) and any(
+            state.clock.at(h) == at
+            for h in state.plan.communications.reminder_hours
+            if h not in self.reminders_done
+        ):
+            labels.append(f"Remind the parties that have not answered {offset}")
+        return labels
+
+    def catch_up(self, state: IncidentState, now: datetime) -> None:
+        """Queue every notice due by ``now``, in the order people should read them."""
+        if self._consulting(state) and not self.requested:
+            self.requested = True
+            self._queue(state, now, NoticeKind.CONSULTATION_REQUEST, self._parties(state))
+        if self._consulting(state):
+            due = [
+                h
+                for h in state.plan.communications.reminder_hours
+                if h not in self.reminders_done and state.clock.at(h) <= now
+            ]
+            if due:  # several missed while the engine was away: one reminder, not a burst
+                self.reminders_done += due
+                waiting = self._unanswered(state)
+                if waiting:
+                    self._queue(state, now, NoticeKind.REMINDER, waiting)
+        if state.escalation_level > self.notified_level and state.is_open:
+            self._escalation_notice(state, now)
+        elif state.is_open:
+            self.escalations_seen = len(state.escalations)
+        if state.is_open:
+            for awaited in list(self.awaiting):
+                if self._repeat_at(state, awaited) <= now:
+                    self._repeat(state, now, awaited)
+        elif not self.closed:
+            self._closing(state, now)
+
+    # -- acknowledgements -------------------------------------------------------------------
+
+    def awaited(self, notice_id: str) -> AwaitedAck | None:
+        return next((a for a in self.awaiting if a.notice_id == notice_id), None)
+
+    def acknowledge(self, notice_id: str) -> AwaitedAck:
+        awaited = self.awaited(notice_id)
+        assert awaited is not None  # the validator checked
+        self.awaiting.remove(awaited)
+        self.acknowledged.append(notice_id)
+        return awaited
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _consulting(self, state: IncidentState) -> bool:
+        return state.is_open and state.policy.consultation
+
+    def _parties(self, state: IncidentState) -> tuple[Addressee, ...]:
+        answered = set(state.commitments)
+        return tuple(Addressee(party_audience(p)) for p in state.plan.parties if p not in answered)
+
+    def _unanswered(self, state: IncidentState) -> tuple[Addressee, ...]:
+        return self._parties(state)
+
+    def _repeat_at(self, state: IncidentState, awaited: AwaitedAck) -> datetime:
+        interval = timedelta(minutes=state.plan.communications.escalation_repeat_minutes)
+        return awaited.last_sent_at + state.clock.scaled(interval)
+
+    def _escalation_notice(self, state: IncidentState, now: datetime) -> None:
+        level = state.escalation_level
+        fresh = state.escalations[self.escalations_seen :]
+        # Every rule that fired in this instant, the one that raised the level among them.
+        reasons = tuple(e.reason for e in fresh if e.at == now) or tuple(e.reason for e in fresh)
+        self.escalations_seen = len(state.escalations)
+        self.notified_level = level
+        notice = self._queue(
+            state,
+            now,
+            NoticeKind.ESCALATION,
+            (Addressee(level_audience(level)), Addressee(CELL)),
+            reasons=reasons,
+            needs_ack=True,
+        )
+        self.awaiting.append(
+            AwaitedAck(
+                notice_id=notice.notice_id,
+                level=level,
+                authority=state.plan.authority(level),
+                first_sent_at=now,
+                last_sent_at=now,
+                repeats=0,
+                reasons=reasons,
+            )
+        )
+
+    def _repeat(self, state: IncidentState, now: datetime, awaited: AwaitedAck) -> None:
+        repeats = awaited.repeats + 1
+        self._queue(
+            state,
+            now,
+            NoticeKind.ESCALATION,
+            (Addressee(level_audience(awaited.level)), Addressee(CELL)),
+            reasons=awaited.reasons,
+            needs_ack=True,
+            repeat=repeats,
+            level=awaited.level,
+            acknowledges=awaited.notice_id,
+        )
+        index = self.awaiting.index(awaited)
+        self.awaiting[index] = replace(awaited, last_sent_at=now, repeats=repeats)
+
+    def _closing(self, state: IncidentState, now: datetime) -> None:
+        self.closed = True
+        self.awaiting.clear()  # nothing is awaited of a closed incident: the repeats stop
+        if state.outcome is Outcome.ACTIVATED:
+            committed = tuple(
+                Addressee(party_audience(p), assets=c.assets)
+                for p, c in sorted(state.commitments.items())
+                if c.answer is Answer.COMMIT
+            )
+            if committed:
+                self._queue(state, now, NoticeKind.ACTIVATION_ORDER, committed)
+        everyone = [a for a in self.engaged if a != CELL] + [CELL]
+        self._queue(
+            state,
+            now,
+            NoticeKind.CLOSE,
+            tuple(Addressee(a) for a in everyone),
+            rationale=state.closing_rationale()[:RATIONALE_IN_NOTICE],
+        )
+
+    def _queue(
+        self,
+        state: IncidentState,
+        now: datetime,
+        kind: NoticeKind,
+        addressees: tuple[Addressee, ...],
+        *,
+        reasons: tuple[str, ...] = (),
+        needs_ack: bool = False,
+        repeat: int = 0,
+        level: int | None = None,
+        acknowledges: str = "",
+        rationale: str | None = None,
+    ) -> NoticeInput:
+        self.sent += 1
+        notice_id = f"{state.workflow_id}/{self.sent:04d}-{kind}"
+        deadline, label = self._deadline_for(state, kind)
+        level = state.escalation_level if level is None else level
+        facts = NoticeFacts(
+            plan_id=state.plan.id,
+            plan_title=state.plan.title,
+            kind=state.kind,
+            kind_title=state.policy.title,
+            sector=state.input.report.sector,
+            t0=state.clock.t0,
+            escalation_level=level,
+            level_title=state.plan.authority(level),
+            deadline=deadline,
+            deadline_label=label,
+            reasons=reasons,
+            repeat=repeat,
+            outcome=None if state.outcome is None else str(state.outcome),
+            unmet_conditions=tuple(state.unmet) if state.outcome is not None else (),
+            rationale=rationale,
+            assets_requested=state.plan.assets if kind in _ASKING else (),
+        )
+        notice = NoticeInput(
+            notice_id=notice_id,
+            notice_kind=kind,
+            incident_id=state.input.incident_id,
+            workflow_id=state.workflow_id,
+            exercise=state.input.exercise,
+            addressees=addressees,
+            facts=facts,
+            needs_ack=needs_ack,
+            needs_answer=kind in _ASKING,
+            max_attempts=state.plan.communications.delivery_attempts,
+            deliver_until=self._deliver_until(state, kind, deadline, now),
+            acknowledges=acknowledges or (notice_id if needs_ack else ""),
+        )
+        self.queue.append(notice)
+        for addressee in addressees:
+            if addressee.audience not in self.engaged:
+                self.engaged.append(addressee.audience)
+        return notice
+
+    def _deadline_for(
+        self, state: IncidentState, kind: NoticeKind
+    ) -> tuple[datetime | None, str | None]:
+        if kind in _ASKING:
+            hours = state.plan.consultation_due_hours
+            return state.clock.at(hours), format_offset(hours)
+        if kind is NoticeKind.ESCALATION:
+            schedule = state.schedule()
+            if schedule:
+                return schedule[0].due_at, f"{schedule[0].title}"
+        return None, None
+
+    def _deliver_until(
+        self, state: IncidentState, kind: NoticeKind, deadline: datetime | None, now: datetime
+    ) -> datetime | None:
+        """Past this, a recipient still unreached is recorded undelivered: a request is moot
+        once its deadline passed; a page is superseded by its repeat."""
+        if kind in _ASKING and deadline is not None and deadline > now:
+            return deadline
+        if kind is NoticeKind.ESCALATION:
+            interval = timedelta(minutes=state.plan.communications.escalation_repeat_minutes)
+            return now + state.clock.scaled(interval)
+        return None
+
+
+_ASKING = frozenset({NoticeKind.CONSULTATION_REQUEST, NoticeKind.REMINDER})
