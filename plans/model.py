@@ -10,6 +10,7 @@ that Temporal's JSON converter round-trips, and they carry no behaviour that tou
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Condition(StrEnum):
@@ -103,12 +104,14 @@ class Plan:
     escalation_levels: tuple[EscalationLevel, ...]
     escalations: tuple[EscalationRule, ...]
 
-    @property
+    @cached_property
     def deadlines(self) -> tuple[Deadline, ...]:
         """The plan's steps, in plan order: the one table every reader uses.
 
         Derived from the plan's fields rather than stored, so plans pinned in the inputs of
-        incidents already running (and in recorded histories) decode unchanged.
+        incidents already running (and in recorded histories) decode unchanged. Built once per
+        plan object (not a field: equality, payloads and the digest see only the fields): the
+        state machine reads it at every step, and a sweep takes tens of thousands of steps.
         """
         return (
             Deadline("verification", "Verification", self.verification_due_hours, Condition.VERIFIED, True),
