@@ -128,10 +128,12 @@ class Plan:
         raise KeyError(name)
 
     def kind(self, name: str) -> KindPolicy:
-        for policy in self.kinds:
-            if policy.kind == name:
-                return policy
-        raise KeyError(name)
+        return self._kinds_by_name[name]
+
+    @cached_property
+    def _kinds_by_name(self) -> dict[str, KindPolicy]:
+        # The state machine asks for its kind's policy at every step.
+        return {policy.kind: policy for policy in self.kinds}
 
     def has_kind(self, name: str) -> bool:
         return any(policy.kind == name for policy in self.kinds)
