@@ -1,6 +1,6 @@
 """``python -m bench [NAME ...] [--quick] [--json]``: run benchmarks, print a table per benchmark.
 
-Names: exercise, intake, e2e, scale, ledger (default: all). ``--quick`` shrinks every
+Names: exercise, intake, e2e, scale, ledger, sweep (default: all). ``--quick`` shrinks every
 benchmark so the lot finishes within a minute (the CI smoke test); ``--json`` prints the
 figures machine-readably.
 """
@@ -27,6 +27,7 @@ MODULES = {
     "e2e": "bench.end_to_end",
     "scale": "bench.scale",
     "ledger": "bench.ledger",
+    "sweep": "bench.sweep_speed",
 }
 NAMES = tuple(MODULES)
 

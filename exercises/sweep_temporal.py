@@ -20,12 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from db.migrate import upgrade_async
-from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
 from exercises.scenario import Scenario
 from exercises.script import build_script
 from exercises.sweep_results import RunResult, error_result, summarize_run
-from workflows.servers import start_time_skipping
 
 # Measured on 2 cores, 100 runs of sweep-allies-slow while other jobs shared the machine: one
 # server 51 s; two servers in one process 52 s (the Python side is the bottleneck); two processes
@@ -42,6 +39,12 @@ async def run_slots(
     on_done: Callable[[RunResult], None] | None = None,
 ) -> dict[int, RunResult]:
     """Run the scripts of ``seeds`` (run -> seed) on ``servers`` time-skipping servers here."""
+    # The SDK, the worker and the ledger take seconds to import: only a process that runs the
+    # workflow pays for them, not a sweep that hands its sample to worker processes.
+    from db.migrate import upgrade_async
+    from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
+    from workflows.servers import start_time_skipping
+
     queue: asyncio.Queue[int] = asyncio.Queue()
     for run in sorted(seeds):
         queue.put_nowait(run)
