@@ -41,6 +41,8 @@ class Conformance(BaseModel):
         return self.identical == self.checked
 
     def describe(self) -> str:
+        if not self.checked:
+            return "conformance: no run checked through the workflow (--verify 0)"
         if self.ok:
             return f"conformance: {self.identical} of {self.checked} runs identical on both paths"
         first = "; ".join(m.describe() for m in self.mismatches[:5])

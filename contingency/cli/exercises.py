@@ -302,7 +302,7 @@ def sweep(
         if summary.conformance is not None:
             ok = summary.conformance.ok
             failed |= not ok
-            colour = "green" if ok else "bold red"
+            colour = "bold red" if not ok else "green" if summary.conformance.checked else "yellow"
             err.print(f"[{colour}]{summary.conformance.describe()}[/]", markup=True)
         failed |= bool(summary.outcomes.get("error"))
     raise typer.Exit(1 if failed else 0)
