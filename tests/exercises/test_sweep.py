@@ -22,11 +22,14 @@ async def test_ten_thousand_runs_and_the_sample_is_identical_through_the_workflo
     the conformance sample (small here: each run through Temporal costs ~0.3 CPU-s) the same
     on both paths."""
     started = time.perf_counter()
-    summary = await run_sweep(load_scenario(SCENARIO), runs=10_000, seed=7, verify=6, processes=2)
+    # One server for the sample: its worker process would otherwise take a core from the pool.
+    summary = await run_sweep(
+        load_scenario(SCENARIO), runs=10_000, seed=7, verify=4, processes=2, parallel=1
+    )
     elapsed = time.perf_counter() - started
     assert summary.runs == 10_000 and not summary.outcomes.get("error")
     assert summary.conformance is not None and summary.conformance.ok, summary.conformance
-    assert summary.conformance.checked == 6
+    assert summary.conformance.checked == 4
     low, high = summary.p_activated_within_window_ci95
     assert low < summary.p_activated_within_window < high and high - low < 0.02
     assert elapsed < 120  # the target (20 s with 50 checked) is measured in bench/, not in CI
