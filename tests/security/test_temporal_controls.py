@@ -35,10 +35,13 @@ async def test_a_cancel_from_temporal_closes_the_incident_in_the_ledger(
         assert final.outcome is Outcome.CANCELLED and final.persisted_seq == len(final.timeline)
         assert await execution_status(client, incident_id) is WorkflowExecutionStatus.COMPLETED
         rows = await rows_of(sessions, incident_id)
-        # Only the results of steps already handed to the sink may follow the outcome.
+        # Only the results of steps already handed to the sink, and of the notices (the close
+        # notice among them), may follow the outcome.
         closing = next(r for r in rows if r.kind == "cancelled")
         assert closing.actor == TEMPORAL_CANCEL
-        assert {r.kind for r in rows[closing.seq :]} <= {"dispatched", "dispatch_cancelled"}
+        after = {r.kind for r in rows[closing.seq :]}
+        assert after <= {"dispatched", "dispatch_cancelled", "notified", "delivery_failed"}
+        assert "notified" in after
         assert rows[-1].hash == final.persisted_head  # the ledger ends at the workflow's head
         audit = await verified(http, tokens, incident_id)
         detail = await http.get(f"/v1/incidents/{incident_id}", headers=tokens.auth("observer"))
