@@ -107,8 +107,8 @@ async def _incident(env, queue, scale, url, smtp, http):
     )  # fmt: skip
     incident = build_input(report, plan, time_scale=scale)
     handle = await start_incident(env.client, incident, queue, now=now)
-    t0 = time.time()
-    # One party only: the quorum never holds, the ladder climbs at T0+24h and T0+48h.
+    t0 = now.timestamp()  # T0 itself: the dev server runs on this machine's clock
+    # One party only and no second source: the ladder climbs at T0+12h and T0+48h.
     await handle.execute_update(
         IncidentWorkflow.submit_commitment,
         CommitmentInput(party="uk", answer=Answer.COMMIT, assets=("naval",), actor="uk"),
@@ -138,7 +138,9 @@ async def _incident(env, queue, scale, url, smtp, http):
     received = {m.key for m in arrivals if m.key}
     repeats = smtp.repeats + http.repeats
     latencies = []
-    for level, hours in ((2, 24.0), (3, 48.0)):
+    # Level 2 when verification lapses (T0+12h, no second source), level 3 when the quorum
+    # still fails at T0+48h.
+    for level, hours in ((2, 12.0), (3, 48.0)):
         due = t0 + hours * 3600 / scale
         first = min(
             (m.arrived for m in http.at(f"/level-{level}") if m.arrived >= due - 0.5),
