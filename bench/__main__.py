@@ -1,6 +1,6 @@
 """``python -m bench [NAME ...] [--quick] [--json]``: run benchmarks, print a table per benchmark.
 
-Names: exercise, intake, e2e, scale, ledger, notices (default: all). ``--quick`` shrinks every
+Names: exercise, intake, e2e, scale, ledger, notices, sweep (default: all). ``--quick`` shrinks every
 benchmark so the lot finishes within a minute (the CI smoke test); ``--json`` prints the
 figures machine-readably.
 """
@@ -28,6 +28,7 @@ MODULES = {
     "scale": "bench.scale",
     "ledger": "bench.ledger",
     "notices": "bench.notices",
+    "sweep": "bench.sweep_speed",
 }
 NAMES = tuple(MODULES)
 

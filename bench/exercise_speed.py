@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench import harness
 from bench.report import Result, ratio
 from bench.scenario import STEPS
-from exercises.sweep import default_processes
+from exercises.sweep_temporal import default_processes
 from workflows.servers import start_time_skipping
 
 _numbers = itertools.count(1)  # incident numbers are unique across the run: they share one ledger

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
-from exercises.chart import activation_histogram_png, timeline_png
+from exercises.chart import activation_histogram_png, levels_png, timeline_png, tornado_png
 from exercises.console import t
 from exercises.report import ExerciseReport
-from exercises.sweep import SweepSummary
+from exercises.sweep import SweepSummary, VariantComparison
+from exercises.sweep_text import headline, multimodal_warning, percent
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
@@ -228,32 +229,67 @@ def write_report(report: ExerciseReport, path: Path) -> list[Path]:
 
 def _sweep_rows(summary: SweepSummary) -> list[tuple[str, list[str], list[list[str]]]]:
     p = summary.time_to_activation
+    low, high = summary.p_activated_within_window_ci95
     figures = [
         ["Runs", str(summary.runs)],
         ["Seed", str(summary.seed)],
         [
             f"P(activation within {summary.window_hours:g} h)",
-            f"{summary.p_activated_within_window:.1%}",
+            percent(summary.p_activated_within_window),
         ],
-        ["Runs meeting every expectation", f"{summary.expectations_met:.1%}"],
+        ["95% interval (Wilson)", f"{percent(low)}–{percent(high)}"],
+        ["Not activated", str(summary.runs - p.count)],
+        ["Runs meeting every expectation", percent(summary.expectations_met)],
         ["Most common hold-back (not activated)", summary.most_common_hold_back or "—"],
-        ["Wall time", f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)"],
+        [
+            "Modes of the time to activation",
+            ", ".join(t(m) for m in summary.time_to_activation_modes) or "—",
+        ],
+        ["Wall time", f"{summary.wall_seconds:.1f} s ({summary.engine})"],
     ]
+    if summary.conformance is not None:
+        c = summary.conformance
+        figures.append(
+            ["Conformance (runs identical through the workflow)", f"{c.identical} of {c.checked}"]
+        )
     percentiles = [
         [name, t(getattr(p, name))]
         for name in ("min", "p10", "p25", "p50", "p75", "p90", "max", "mean")
     ]
     outcomes = [[k, str(v)] for k, v in summary.outcomes.items()]
+    levels = [[f"level {k}", str(v)] for k, v in summary.escalation_levels.items()]
     held = [[k, str(v)] for k, v in summary.held_back.items()]
     last = [[k, str(v)] for k, v in summary.last_condition.items()]
-    return [
+    sensitivity = [
+        [
+            s.parameter,
+            f"{s.effect:.1%}",
+            "; ".join(f"{b.value}: {percent(b.p_activated)} of {b.runs}" for b in s.buckets),
+        ]
+        for s in summary.sensitivity
+    ]
+    mismatches = (
+        [
+            [str(m.run), m.field, repr(m.fast), repr(m.temporal)]
+            for m in summary.conformance.mismatches
+        ]
+        if summary.conformance is not None
+        else []
+    )
+    sections = [
         ("Summary", ["Figure", "Value"], figures),
+        (
+            "What drives activation (sensitivity, ranked by effect)",
+            ["Drawn parameter", "Effect (best − worst P)", "P(activation) per value"],
+            sensitivity,
+        ),
         (
             f"Time to activation ({p.count} activated runs)",
             ["Percentile", "Hours after T0"],
             percentiles,
         ),
         ("Outcomes", ["Outcome", "Runs"], outcomes),
+        ("Escalation level reached (highest per run)", ["Level", "Runs"], levels),
         (
             "What held activation back (runs not activated; first unmet condition in plan order)",
             ["Condition", "Runs"],
@@ -261,41 +297,181 @@ def _sweep_rows(summary: SweepSummary) -> list[tuple[str, list[str], list[list[s
         ),
         ("Last condition met before activation (activated runs)", ["Condition", "Runs"], last),
     ]
+    if mismatches:
+        sections.insert(
+            1,
+            (
+                "CONFORMANCE FAILED: runs that differ between the fast path and the workflow",
+                ["Run", "Field", "Fast path", "Workflow"],
+                mismatches,
+            ),
+        )
+    return sections
 
 
 def _histogram(summary: SweepSummary) -> bytes:
     times = [r.activated_at_hours for r in summary.results if r.activated_at_hours is not None]
     return activation_histogram_png(
-        times, summary.runs - len(times), summary.window_hours, summary.scenario
+        times, summary.window_hours, summary.scenario, headline(summary)
+    )
+
+
+def _tornado(summary: SweepSummary) -> bytes:
+    rows = [
+        (
+            s.parameter,
+            min(b.p_activated for b in s.buckets if b.value == s.low),
+            max(b.p_activated for b in s.buckets if b.value == s.high),
+            s.low,
+            s.high,
+        )
+        for s in summary.sensitivity
+    ]
+    return tornado_png(rows, summary.p_activated_within_window, "What drives activation")
+
+
+def _levels(summary: SweepSummary) -> bytes:
+    return levels_png(summary.escalation_levels, "Escalation level reached (highest per run)")
+
+
+def _charts(summary: SweepSummary) -> list[tuple[str, str, bytes]]:
+    """(file suffix, alt text, PNG) of every chart of a sweep."""
+    charts = [("", "Histogram of time to activation against the window", _histogram(summary))]
+    if summary.sensitivity:
+        charts.append(("-tornado", "Tornado chart of the sensitivity", _tornado(summary)))
+    charts.append(("-levels", "Escalation levels reached", _levels(summary)))
+    return charts
+
+
+def _img(alt: str, png: bytes) -> str:
+    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+
+
+def _sweep_body(summary: SweepSummary, level: int = 1) -> list[str]:
+    h = f"h{level}"
+    parts = [
+        f"<{h}>Sweep: {escape(summary.scenario)}</{h}>",
+        f"<p><strong>{escape(headline(summary))}</strong></p>",
+    ]
+    if summary.multimodal:
+        parts.append(f"<p class='banner'>{escape(multimodal_warning(summary))}</p>")
+    if summary.conformance is not None and not summary.conformance.ok:
+        parts.append(f"<p class='banner missed'>{escape(summary.conformance.describe())}</p>")
+    parts += [_img(alt, png) for _, alt, png in _charts(summary)]
+    for title, headers, rows in _sweep_rows(summary):
+        parts += [
+            f"<h{level + 1}>{escape(title)}</h{level + 1}>",
+            _table(headers, rows) if rows else "<p class='muted'>None.</p>",
+        ]
+    return parts
+
+
+def _page(title: str, body: list[str]) -> str:
+    return "\n".join(
+        [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>",
+            f"<style>{CSS}</style></head><body>",
+            "<div class='banner'>EXERCISE — Monte Carlo sweep</div>",
+            *body,
+            "</body></html>",
+        ]
     )
 
 
 def sweep_html(summary: SweepSummary) -> str:
-    chart = base64.b64encode(_histogram(summary)).decode()
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Sweep: {escape(summary.scenario)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        "<div class='banner'>EXERCISE — Monte Carlo sweep</div>",
-        f"<h1>Sweep: {escape(summary.scenario)}</h1>",
-        f"<img alt='Histogram of time to activation against the window' src='data:image/png;base64,{chart}'>",
-    ]
+    return _page(f"Sweep: {summary.scenario}", _sweep_body(summary))
+
+
+def _sweep_markdown(
+    summary: SweepSummary, path: Path, level: int = 1
+) -> tuple[list[str], list[Path]]:
+    lines = [f"{'#' * level} Sweep: {summary.scenario}", "", f"**{headline(summary)}**"]
+    if summary.multimodal:
+        lines += ["", f"> **Warning:** {multimodal_warning(summary)}"]
+    written = []
+    for suffix, alt, png in _charts(summary):
+        chart = path.with_name(f"{path.stem}{suffix}.png")
+        chart.write_bytes(png)
+        written.append(chart)
+        lines += ["", f"![{alt}]({chart.name})"]
     for title, headers, rows in _sweep_rows(summary):
-        parts += [
-            f"<h2>{escape(title)}</h2>",
-            _table(headers, rows) if rows else "<p class='muted'>None.</p>",
+        lines += [
+            "",
+            f"{'#' * (level + 1)} {title}",
+            "",
+            _md_table(headers, rows) if rows else "None.",
         ]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return lines, written
 
 
 def write_sweep_report(summary: SweepSummary, path: Path) -> list[Path]:
     if path.suffix.lower() in (".html", ".htm"):
         path.write_text(sweep_html(summary), encoding="utf-8")
         return [path]
-    chart = path.with_suffix(".png")
-    chart.write_bytes(_histogram(summary))
-    lines = [f"# Sweep: {summary.scenario}", "", f"![Time to activation]({chart.name})"]
-    for title, headers, rows in _sweep_rows(summary):
-        lines += ["", f"## {title}", "", _md_table(headers, rows) if rows else "None."]
+    lines, charts = _sweep_markdown(summary, path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [path, chart]
+    return [path, *charts]
+
+
+# -- two variants -------------------------------------------------------------------------------
+
+
+def _difference_rows(comparison: VariantComparison) -> list[list[str]]:
+    d = comparison.difference
+    a, b = comparison.variants
+    low, high = d.ci95
+    return [
+        ["A", a.scenario, percent(d.p_a)],
+        ["B", b.scenario, percent(d.p_b)],
+        [
+            "B − A",
+            "paired over the same runs",
+            f"{d.difference:+.1%} (95% interval {low:+.1%} to {high:+.1%})",
+        ],
+        ["Activated in both", "", str(d.both)],
+        ["Only in A", "", str(d.only_a)],
+        ["Only in B", "", str(d.only_b)],
+        ["In neither", "", str(d.neither)],
+        ["Injects with common draws", "", ", ".join(comparison.shared_injects) or "none"],
+    ]
+
+
+DIFFERENCE_TITLE = "Difference in P(activation within the window), run for run"
+DIFFERENCE_HEADERS = ["", "Variant", "P(activation)"]
+
+
+def comparison_html(comparison: VariantComparison) -> str:
+    a, b = comparison.variants
+    d = comparison.difference
+    body = [
+        f"<h1>Variants: {escape(b.scenario)} against {escape(a.scenario)}</h1>",
+        f"<p><strong>B − A: {d.difference:+.1%} (95% paired interval {d.ci95[0]:+.1%} to "
+        f"{d.ci95[1]:+.1%}) over {d.runs} runs with common random numbers</strong></p>",
+        f"<h2>{DIFFERENCE_TITLE}</h2>",
+        _table(DIFFERENCE_HEADERS, _difference_rows(comparison)),
+        "<div style='display:flex;gap:1em'>",
+        *(f"<div style='flex:1;min-width:0'>{''.join(_sweep_body(s, 2))}</div>" for s in (a, b)),
+        "</div>",
+    ]
+    return _page(f"Variants: {b.scenario} against {a.scenario}", body)
+
+
+def write_comparison_report(comparison: VariantComparison, path: Path) -> list[Path]:
+    if path.suffix.lower() in (".html", ".htm"):
+        path.write_text(comparison_html(comparison), encoding="utf-8")
+        return [path]
+    a, b = comparison.variants
+    lines = [
+        f"# Variants: {b.scenario} against {a.scenario}",
+        "",
+        f"## {DIFFERENCE_TITLE}",
+        "",
+        _md_table(DIFFERENCE_HEADERS, _difference_rows(comparison)),
+    ]
+    written = [path]
+    for name, summary in (("a", a), ("b", b)):
+        more, charts = _sweep_markdown(summary, path.with_name(f"{path.stem}-{name}.md"), 2)
+        lines += ["", *more]
+        written += charts
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return written

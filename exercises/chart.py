@@ -185,9 +185,10 @@ def timeline_figure(report: ExerciseReport) -> Figure:
 
 
 def activation_histogram_png(
-    times: Sequence[float], not_activated: int, window_hours: float, title: str
+    times: Sequence[float], window_hours: float, title: str, headline: str
 ) -> bytes:
-    """Time to activation across a sweep, against the activation window."""
+    """Time to activation across a sweep, against the activation window; ``headline`` (the
+    report's own sentence for its figures) under the title."""
     figure = Figure(figsize=(9, 4))
     ax = figure.add_subplot()
     top = max([window_hours, *times]) + 4
@@ -203,18 +204,47 @@ def activation_histogram_png(
         linewidth=1.5,
         label=f"T0+{window_hours:g}h window",
     )
-    total = len(times) + not_activated
-    within = sum(1 for t in times if t <= window_hours)
-    share = within / total if total else 0.0
-    ax.set_title(
-        f"{title}\nP(activation within {window_hours:g}h) = {share:.0%} of {total} runs; "
-        f"{not_activated} not activated",
-        fontsize=10,
-        loc="left",
-    )
+    ax.set_title(f"{title}\n{headline}", fontsize=10, loc="left")
     ax.set_xlabel("time to activation, hours after T0")
     ax.set_ylabel("runs")
     ax.set_xlim(0, top)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    return _png(figure)
+
+
+def tornado_png(
+    rows: Sequence[tuple[str, float, float, str, str]], overall: float, title: str
+) -> bytes:
+    """A tornado chart of the sensitivity: per parameter (most effect on top), a bar from its
+    worst bucket's P(activation) to its best, across the sweep's overall P(activation).
+
+    ``rows``: (parameter, lowest P, highest P, lowest bucket, highest bucket)."""
+    shown = list(rows)[:12]
+    figure = Figure(figsize=(9, 0.45 * max(len(shown), 1) + 1.4))
+    ax = figure.add_subplot()
+    for y, (_name, low, high, low_label, high_label) in enumerate(reversed(shown)):
+        ax.barh(y, high - low, left=low, height=0.6, color="#3182bd")
+        ax.text(low, y, f"{low_label} ", va="center", ha="right", fontsize=7)
+        ax.text(high, y, f" {high_label}", va="center", ha="left", fontsize=7)
+    ax.axvline(overall, color="black", linewidth=1, label=f"overall {overall:.1%}")
+    ax.set_yticks(range(len(shown)), [r[0] for r in reversed(shown)], fontsize=8)
+    ax.set_xlim(-0.15, 1.15)
+    ax.set_xlabel("P(activation within the window) across the parameter's values")
+    ax.set_title(title, fontsize=10, loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(figure)
+
+
+def levels_png(levels: dict[str, int], title: str) -> bytes:
+    """How many runs reached each escalation level (their highest)."""
+    figure = Figure(figsize=(6, 2.8))
+    ax = figure.add_subplot()
+    names = sorted(levels, key=int)
+    ax.bar([f"level {n}" for n in names], [levels[n] for n in names], color="#7a0177")
+    for i, n in enumerate(names):
+        ax.text(i, levels[n], str(levels[n]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("runs")
+    ax.set_title(title, fontsize=10, loc="left")
     return _png(figure)

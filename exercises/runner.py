@@ -39,7 +39,7 @@ from db.session import session_factory
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
-from exercises.script import InjectInput, Script, build_script
+from exercises.script import LEAD_HOURS, InjectInput, Script, build_script, exercise_incident
 from foundation.durations import format_hours
 from foundation.ids import workflow_id_for
 from foundation.settings import Settings
@@ -52,11 +52,9 @@ from workflows.messages import (
     Decision,
     DecisionInput,
     DecisionReceipt,
-    Evidence,
     EvidenceInput,
-    ViolationReport,
 )
-from workflows.starting import build_input, slug, start_incident
+from workflows.starting import slug, start_incident
 
 
 def quiet_sdk_logs() -> None:
@@ -90,11 +88,8 @@ class ExerciseClock(Protocol):
         """Return once ``offset_hours`` plan hours have passed since :meth:`start`."""
 
 
-# An inject scheduled at a mark goes out just before it. It counts as on time either way (the
-# plan's deadlines are inclusive), but the time-skipping test server refuses a workflow task that
-# accepts an update in the very instant a timer fires ("invalid history builder state"), and a
-# live timer may beat an inject sent on the mark by a few milliseconds.
-LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report shows
+# An inject scheduled at a mark goes out just before it: LEAD_HOURS (exercises/script.py) on
+# the time-skipping server, and live:
 LIVE_LEAD_SECONDS = 0.05  # live: a real 50 ms (3 plan minutes at x3600)
 
 
@@ -243,20 +238,8 @@ async def run_script(
     plan = scenario.plan_data
     violation = scenario.violation
     now = await clock.now()
-    # A compressed clock compresses the report's lateness too.
-    t0 = now + timedelta(hours=script.observed_offset_hours / clock.time_scale)
     report_id = f"{violation.report_id or slug(scenario.name, 40)}-{uuid.uuid4().hex[:10]}"
-    report = ViolationReport(
-        report_id=report_id,
-        kind=violation.kind,
-        sector=violation.sector,
-        reported_by=violation.reported_by,
-        summary=violation.summary or scenario.name,
-        observed_at=t0,
-        reported_at=now,
-        evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in violation.evidence),
-    )
-    incident = build_input(report, plan, exercise=True, time_scale=clock.time_scale)
+    incident = exercise_incident(scenario, script, now, report_id, time_scale=clock.time_scale)
     handle = await start_incident(worker.client, incident, worker.task_queue, now=now)
     clock.start()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
+from statistics import NormalDist
 from typing import Annotated, Any
 
 from pydantic import (
@@ -37,6 +38,7 @@ from workflows.messages import Action, Answer, DeadlineStatus, Outcome
 Hours = Annotated[float, BeforeValidator(parse_hours)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+_STANDARD_NORMAL = NormalDist()
 
 
 def _name(value: object) -> object:
@@ -101,10 +103,20 @@ class Timing(_Strict):
         return self.fixed
 
     def sample(self, rng: random.Random) -> float:
+        return self.quantile(rng.random())
+
+    def quantile(self, u: float) -> float:
+        """The value with probability ``u`` of not being exceeded (inverse transform sampling).
+
+        One uniform draw per time, whatever the distribution: two variants that change a
+        median or a range keep their runs paired, each run's time moving with its draw.
+        """
         if self.lognormal is not None:
-            value = rng.lognormvariate(math.log(self.lognormal.median), self.lognormal.sigma)
+            z = _STANDARD_NORMAL.inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
+            value = math.exp(math.log(self.lognormal.median) + self.lognormal.sigma * z)
         elif self.uniform is not None:
-            value = rng.uniform(*self.uniform)
+            low, high = self.uniform
+            value = low + (high - low) * u
         else:
             assert self.fixed is not None
             return self.fixed
@@ -189,6 +201,9 @@ class Inject(_Strict):
     decision: DecisionInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
+    # What pairs this inject with its counterpart in another variant of the scenario (common
+    # random numbers); by default its kind and who sends it (exercises/script.py: inject_keys).
+    key: Name | None = None
 
     @model_validator(mode="after")
     def _one_input(self) -> Inject:
@@ -291,6 +306,14 @@ class Scenario(_Strict):
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
         return value
+
+    @model_validator(mode="after")
+    def _keys_unique(self) -> Scenario:
+        keys = [i.key for i in self.injects if i.key is not None]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"injects: each key names one inject; repeated: {repeated}")
+        return self
 
     @property
     def plan_data(self) -> Plan:

@@ -1,18 +1,35 @@
 """A scenario made concrete for one run: every time fixed, every answer drawn.
 
-A single run takes the nominal values; a sweep draws each run's script from its own seeded
-``random.Random``, so the same seed always yields the same scripts.
+A single run takes the nominal values; a sweep draws each run's script from the run's seed,
+one stream of draws per inject, so the same seed always yields the same scripts and two variants
+of a scenario share their luck inject by inject.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from exercises.scenario import Inject, Scenario
-from workflows.messages import Answer, CommitmentInput, DecisionInput, EvidenceInput
+from workflows.incident_input import build_input
+from workflows.messages import (
+    Answer,
+    CommitmentInput,
+    DecisionInput,
+    Evidence,
+    EvidenceInput,
+    IncidentInput,
+    ViolationReport,
+)
 
 InjectInput = EvidenceInput | CommitmentInput | DecisionInput
+
+# An inject scheduled at a mark goes out just before it. It counts as on time either way (the
+# plan's deadlines are inclusive), but the time-skipping test server refuses a workflow task that
+# accepts an update in the very instant a timer fires ("invalid history builder state"), and a
+# live timer may beat an inject sent on the mark by a few milliseconds.
+LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report shows
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,18 @@ class ScriptedInject:
 class Script:
     observed_offset_hours: float  # <= 0: T0 relative to the exercise start
     injects: tuple[ScriptedInject, ...]
+    # What was drawn, by parameter (``commitment:uk.answer``, ``evidence:isr.at``): empty for
+    # a nominal script.
+    drawn: dict[str, float | str | bool] = field(default_factory=dict)
+
+    def sent_at_hours(self) -> list[float]:
+        """When each inject goes out, in hours after the exercise start, as the runner's clock
+        sends it: ``LEAD_HOURS`` before its time, never before the one before it."""
+        at, times = 0.0, []
+        for inject in self.injects:
+            at = max(at, inject.offset_hours - LEAD_HOURS)
+            times.append(at)
+        return times
 
     @property
     def lead_hours(self) -> float:
@@ -48,14 +77,67 @@ class Script:
         return -self.observed_offset_hours
 
 
-def _payload(inject: Inject, rng: random.Random | None) -> InjectInput:
+def inject_keys(scenario: Scenario) -> list[str]:
+    """One key per inject, in file order: its own ``key``, else its kind and who sends it
+    (``commitment:uk``, ``evidence:allied-isr``, ``decision:authorize``), numbered from the
+    second of the same (``decision:authorize#2``). Two variants of a scenario pair their injects
+    by these keys, so an inject added to one variant leaves the other injects' draws alone."""
+    taken = {i.key for i in scenario.injects if i.key is not None}
+    seen: dict[str, int] = {}
+    keys = []
+    for inject in scenario.injects:
+        if inject.key is not None:
+            keys.append(inject.key)
+            continue
+        if inject.commitment is not None:
+            base = f"commitment:{inject.commitment.party}"
+        elif inject.evidence is not None:
+            base = f"evidence:{inject.evidence.source}"
+        else:
+            assert inject.decision is not None
+            base = f"decision:{inject.decision.action}"
+        key = base
+        while key in taken:
+            seen[base] = seen.get(base, 1) + 1
+            key = f"{base}#{seen[base]}"
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
+VIOLATION_KEY = "violation"
+
+
+class _Draws:
+    """A run's uniform draws, one stream per key: ``u(key)`` gives the next draw of ``key``.
+
+    Common random numbers: every key's stream depends only on the run's seed and the key, and
+    each inject always takes the same draws in the same order (its time, then whether it is
+    skipped, then whether its party declines), used or not. The same run of two variants then
+    sees the same luck for every inject they share.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._taken: dict[str, int] = {}
+
+    def u(self, key: str) -> float:
+        n = self._taken.get(key, 0)
+        self._taken[key] = n + 1
+        # A keyed hash, the same in every process and on every machine; a tenth of the cost of
+        # seeding a random.Random per inject, which was a tenth of a fast run.
+        digest = hashlib.blake2b(f"{self._seed}/{key}/{n}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+
+def _payload(inject: Inject, decline: bool) -> InjectInput:
     if inject.evidence is not None:
         e = inject.evidence
         return EvidenceInput(source=e.source, summary=e.summary, actor=e.actor)
     if inject.commitment is not None:
         c = inject.commitment
         answer, assets = c.answer, tuple(c.assets)
-        if rng is not None and c.p_decline > 0 and rng.random() < c.p_decline:
+        if decline:
             answer, assets = Answer.DECLINE, ()
         return CommitmentInput(
             party=c.party, answer=answer, assets=assets, actor=c.actor, rationale=c.rationale
@@ -65,27 +147,67 @@ def _payload(inject: Inject, rng: random.Random | None) -> InjectInput:
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)
 
 
-def build_script(scenario: Scenario, rng: random.Random | None = None) -> Script:
-    """Nominal values without ``rng``; a draw from every distribution with it.
-
-    Draws happen in file order, whatever the outcome, so one changed probability does not
-    shift every later draw.
-    """
+def build_script(scenario: Scenario, seed: int | None = None) -> Script:
+    """Nominal values without ``seed``; with it, a draw from every distribution, keyed by
+    inject (see :class:`_Draws`). ``drawn`` holds the values drawn for what is random."""
+    draws = None if seed is None else _Draws(seed)
+    drawn: dict[str, float | str | bool] = {}
     observed = scenario.violation.observed_at
-    observed_offset = min(0.0, observed.sample(rng) if rng is not None else observed.nominal)
+    if draws is None:
+        observed_offset = min(0.0, observed.nominal)
+    else:
+        observed_offset = min(0.0, observed.quantile(draws.u(VIOLATION_KEY)))
+        if observed.is_random:
+            drawn[f"{VIOLATION_KEY}.observed_at"] = observed_offset
     injects = []
-    for index, inject in enumerate(scenario.injects):
-        offset = max(0.0, inject.at.sample(rng) if rng is not None else inject.at.nominal)
-        skip_draw = rng.random() if rng is not None else 1.0
+    for index, (inject, key) in enumerate(
+        zip(scenario.injects, inject_keys(scenario), strict=True)
+    ):
+        if draws is None:
+            offset, skipped, decline = max(0.0, inject.at.nominal), False, False
+        else:
+            offset = max(0.0, inject.at.quantile(draws.u(key)))
+            skipped = draws.u(key) < inject.p_skip
+            p_decline = inject.commitment.p_decline if inject.commitment is not None else 0.0
+            decline = draws.u(key) < p_decline
+            if inject.at.is_random:
+                drawn[f"{key}.at"] = offset
+            if inject.p_skip > 0:
+                drawn[f"{key}.skipped"] = skipped
+            if p_decline > 0:
+                drawn[f"{key}.answer"] = str(Answer.DECLINE if decline else Answer.COMMIT)
         injects.append(
             ScriptedInject(
                 index=index,
                 offset_hours=offset,
                 kind=inject.kind,
-                payload=_payload(inject, rng),
-                skipped=skip_draw < inject.p_skip,
+                payload=_payload(inject, decline),
+                skipped=skipped,
                 note=inject.note,
             )
         )
     # Stable: injects at the same time go in file order.
-    return Script(observed_offset, tuple(sorted(injects, key=lambda i: i.offset_hours)))
+    return Script(
+        observed_offset, tuple(sorted(injects, key=lambda i: i.offset_hours)), drawn=drawn
+    )
+
+
+def exercise_incident(
+    scenario: Scenario, script: Script, now: datetime, report_id: str, *, time_scale: float = 1.0
+) -> IncidentInput:
+    """The incident an exercise of ``script`` opens at ``now`` (the report reaching the cell),
+    exactly as the API would open it, flagged as an exercise."""
+    violation = scenario.violation
+    # A compressed clock compresses the report's lateness too.
+    t0 = now + timedelta(hours=script.observed_offset_hours / time_scale)
+    report = ViolationReport(
+        report_id=report_id,
+        kind=violation.kind,
+        sector=violation.sector,
+        reported_by=violation.reported_by,
+        summary=violation.summary or scenario.name,
+        observed_at=t0,
+        reported_at=now,
+        evidence=tuple(Evidence(source=e.source, summary=e.summary) for e in violation.evidence),
+    )
+    return build_input(report, scenario.plan_data, exercise=True, time_scale=time_scale)

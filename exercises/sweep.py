@@ -1,54 +1,43 @@
 """Monte Carlo sweeps: the same scenario many times, with inject times and answers drawn from
 the scenario's distributions.
 
-Every run's script is drawn up front from a seed derived from the sweep's seed, so a sweep is
-reproducible whatever the scheduling. The time-skipping server has one clock per environment, so
-runs go to a pool of servers, each with its own worker and ledger, each running one scenario at a
-time.
+Every run's script comes from its own seed, drawn in order from the sweep's seed, so a sweep is
+reproducible whatever the layout, and a smaller sweep is a prefix of a larger one. Runs go
+through the fast path (exercises/fastpath.py: the workflow's driver without Temporal), spread
+over a process pool; a conformance sample of them (exercises/conformance.py) also goes through
+the real workflow on time-skipping servers, meanwhile, and must agree run for run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import random
-import shutil
-import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from pydantic import BaseModel
 
-from db.migrate import upgrade_async
-from exercises.report import ExerciseReport
-from exercises.runner import SkippingClock, exercise_worker, run_script, scratch_dir
+from exercises.conformance import DEFAULT_VERIFY, Conformance, compare, sample_runs
+from exercises.fastpath import run_seeds_fast
 from exercises.scenario import Scenario
-from exercises.script import Script, build_script
-from plans.model import Condition, Plan
-from workflows.messages import DeadlineStatus, Outcome, Phase
-from workflows.servers import start_time_skipping
+from exercises.sweep_results import RunResult
+from exercises.sweep_stats import PairedDifference, Sensitivity, modes, paired_difference, wilson
+from exercises.sweep_stats import sensitivity as sensitivity_of
+from workflows.messages import Outcome
 
-# Measured on 2 cores, 100 runs of sweep-allies-slow while other jobs shared the machine: one
-# server 51 s; two servers in one process 52 s (the Python side is the bottleneck); two processes
-# with one server each 43 s; three processes 48 s; four servers over two processes 49 s.
-DEFAULT_PARALLEL = 2
+__all__ = ["DEFAULT_PARALLEL", "DEFAULT_VERIFY", "RunResult", "percentiles", "run_sweep"]
 
+DEFAULT_PARALLEL = 2  # time-skipping servers for the Temporal runs (exercises/sweep_temporal.py)
+# Runs per task sent to a fast-path process: big enough that pickling is noise, small enough
+# that the progress bar moves and both processes finish together.
+CHUNK = 500
 
-class RunResult(BaseModel):
-    run: int
-    outcome: str
-    activated_at_hours: float | None
-    closed_at_hours: float | None
-    escalation_level: int
-    unmet: list[str]
-    last_condition: str | None  # among verification/quorum/authorization, the one met last
-    rejected_injects: int
-    expectations_met: bool
-    error: str = ""
+# (what, how many more are done): "fast" runs or "conformance" runs.
+Progress = Callable[[str, int], None]
 
 
 class Percentiles(BaseModel):
@@ -68,58 +57,29 @@ class SweepSummary(BaseModel):
     source: str
     runs: int
     seed: int
+    engine: str  # "fast" (with a conformance sample) or "temporal" (every run through it)
     parallel: int
     wall_seconds: float
     window_hours: float
     p_activated_within_window: float
+    p_activated_within_window_ci95: tuple[float, float]  # Wilson
     outcomes: dict[str, int]
     time_to_activation: Percentiles
+    # Modes of the time to activation: more than one and the median hides them.
+    time_to_activation_modes: list[float]
+    escalation_levels: dict[str, int]  # highest level a run reached -> runs
     held_back: dict[str, int]  # over runs not activated: the first unmet condition in plan order
     unmet_at_close: dict[str, int]  # over runs not activated: every condition unmet at the close
     most_common_hold_back: str | None
     last_condition: dict[str, int]  # over activated runs: which condition came last
     expectations_met: float  # share of runs meeting every expectation
+    sensitivity: list[Sensitivity]  # ranked by effect
+    conformance: Conformance | None
     results: list[RunResult]
 
-
-def _minute(hours: float | None) -> float | None:
-    # Draws are to the minute; rounding absorbs the server clock's sub-second jitter.
-    return None if hours is None else round(hours * 60) / 60
-
-
-def _last_condition(report: ExerciseReport, plan: Plan) -> str | None:
-    """Among the steps activation needs, the one done last (ties go to the later step)."""
-    if report.outcome != str(Outcome.ACTIVATED):
-        return None
-    verification_ended = next(
-        (p.end_hours for p in report.phases if p.phase == Phase.VERIFICATION), None
-    )
-    done: dict[str, float] = {}
-    for record in report.deadlines:
-        step = plan.deadline(record.name)
-        if not step.required_for_activation or record.status == DeadlineStatus.NOT_APPLICABLE:
-            continue
-        at = record.actual_hours
-        if at is None and step.condition is Condition.VERIFIED:
-            at = verification_ended  # presumed: the plan proceeded without verification
-        if at is not None:
-            done[record.name] = at
-    order = [d.name for d in plan.deadlines]
-    return max(done, key=lambda name: (round(done[name], 3), order.index(name))) if done else None
-
-
-def summarize_run(run: int, report: ExerciseReport, plan: Plan) -> RunResult:
-    return RunResult(
-        run=run,
-        outcome=report.outcome or "open",
-        activated_at_hours=_minute(report.activated_at_hours),
-        closed_at_hours=_minute(report.closed_at_hours),
-        escalation_level=report.escalation_level,
-        unmet=sorted(report.unmet_conditions),
-        last_condition=_last_condition(report, plan),
-        rejected_injects=len(report.rejected),
-        expectations_met=report.passed,
-    )
+    @property
+    def multimodal(self) -> bool:
+        return len(self.time_to_activation_modes) > 1
 
 
 def percentiles(values: list[float]) -> Percentiles:
@@ -143,135 +103,62 @@ def percentiles(values: list[float]) -> Percentiles:
     )
 
 
-def draw_scripts(scenario: Scenario, runs: int, seed: int) -> list[Script]:
+def draw_seeds(seed: int, runs: int) -> list[int]:
+    """Each run's seed, in order: the first ``n`` are the same for any sweep of ``n`` or more."""
     master = random.Random(seed)
-    return [build_script(scenario, random.Random(master.getrandbits(64))) for _ in range(runs)]
+    return [master.getrandbits(64) for _ in range(runs)]
 
 
-async def run_slots(
+def default_processes() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def activated_within(result: RunResult, window_hours: float) -> bool:
+    return result.activated_at_hours is not None and result.activated_at_hours <= window_hours
+
+
+# -- the fast path, over a process pool ---------------------------------------------------------
+
+
+def _chunks(pairs: list[tuple[int, int]], processes: int) -> list[list[tuple[int, int]]]:
+    size = max(50, min(CHUNK, len(pairs) // (processes * 4) or 1))
+    return [pairs[i : i + size] for i in range(0, len(pairs), size)]
+
+
+def run_fast(
     scenario: Scenario,
-    scripts: dict[int, Script],
+    seeds: Sequence[int],
     *,
-    servers: int,
-    source: str = "",
-    on_done: Callable[[RunResult], None] | None = None,
-) -> dict[int, RunResult]:
-    """Run ``scripts`` (by run number) on ``servers`` time-skipping servers in this process."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for run in sorted(scripts):
-        queue.put_nowait(run)
+    processes: int = 1,
+    on_progress: Progress | None = None,
+) -> list[RunResult]:
+    """Every run through the fast path, in run order; over ``processes`` processes if more
+    than one (the state machine is pure Python: one process keeps one core busy)."""
+    pairs = list(enumerate(seeds))
     results: dict[int, RunResult] = {}
-
-    with tempfile.TemporaryDirectory(prefix="exercise-sweep-", dir=scratch_dir()) as directory:
-        # Migrate once and copy: each server gets a ledger of its own (SQLite has one writer).
-        template = Path(directory) / "template.db"
-        await upgrade_async(f"sqlite+aiosqlite:///{template}")
-
-        async def slot(index: int) -> None:
-            path = Path(directory) / f"ledger-{index}.db"
-            shutil.copyfile(template, path)
-            env = await start_time_skipping()
-            try:
-                queue_name = f"exercise-sweep-{index}-{uuid.uuid4().hex[:8]}"
-                async with exercise_worker(
-                    env.client, f"sqlite+aiosqlite:///{path}", queue_name
-                ) as worker:
-                    while not queue.empty():
-                        run = queue.get_nowait()
-                        try:
-                            report = await run_script(
-                                worker, scenario, scripts[run], SkippingClock(env), source=source
-                            )
-                            result = summarize_run(run, report, scenario.plan_data)
-                        except Exception as exc:  # noqa: BLE001 (one broken run must not sink the sweep)
-                            result = RunResult(
-                                run=run,
-                                outcome="error",
-                                activated_at_hours=None,
-                                closed_at_hours=None,
-                                escalation_level=0,
-                                unmet=[],
-                                last_condition=None,
-                                rejected_injects=0,
-                                expectations_met=False,
-                                error=f"{type(exc).__name__}: {exc}",
-                            )
-                        results[run] = result
-                        if on_done is not None:
-                            on_done(result)
-            finally:
-                await env.shutdown()
-
-        await asyncio.gather(*(slot(i) for i in range(max(1, min(servers, len(scripts))))))
-    return results
+    chunks = _chunks(pairs, processes)
+    if processes <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            for result in run_seeds_fast(scenario, chunk):
+                results[result.run] = result
+            if on_progress is not None:
+                on_progress("fast", len(chunk))
+    else:
+        # forkserver: workers start from a clean process that imported the fast path once, not
+        # from a copy of this one (which may hold the SDK's threads, for the conformance runs).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["exercises.fastpath"])
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            futures = {pool.submit(run_seeds_fast, scenario, chunk): chunk for chunk in chunks}
+            for future in as_completed(futures):
+                for result in future.result():
+                    results[result.run] = result
+                if on_progress is not None:
+                    on_progress("fast", len(futures[future]))
+    return [results[run] for run in range(len(pairs))]
 
 
-async def _run_in_processes(
-    scenario: Scenario,
-    runs: int,
-    seed: int,
-    *,
-    processes: int,
-    servers: int,
-    on_done: Callable[[RunResult], None] | None,
-) -> dict[int, RunResult]:
-    """Fan the runs out to worker processes (``python -m exercises.sweep_worker``), one share each.
-
-    The SDK's workflow machinery is CPU-bound Python: one process uses one core, so on a
-    multi-core machine the runs go to several processes, each with its own servers.
-    """
-    results: dict[int, RunResult] = {}
-    per_process = max(1, servers // processes)
-
-    async def child(index: int) -> None:
-        assigned = list(range(index, runs, processes))
-        if not assigned:
-            return
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "exercises.sweep_worker",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        job = WorkerJob(
-            scenario=scenario, seed=seed, total_runs=runs, runs=assigned, servers=per_process
-        )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(job.model_dump_json(by_alias=False).encode())
-        proc.stdin.close()
-        async for line in proc.stdout:
-            if not line.startswith(RESULT_PREFIX):
-                continue  # anything else a library printed
-            result = RunResult.model_validate_json(line[len(RESULT_PREFIX) :])
-            results[result.run] = result
-            if on_done is not None:
-                on_done(result)
-        errors = (await proc.stderr.read()).decode(errors="replace")
-        code = await proc.wait()
-        if code != 0 or len([r for r in assigned if r in results]) != len(assigned):
-            raise RuntimeError(f"sweep worker {index} exited with {code}: {errors.strip()[-2000:]}")
-
-    await asyncio.gather(*(child(i) for i in range(processes)))
-    return results
-
-
-RESULT_PREFIX = b"RESULT "
-
-
-class WorkerJob(BaseModel):
-    """What a sweep worker process is asked to run."""
-
-    scenario: Scenario
-    seed: int
-    total_runs: int
-    runs: list[int]
-    servers: int
-
-
-def default_processes(servers: int) -> int:
-    return max(1, min(servers, os.cpu_count() or 1))
+# -- a sweep --------------------------------------------------------------------------------------
 
 
 async def run_sweep(
@@ -279,34 +166,69 @@ async def run_sweep(
     *,
     runs: int,
     seed: int,
-    parallel: int = DEFAULT_PARALLEL,
+    verify: int = DEFAULT_VERIFY,
     processes: int | None = None,
+    parallel: int = DEFAULT_PARALLEL,
+    temporal: bool = False,
     source: str = "",
-    on_done: Callable[[RunResult], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> SweepSummary:
-    """``parallel`` time-skipping servers in all, spread over ``processes`` OS processes
-    (default: one per core, at most one per server)."""
+    """``runs`` runs through the fast path over ``processes`` processes (default: one per
+    core), ``verify`` of them also through the workflow on ``parallel`` time-skipping servers,
+    meanwhile. ``temporal``: every run through the workflow instead, as sweeps used to."""
+    from exercises.sweep_temporal import run_temporal  # the SDK and the ledger: only when needed
+
     started = time.perf_counter()
-    processes = (
-        default_processes(parallel) if processes is None else max(1, min(processes, parallel))
-    )
-    if processes == 1:
-        scripts = dict(enumerate(draw_scripts(scenario, runs, seed)))
-        results = await run_slots(
-            scenario, scripts, servers=parallel, source=source, on_done=on_done
+    processes = default_processes() if processes is None else max(1, processes)
+    seeds = draw_seeds(seed, runs)
+
+    def conformance_done(_: RunResult) -> None:
+        if on_progress is not None:
+            on_progress("conformance", 1)
+
+    if temporal:
+        done = await run_temporal(
+            scenario,
+            dict(enumerate(seeds)),
+            parallel=parallel,
+            processes=min(processes, parallel),
+            source=source,
+            on_done=lambda r: on_progress("temporal", 1) if on_progress else None,
         )
+        results, conformance = [done[i] for i in range(runs)], None
     else:
-        results = await _run_in_processes(
-            scenario, runs, seed, processes=processes, servers=parallel, on_done=on_done
-        )
-    ordered = [results[i] for i in range(runs)]
+        sampled = {run: seeds[run] for run in sample_runs(runs, verify, seed)}
+        if processes > 1:
+            # The workflow's runs (child processes) and the fast path's (a pool, driven from a
+            # thread) at once: the sample costs little more than the slower of the two.
+            checked, results = await asyncio.gather(
+                run_temporal(
+                    scenario,
+                    sampled,
+                    parallel=parallel,
+                    processes=min(processes, parallel),
+                    source=source,
+                    on_done=conformance_done,
+                ),
+                asyncio.to_thread(
+                    run_fast, scenario, seeds, processes=processes, on_progress=on_progress
+                ),
+            )
+        else:
+            results = run_fast(scenario, seeds, on_progress=on_progress)
+            checked = await run_temporal(
+                scenario, sampled, parallel=parallel, processes=1, on_done=conformance_done
+            )
+        conformance = compare({r.run: r for r in results}, checked)
     return summarize(
         scenario,
         source,
-        ordered,
+        results,
         seed=seed,
+        engine="temporal" if temporal else "fast",
         parallel=parallel,
         wall_seconds=time.perf_counter() - started,
+        conformance=conformance,
     )
 
 
@@ -316,12 +238,15 @@ def summarize(
     results: list[RunResult],
     *,
     seed: int,
-    parallel: int,
-    wall_seconds: float,
+    engine: str = "fast",
+    parallel: int = DEFAULT_PARALLEL,
+    wall_seconds: float = 0.0,
+    conformance: Conformance | None = None,
 ) -> SweepSummary:
     window = scenario.plan_data.activation_window_hours
     activated = [r.activated_at_hours for r in results if r.activated_at_hours is not None]
-    within = sum(1 for t in activated if t <= window)
+    hits = [activated_within(r, window) for r in results]
+    within = sum(hits)
     # Authorization needs the quorum, which needs verification: the first unmet step in plan
     # order is what held the run back; the later ones only followed from it.
     order = [d.name for d in scenario.plan_data.deadlines if d.required_for_activation]
@@ -334,17 +259,25 @@ def summarize(
         c for r in results if r.outcome == str(Outcome.NOT_ACTIVATED) for c in r.unmet
     )
     last = Counter(r.last_condition for r in results if r.last_condition is not None)
+    low, high = wilson(within, len(results))
     return SweepSummary(
         scenario=scenario.name,
         source=source,
         runs=len(results),
         seed=seed,
+        engine=engine,
         parallel=parallel,
         wall_seconds=round(wall_seconds, 2),
         window_hours=window,
         p_activated_within_window=round(within / len(results), 4) if results else 0.0,
+        p_activated_within_window_ci95=(round(low, 4), round(high, 4)),
         outcomes=dict(Counter(r.outcome for r in results).most_common()),
         time_to_activation=percentiles(activated),
+        time_to_activation_modes=modes(activated),
+        escalation_levels={
+            str(level): count
+            for level, count in sorted(Counter(r.escalation_level for r in results).items())
+        },
         held_back=dict(held.most_common()),
         unmet_at_close=dict(unmet_at_close.most_common()),
         most_common_hold_back=held.most_common(1)[0][0] if held else None,
@@ -352,5 +285,39 @@ def summarize(
         expectations_met=round(sum(r.expectations_met for r in results) / len(results), 4)
         if results
         else 0.0,
+        sensitivity=sensitivity_of([r.drawn for r in results], hits),
+        conformance=conformance,
         results=results,
+    )
+
+
+# -- two variants ---------------------------------------------------------------------------------
+
+
+class VariantComparison(BaseModel):
+    """Two variants of a scenario over the same runs: run ``i`` of each has the same seed and,
+    inject by inject (by key), the same draws; the difference is paired run by run."""
+
+    variants: tuple[SweepSummary, SweepSummary]
+    shared_injects: list[str]  # keys of the injects both variants have: their luck is common
+    difference: PairedDifference  # P(activation within the window): B minus A
+
+
+async def compare_variants(
+    a: Scenario, b: Scenario, *, sources: tuple[str, str] = ("", ""), **sweep: object
+) -> VariantComparison:
+    """Sweep both variants with the same seed (``sweep``: as for :func:`run_sweep`)."""
+    from exercises.script import inject_keys
+
+    first = await run_sweep(a, source=sources[0], **sweep)  # type: ignore[arg-type]
+    second = await run_sweep(b, source=sources[1], **sweep)  # type: ignore[arg-type]
+    window_a, window_b = first.window_hours, second.window_hours
+    shared = [key for key in inject_keys(a) if key in set(inject_keys(b))]
+    return VariantComparison(
+        variants=(first, second),
+        shared_injects=shared,
+        difference=paired_difference(
+            [activated_within(r, window_a) for r in first.results],
+            [activated_within(r, window_b) for r in second.results],
+        ),
     )

@@ -10,6 +10,7 @@ that Temporal's JSON converter round-trips, and they carry no behaviour that tou
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Condition(StrEnum):
@@ -122,12 +123,14 @@ class Plan:
     # Last, with a default: plans pinned in incidents that started before it decode unchanged.
     communications: Communications = NO_COMMUNICATIONS
 
-    @property
+    @cached_property
     def deadlines(self) -> tuple[Deadline, ...]:
         """The plan's steps, in plan order: the one table every reader uses.
 
         Derived from the plan's fields rather than stored, so plans pinned in the inputs of
-        incidents already running (and in recorded histories) decode unchanged.
+        incidents already running (and in recorded histories) decode unchanged. Built once per
+        plan object (not a field: equality, payloads and the digest see only the fields): the
+        state machine reads it at every step, and a sweep takes tens of thousands of steps.
         """
         return (
             Deadline("verification", "Verification", self.verification_due_hours, Condition.VERIFIED, True),
@@ -144,10 +147,12 @@ class Plan:
         raise KeyError(name)
 
     def kind(self, name: str) -> KindPolicy:
-        for policy in self.kinds:
-            if policy.kind == name:
-                return policy
-        raise KeyError(name)
+        return self._kinds_by_name[name]
+
+    @cached_property
+    def _kinds_by_name(self) -> dict[str, KindPolicy]:
+        # The state machine asks for its kind's policy at every step.
+        return {policy.kind: policy for policy in self.kinds}
 
     def has_kind(self, name: str) -> bool:
         return any(policy.kind == name for policy in self.kinds)

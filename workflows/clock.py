@@ -6,7 +6,7 @@ plan in minutes: every due time shrinks by the same factor, and reports convert 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
@@ -15,13 +15,20 @@ class PlanClock:
     t0: datetime
     time_scale: float = 1.0
 
+    # The plan's few offsets, each turned into a time once: the state machine asks for them at
+    # every step (hundreds of times in one run of a sweep). Not part of the clock's identity.
+    _times: dict[float, datetime] = field(default_factory=dict, compare=False, repr=False)
+
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
 
     def at(self, hours: float) -> datetime:
         """The absolute time of T0 + ``hours`` plan hours."""
-        return self.t0 + timedelta(hours=hours / self.time_scale)
+        moment = self._times.get(hours)
+        if moment is None:
+            moment = self._times[hours] = self.t0 + timedelta(hours=hours / self.time_scale)
+        return moment
 
     def hours_since_t0(self, moment: datetime) -> float:
         """Plan hours from T0 to ``moment`` (negative before T0), rounded to the second."""

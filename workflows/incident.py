@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import driver
     from workflows import search_attributes as sa
     from workflows.activity_inputs import (
         DispatchResult,
@@ -185,7 +186,7 @@ class IncidentWorkflow:
         state = self._state
         ledger = asyncio.create_task(self._write_ledger())
         while True:
-            state.advance(workflow.now())
+            driver.advance(state, workflow.now())
             self._start_dispatches()
             self._start_notices()
             self._publish()
@@ -406,7 +407,7 @@ class IncidentWorkflow:
                 )
             )
         try:
-            check(self._state.preview(workflow.now(), change))
+            driver.validate(self._state, workflow.now(), change, check)
         except Rejected as exc:
             raise refusal(exc) from None
 
@@ -415,7 +416,7 @@ class IncidentWorkflow:
         self._updates += 1
         try:
             # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
-            recorded = state.receive(workflow.now(), change)
+            recorded = driver.apply(state, workflow.now(), change)
         except Rejected as exc:  # the validator passed, but a deadline fell due in between
             raise refusal(exc) from exc
         self._wake = True
@@ -508,20 +509,7 @@ class IncidentWorkflow:
         if self._results_in_plan_order and before is not None:
             # Held until the step started before this one has recorded its own result.
             await workflow.wait_condition(before.done)
-
-        def record(s: IncidentState, now: datetime) -> None:
-            if isinstance(result, DispatchResult):
-                s.dispatch_succeeded(step, now, result.channel)
-            elif result is None:
-                s.dispatch_cancelled(step, now)
-            else:
-                s.dispatch_failed(step, now, result)
-
-        if state.rules.judged_at_due:
-            # A result is an input like any other: what fell due before it is judged first.
-            state.receive(workflow.now(), record)
-        else:
-            record(state, workflow.now())
+        driver.record_dispatch(state, workflow.now(), step, result)
         self._wake = True
 
     async def _send(self, step: str, after_seq: int) -> DispatchResult | str | None:

@@ -3,8 +3,6 @@ the exercises and the tests, so every incident starts the same way."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import datetime, timedelta
 
 from temporalio.client import Client, WorkflowHandle
@@ -15,45 +13,16 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from foundation.ids import EXERCISE_ID_PREFIX, is_exercise_id, workflow_id_for
-from plans.model import Plan
+from foundation.ids import workflow_id_for
 from workflows import search_attributes as sa
 from workflows.clock import PlanClock
 from workflows.incident import IncidentWorkflow
-from workflows.messages import IncidentInput, IncidentView, ViolationReport
+from workflows.incident_input import build_input, incident_id_for, slug
+from workflows.messages import IncidentInput, IncidentView
 
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=30)
 
-
-def slug(text: str, limit: int = 24) -> str:
-    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return cleaned[:limit].strip("-") or "x"
-
-
-# Before a real incident's sector when the sector itself reads "exercise...": a real report
-# must never get an id of the exercise world.
-REAL_SECTOR_PREFIX = "real-"
-
-
-def incident_id_for(report_id: str, sector: str, exercise: bool = False) -> str:
-    """Readable and deterministic: the same report always maps to the same incident."""
-    digest = hashlib.sha256(report_id.encode()).hexdigest()[:8]
-    name = f"{slug(sector)}-{digest}"
-    if exercise:
-        return f"{EXERCISE_ID_PREFIX}{name}"
-    return f"{REAL_SECTOR_PREFIX}{name}" if is_exercise_id(name) else name
-
-
-def build_input(
-    report: ViolationReport, plan: Plan, *, exercise: bool = False, time_scale: float = 1.0
-) -> IncidentInput:
-    return IncidentInput(
-        incident_id=incident_id_for(report.report_id, report.sector, exercise),
-        report=report,
-        plan=plan,
-        exercise=exercise,
-        time_scale=time_scale,
-    )
+__all__ = ["build_input", "incident_id_for", "slug", "start_incident"]
 
 
 def _utc(moment: datetime) -> str:

@@ -183,9 +183,24 @@ async def _run_live(scenario, path: Path, speed: float, task_queue: str, databas
 
 @app.command("sweep")
 def sweep(
-    scenario_path: ScenarioPath,
+    scenario_paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Scenario YAML file; two files compare two variants run for run.",
+            show_default=False,
+        ),
+    ],
     runs: Annotated[int, typer.Option(min=1, max=100_000, help="Number of runs.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same sweep.")] = 7,
+    verify: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Runs also checked through the real workflow (conformance sample)."
+        ),
+    ] = 50,
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="Every run through the real workflow (slow).")
+    ] = False,
     parallel: Annotated[
         int | None, typer.Option(min=1, max=16, help="Time-skipping servers in all.")
     ] = None,
@@ -197,62 +212,130 @@ def sweep(
         Path | None, typer.Option(help="Write a sweep report (.html or .md).")
     ] = None,
 ) -> None:
-    """Monte Carlo: run a scenario many times with times and answers drawn from its distributions."""
+    """Monte Carlo: run a scenario many times with times and answers drawn from its distributions.
+
+    Runs go through the plan's state machine as the workflow drives it; a sample of them also
+    through the real workflow, which must agree run for run (exit 1 if not). With two scenario
+    files, both variants run with common random numbers and the report gives the difference.
+    """
     _setup()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from exercises.sweep import DEFAULT_PARALLEL, run_sweep
+    from exercises.sweep import DEFAULT_PARALLEL, compare_variants, run_sweep
 
-    scenario = _load(scenario_path)
-    if not scenario.is_random:
+    if len(scenario_paths) > 2:
+        err.print("[bold red]sweep takes one scenario, or two variants to compare[/]")
+        raise typer.Exit(2)
+    scenarios = [_load(path) for path in scenario_paths]
+    if not any(s.is_random for s in scenarios):
         err.print("[yellow]note:[/] this scenario has no distributions; every run will be the same")
+    checked = 0 if temporal else min(verify, runs)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
         transient=as_json,
     ) as progress:
-        task = progress.add_task(f"sweep {scenario_path.name}", total=runs)
-        summary = _run(
-            run_sweep(
-                scenario,
-                runs=runs,
-                seed=seed,
-                parallel=parallel or DEFAULT_PARALLEL,
-                processes=processes,
-                source=str(scenario_path),
-                on_done=lambda _: progress.advance(task),
-            )
-        )
-    if as_json:
-        sys.stdout.write(json.dumps(summary.model_dump(mode="json"), indent=2) + "\n")
-    else:
-        _print_sweep(summary)
-    if report is not None:
-        from exercises.aar import write_sweep_report
+        tasks = {
+            "fast": progress.add_task("runs (fast path)", total=runs * len(scenarios)),
+            "conformance": progress.add_task(
+                "conformance (workflow)", total=checked * len(scenarios)
+            ),
+        }
+        if temporal:
+            progress.update(tasks["fast"], description="runs (workflow)")
+            tasks["temporal"] = tasks["fast"]
+        if not checked:
+            progress.remove_task(tasks["conformance"])
 
-        for written in write_sweep_report(summary, report):
+        def advance(what: str, count: int) -> None:
+            progress.advance(tasks[what], count)
+
+        options = {
+            "runs": runs,
+            "seed": seed,
+            "verify": verify,
+            "temporal": temporal,
+            "parallel": parallel or DEFAULT_PARALLEL,
+            "processes": processes,
+            "on_progress": advance,
+        }
+        if len(scenarios) == 1:
+            result = _run(run_sweep(scenarios[0], source=str(scenario_paths[0]), **options))
+            summaries = [result]
+        else:
+            result = _run(
+                compare_variants(
+                    scenarios[0],
+                    scenarios[1],
+                    sources=(str(scenario_paths[0]), str(scenario_paths[1])),
+                    **options,
+                )
+            )
+            summaries = list(result.variants)
+    if as_json:
+        sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
+    else:
+        for summary in summaries:
+            _print_sweep(summary)
+        if len(summaries) == 2:
+            _print_difference(result)
+    if report is not None:
+        from exercises.aar import write_comparison_report, write_sweep_report
+
+        write = write_sweep_report if len(summaries) == 1 else write_comparison_report
+        for written in write(result, report):
             err.print(f"wrote {written}")
-    raise typer.Exit(1 if summary.outcomes.get("error") else 0)
+    failed = False
+    for summary in summaries:
+        if summary.conformance is not None:
+            ok = summary.conformance.ok
+            failed |= not ok
+            colour = "bold red" if not ok else "green" if summary.conformance.checked else "yellow"
+            err.print(f"[{colour}]{summary.conformance.describe()}[/]", markup=True)
+        failed |= bool(summary.outcomes.get("error"))
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print_difference(comparison) -> None:
+    d = comparison.difference
+    a, b = comparison.variants
+    low, high = d.ci95
+    Console().print(
+        f"[bold]B − A[/] ({b.scenario} minus {a.scenario}), P(activation within "
+        f"{a.window_hours:g} h): [bold]{d.difference:+.1%}[/] (95% paired interval "
+        f"{low:+.1%} to {high:+.1%}); {d.only_b} runs activated only in B, {d.only_a} only in A, "
+        f"over {d.runs} paired runs"
+    )
 
 
 def _print_sweep(summary) -> None:
     from rich.table import Table
 
+    from exercises.sweep_text import headline, multimodal_warning
     from foundation.durations import format_hours
 
     console = Console()
     p = summary.time_to_activation
     console.print(
         f"[bold]{summary.scenario}[/]: {summary.runs} runs, seed {summary.seed}, "
-        f"{summary.wall_seconds:.1f} s on {summary.parallel} server(s)"
+        f"{summary.wall_seconds:.1f} s ({summary.engine})"
     )
-    console.print(
-        f"P(activation within {summary.window_hours:g} h) = [bold]{summary.p_activated_within_window:.1%}[/]"
-        f"   outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}"
-    )
+    console.print(f"[bold]{headline(summary)}[/]")
+    console.print(f"outcomes: {', '.join(f'{k} {v}' for k, v in summary.outcomes.items())}")
+    if summary.multimodal:
+        console.print(f"[yellow]{multimodal_warning(summary)}[/]")
     table = Table(
         title=f"Time to activation, hours after T0 ({p.count} activated runs)", title_justify="left"
     )
@@ -267,6 +350,14 @@ def _print_sweep(summary) -> None:
         console.print(
             "Held back (runs not activated, first unmet condition): "
             + ", ".join(f"[bold]{k}[/] {v}" for k, v in summary.held_back.items())
+        )
+    if summary.sensitivity:
+        console.print(
+            "What drives activation (P(activation) spread across a parameter's values): "
+            + ", ".join(
+                f"[bold]{x.parameter}[/] {x.effect:.0%} ({x.low} → {x.high})"
+                for x in summary.sensitivity[:5]
+            )
         )
     if summary.last_condition:
         console.print(

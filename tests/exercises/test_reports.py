@@ -16,6 +16,7 @@ from exercises.aar import (
     report_html,
     report_markdown,
     slack,
+    sweep_html,
     write_report,
     write_sweep_report,
 )
@@ -98,8 +99,8 @@ def test_markdown_report_writes_its_chart_beside_it(report: ExerciseReport, tmp_
 
 def test_charts_render_for_every_outcome(report: ExerciseReport) -> None:
     assert timeline_png(report).startswith(PNG)
-    assert activation_histogram_png([30.0, 40.5, 71.0], 2, 72, "sweep").startswith(PNG)
-    assert activation_histogram_png([], 5, 72, "nothing activated").startswith(PNG)
+    assert activation_histogram_png([30.0, 40.5, 71.0], 72, "sweep", "P = 60%").startswith(PNG)
+    assert activation_histogram_png([], 72, "nothing activated", "P = 0%").startswith(PNG)
 
 
 def test_sweep_report(tmp_path: Path) -> None:
@@ -123,10 +124,49 @@ def test_sweep_report(tmp_path: Path) -> None:
     assert summary.most_common_hold_back == "consultation"
     assert summary.p_activated_within_window == pytest.approx(6 / 9, abs=1e-4)
     [html] = write_sweep_report(summary, tmp_path / "sweep.html")
-    assert (
-        "data:image/png;base64," in html.read_text()
-        and "P(activation within 72 h)" in html.read_text()
-    )
+    text = html.read_text()
+    assert "data:image/png;base64," in text and "P(activation within 72 h)" in text
+    # The title's figures are the table's, in the same digits.
+    assert "66.7% (95% CI 35.4%–87.9%) over 9 runs; 3 not activated" in text
+    assert "<td>66.7%</td>" in text and "<td>35.4%–87.9%</td>" in text
+    assert "Escalation level reached" in text and "<td>level 2</td><td>9</td>" in text
+
+
+def test_sweep_report_explains(tmp_path: Path) -> None:
+    """The tornado chart and its table, the levels, and the warning for a multimodal time."""
+    scenario = load_scenario(SCENARIOS / "sweep-allies-slow.yaml")
+    results = [
+        RunResult(
+            run=i,
+            outcome="activated" if i % 4 else "not_activated",
+            activated_at_hours=(30.0 if i % 2 else 50.0) + (i % 7) / 10 if i % 4 else None,
+            closed_at_hours=72.0,
+            escalation_level=1 + i % 3,
+            unmet=[] if i % 4 else ["consultation"],
+            last_condition=None,
+            rejected_injects=0,
+            expectations_met=True,
+            drawn={
+                "commitment:uk.answer": "commit" if i % 4 else "decline",
+                "evidence:x.at": i / 10,
+            },
+        )
+        for i in range(200)
+    ]
+    summary = summarize(scenario, "x", results, seed=7)
+    assert summary.sensitivity[0].parameter == "commitment:uk.answer"
+    assert summary.multimodal and len(summary.time_to_activation_modes) == 2
+    html = sweep_html(summary)
+    assert html.count("data:image/png;base64,") == 3  # histogram, tornado, levels
+    assert "has 2 modes" in html and "the median" in html
+    assert "What drives activation" in html
+    files = write_sweep_report(summary, tmp_path / "sweep.md")
+    assert [f.name for f in files] == [
+        "sweep.md",
+        "sweep.png",
+        "sweep-tornado.png",
+        "sweep-levels.png",
+    ]
 
 
 @pytest.fixture(scope="module")

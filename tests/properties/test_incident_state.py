@@ -2,9 +2,10 @@
 
 Hypothesis draws an incident (plan, kind, how late it is reported, evidence in the report) and a
 stream of inputs at arbitrary plan times: evidence, commitments and declines, operator
-decisions, diplomatic steps going out or failing. The driver applies them the way the workflow
-does: a validator on a preview first (a refused input never reaches the state), then the change
-with everything due by then fired first, and the clock advanced past the window at the end.
+decisions, diplomatic steps going out or failing. They are applied through the workflow's own
+driver (workflows/driver.py): a validator on a preview first (a refused input never reaches the
+state), then the change with everything due by then fired first, and the clock advanced past
+the window at the end.
 
 Whatever the order and timing, the outcome respects the plan.
 """
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from plans.loader import load_plans
 from plans.model import Plan
+from workflows import driver
 from workflows.decisions import DecisionKind
 from workflows.messages import (
     Action,
@@ -169,13 +171,13 @@ def run(scenario: Scenario) -> Run:
         check, apply = change
         before = [d.seq for d in state.decisions]
         try:
-            check(state.preview(now, apply))  # the validator: refused inputs never touch the state
+            driver.validate(state, now, apply, check)  # refused inputs never touch the state
         except Rejected:
             result.refused += 1
             assert [d.seq for d in state.decisions] == before, "a validator changed the state"
             continue
         try:
-            state.receive(now, apply)
+            driver.apply(state, now, apply)
             result.applied += 1
         except Rejected:
             result.refused += 1  # a deadline fell due between the validator and the change
@@ -183,7 +185,7 @@ def run(scenario: Scenario) -> Run:
         result.levels.append(state.escalation_level)
     end = t0 + timedelta(hours=plan.activation_window_hours + 1)
     wake_before(state, end)
-    state.advance(end)
+    driver.advance(state, end)
     note_close()
     result.levels.append(state.escalation_level)
     return result
@@ -194,7 +196,7 @@ def wake_before(state: IncidentState, moment: datetime) -> None:
     ``moment`` itself reaches the workflow before a timer due then (Temporal applies updates
     first), and counts as on time."""
     while (due := state.next_event_at()) is not None and due < moment:
-        state.advance(max(due, state.reported_at))
+        driver.advance(state, max(due, state.reported_at))
 
 
 def _change(state: IncidentState, step: Step, in_flight: list[str]) -> tuple[Any, Any] | None:
