@@ -12,7 +12,7 @@ is sent by a task of its own while the deadlines go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -56,36 +56,12 @@ class Communications:
 
     def record(self) -> CommunicationsRecord:
         return CommunicationsRecord(
-            sent=self.sent,
-            queue=tuple(self.queue),
-            requested=self.requested,
-            reminders_done=tuple(self.reminders_done),
-            notified_level=self.notified_level,
-            escalations_seen=self.escalations_seen,
-            awaiting=tuple(self.awaiting),
-            acknowledged=tuple(self.acknowledged),
-            engaged=tuple(self.engaged),
-            closed=self.closed,
-            delivered=self.delivered,
-            undelivered=self.undelivered,
+            **{f.name: _frozen(getattr(self, f.name)) for f in fields(CommunicationsRecord)}
         )
 
     @classmethod
     def resumed(cls, record: CommunicationsRecord) -> Communications:
-        return cls(
-            sent=record.sent,
-            queue=list(record.queue),
-            requested=record.requested,
-            reminders_done=list(record.reminders_done),
-            notified_level=record.notified_level,
-            escalations_seen=record.escalations_seen,
-            awaiting=list(record.awaiting),
-            acknowledged=list(record.acknowledged),
-            engaged=list(record.engaged),
-            closed=record.closed,
-            delivered=record.delivered,
-            undelivered=record.undelivered,
-        )
+        return cls(**{f.name: _thawed(getattr(record, f.name)) for f in fields(record)})
 
     @classmethod
     def opening(cls, state: IncidentState, now: datetime) -> Communications:
@@ -319,6 +295,14 @@ class Communications:
             interval = timedelta(minutes=state.plan.communications.escalation_repeat_minutes)
             return now + state.clock.scaled(interval)
         return None
+
+
+def _frozen(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _thawed(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 _ASKING = frozenset({NoticeKind.CONSULTATION_REQUEST, NoticeKind.REMINDER})
