@@ -12,13 +12,16 @@ WITHOUT_API = ("exercise", "e2e", "scale", "ledger")
 
 
 def test_quick_benchmarks_print_figures_and_ratios() -> None:
-    # --quick is sized for a minute on a quiet 2-core machine; the bound leaves room for a busy CI.
+    # --quick is sized for a minute or two on a quiet 2-core machine; the bound leaves room for a
+    # busy CI. Since incidents tell people (a request, the pages and their repeats, a close
+    # notice), a compressed incident runs several more activities: the figures are to be measured
+    # again (docs/performance.md), this only checks that every benchmark still runs.
     done = subprocess.run(  # noqa: PLW1510 (the exit status is asserted below, with the output)
         [sys.executable, "-m", "bench", "--quick", "--json", *WITHOUT_API],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=540,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = {r["name"]: r for r in json.loads(done.stdout)["results"]}
