@@ -10,6 +10,7 @@ from pathlib import Path
 
 from exercises.chart import activation_histogram_png, levels_png, timeline_png, tornado_png
 from exercises.console import t
+from exercises.conversation import answers, messages
 from exercises.report import ExerciseReport
 from exercises.sweep import SweepSummary, VariantComparison
 from exercises.sweep_text import headline, multimodal_warning, percent
@@ -89,6 +90,27 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
     notifications = [
         [n.step, n.title, n.channel, "yes" if n.exercise else "no"] for n in report.notifications
     ]
+    sent = [
+        [
+            t(m.at_hours),
+            m.notice_kind.replace("_", " ") + (f" (repeat {m.repeat})" if m.repeat else ""),
+            ", ".join(m.delivered) or "—",
+            ", ".join(m.undelivered) or "—",
+        ]
+        for m in messages(report.decisions)
+    ]
+    asked = answers(report.decisions)
+    answered = [
+        [
+            a.audience,
+            t(a.asked_at_hours),
+            t(a.answered_at_hours),
+            "—" if a.took_hours is None else f"{a.took_hours:.1f} h",
+            a.answer or "no answer",
+            a.by,
+        ]
+        for a in asked
+    ]
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
     ]
@@ -122,6 +144,18 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             ["Step", "Title", "Channel", "Exercise"],
             notifications,
             [""] * len(notifications),
+        ),
+        (
+            "Messages (exercise: marked EXERCISE, nothing reached a real person)",
+            ["When", "Notice", "Delivered to", "Undelivered"],
+            sent,
+            [""] * len(sent),
+        ),
+        (
+            "How long each audience took to answer",
+            ["Audience", "Asked", "Answered", "Took", "Answer", "By"],
+            answered,
+            ["" if a.answered_at_hours is not None else "missed" for a in asked],
         ),
         (
             "Expectations",

@@ -23,7 +23,12 @@ PHASE_COLOURS = {
 MET, MISSED, MOOT = "#2ca25f", "#de2d26", "#bdbdbd"
 # Escalation labels closer than this (in hours) would overlap on one line.
 LABEL_HOURS = 8.0
-INJECT_COLOURS = {"evidence": "#3182bd", "commitment": "#756bb1", "decision": "#31a354"}
+INJECT_COLOURS = {
+    "evidence": "#3182bd",
+    "commitment": "#756bb1",
+    "decision": "#31a354",
+    "acknowledge": "#e6550d",
+}
 
 
 def _png(figure: Figure) -> bytes:

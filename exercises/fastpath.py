@@ -18,20 +18,29 @@ from datetime import UTC, datetime, timedelta
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
-from exercises.script import Script, ScriptedInject, build_script, exercise_incident
+from exercises.script import (
+    LevelAcknowledgement,
+    Script,
+    ScriptedInject,
+    acknowledgement,
+    build_script,
+    exercise_incident,
+)
 from exercises.sweep_results import RunResult, error_result, summarize_run
 from foundation.ids import workflow_id_for
 from workflows import driver
 from workflows.activity_inputs import DispatchResult
 from workflows.messages import CommitmentInput, DecisionInput, EvidenceInput
+from workflows.notices import NoticeInput, NoticeResult
 from workflows.state import CURRENT_RULES, IncidentState, Rejected
 
 # Any fixed instant: the plan's times are all relative to T0.
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
 # The current rules, less the ledger's seal: the hash chain and the plan's digest are the
 # audit's, no verdict reads them, and they were a third of a run's time here. (The seal's other
-# part, a cancel from Temporal recorded as an outcome, cannot happen without Temporal.)
-FAST_RULES = replace(CURRENT_RULES, sealed_ledger=False, notices=False)
+# part, a cancel from Temporal recorded as an outcome, cannot happen without Temporal.) The
+# notices stay: a scenario acknowledges escalation notices, and an unacknowledged one repeats.
+FAST_RULES = replace(CURRENT_RULES, sealed_ledger=False)
 # The tolerance the runner allows on the time-skipping server (runner.tolerance_hours).
 TOLERANCE_HOURS = 0.05
 EXERCISE_CHANNEL = "exercise"
@@ -49,6 +58,16 @@ class ExerciseEffects:
             channel=EXERCISE_CHANNEL, idempotency_key="", delivered_at=now, already_delivered=False
         )
 
+    def notify(self, state: IncidentState, notice: NoticeInput, now: datetime) -> NoticeResult:
+        # An exercise notice reaches every addressee, configured or not (activities/notify.py).
+        audiences = tuple(dict.fromkeys(a.audience for a in notice.addressees))
+        return NoticeResult(
+            notice_id=notice.notice_id,
+            recipients=len(audiences),
+            delivered=audiences,
+            channels=(EXERCISE_CHANNEL,),
+        )
+
 
 def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
     p = inject.payload
@@ -59,6 +78,12 @@ def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
     if isinstance(p, CommitmentInput):
         return driver.TimedInput(
             at, lambda s, now: s.add_commitment(p, now), lambda s: s.check_commitment(p)
+        )
+    if isinstance(p, LevelAcknowledgement):
+        return driver.TimedInput(
+            at,
+            lambda s, now: s.acknowledge(acknowledgement(p, s.comms.awaiting), now),
+            lambda s: s.check_acknowledge(acknowledgement(p, s.comms.awaiting)),
         )
     assert isinstance(p, DecisionInput)
     return driver.TimedInput(at, lambda s, now: s.decide(p, now), lambda s: s.check_decision(p))

@@ -39,7 +39,15 @@ from db.session import session_factory
 from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
-from exercises.script import LEAD_HOURS, InjectInput, Script, build_script, exercise_incident
+from exercises.script import (
+    LEAD_HOURS,
+    InjectInput,
+    LevelAcknowledgement,
+    Script,
+    acknowledgement,
+    build_script,
+    exercise_incident,
+)
 from foundation.durations import format_hours
 from foundation.ids import workflow_id_for
 from foundation.settings import Settings
@@ -55,6 +63,7 @@ from workflows.messages import (
     EvidenceInput,
 )
 from workflows.starting import slug, start_incident
+from workflows.state import Rejected
 
 
 def quiet_sdk_logs() -> None:
@@ -213,7 +222,18 @@ def _rejection(exc: BaseException) -> str:
 CLOSED = "incident already closed"
 
 
+class Refused(Exception):
+    """An inject the exercise itself refuses, as the incident would: nothing to send."""
+
+
 async def _send(handle, payload: InjectInput) -> DecisionReceipt:
+    if isinstance(payload, LevelAcknowledgement):
+        view = await handle.query(IncidentWorkflow.state)
+        try:
+            ack = acknowledgement(payload, view.awaiting_ack)
+        except Rejected as exc:
+            raise Refused(str(exc)) from None
+        return await handle.execute_update(IncidentWorkflow.acknowledge, ack)
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):
@@ -265,6 +285,8 @@ async def run_script(
             await clock.wait_until(inject.offset_hours)
             try:
                 receipt = await _send(handle, inject.payload)
+            except Refused as exc:
+                record = record.model_copy(update={"message": str(exc)})
             except (
                 WorkflowUpdateFailedError,
                 WorkflowUpdateRPCTimeoutOrCancelledError,

@@ -194,11 +194,39 @@ class DecisionInject(_Strict):
         return value if value is None else _kind_of(_plan_of(info), value)
 
 
+# What an inject can carry, one each (its ``kind``).
+INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge")
+
+
+class AcknowledgementInject(_Strict):
+    """The authority of an escalation level acknowledges the notice awaiting it (the page stops
+    repeating); refused when no notice to that level awaits acknowledgement then."""
+
+    level: int
+    actor: Text
+
+    @field_validator("level")
+    @classmethod
+    def _a_level_of_the_plan(cls, value: int, info: ValidationInfo) -> int:
+        plan = _plan_of(info)
+        if plan is None:
+            return value
+        # The first level is where an incident starts: nobody is paged to it.
+        levels = sorted(e.level for e in plan.escalation_levels)[1:]
+        if value not in levels:
+            raise ValueError(
+                f"{value} is not a level an escalation notice goes to; plan {plan.id} "
+                f"escalates to {levels}"
+            )
+        return value
+
+
 class Inject(_Strict):
     at: Timing
     evidence: EvidenceInject | None = None
     commitment: CommitmentInject | None = None
     decision: DecisionInject | None = None
+    acknowledge: AcknowledgementInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
     # What pairs this inject with its counterpart in another variant of the scenario (common
@@ -207,10 +235,10 @@ class Inject(_Strict):
 
     @model_validator(mode="after")
     def _one_input(self) -> Inject:
-        given = [n for n in ("evidence", "commitment", "decision") if getattr(self, n) is not None]
+        given = [n for n in INJECT_KINDS if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"an inject carries exactly one of evidence, commitment, decision (got {given or 'none'})"
+                f"an inject carries exactly one of {', '.join(INJECT_KINDS)} (got {given or 'none'})"
             )
         if self.at.nominal < 0 or (self.at.uniform is not None and self.at.uniform[0] < 0):
             raise ValueError("at: injects happen after the exercise starts (at >= 0)")
@@ -218,7 +246,7 @@ class Inject(_Strict):
 
     @property
     def kind(self) -> str:
-        return "evidence" if self.evidence else "commitment" if self.commitment else "decision"
+        return next(n for n in INJECT_KINDS if getattr(self, n) is not None)
 
 
 class Violation(_Strict):

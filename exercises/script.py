@@ -8,12 +8,14 @@ of a scenario share their luck inject by inject.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from exercises.scenario import Inject, Scenario
 from workflows.incident_input import build_input
 from workflows.messages import (
+    AcknowledgeInput,
     Answer,
     CommitmentInput,
     DecisionInput,
@@ -22,8 +24,35 @@ from workflows.messages import (
     IncidentInput,
     ViolationReport,
 )
+from workflows.notices import AwaitedAck
+from workflows.state import Rejected
 
-InjectInput = EvidenceInput | CommitmentInput | DecisionInput
+
+@dataclass(frozen=True)
+class LevelAcknowledgement:
+    """An acknowledgement of whatever notice awaits one at ``level`` when it arrives: a
+    scenario cannot know the notice's id, which the incident mints as the ladder moves."""
+
+    level: int
+    actor: str
+
+
+InjectInput = EvidenceInput | CommitmentInput | DecisionInput | LevelAcknowledgement
+
+
+def acknowledgement(
+    inject: LevelAcknowledgement, awaiting: Iterable[AwaitedAck]
+) -> AcknowledgeInput:
+    """The acknowledgement ``inject`` makes of the notices ``awaiting`` one (the incident's,
+    as the inject finds it); refused, as an update would be, when none awaits at its level."""
+    awaited = next((a for a in awaiting if a.level == inject.level), None)
+    if awaited is None:
+        raise Rejected(
+            f"level: no escalation notice to level {inject.level} awaits acknowledgement",
+            field="level",
+        )
+    return AcknowledgeInput(notice_id=awaited.notice_id, actor=inject.actor, via="api")
+
 
 # An inject scheduled at a mark goes out just before it. It counts as on time either way (the
 # plan's deadlines are inclusive), but the time-skipping test server refuses a workflow task that
@@ -36,7 +65,7 @@ LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report sh
 class ScriptedInject:
     index: int  # position in the scenario file
     offset_hours: float  # after the exercise start (the report)
-    kind: str  # evidence | commitment | decision
+    kind: str  # evidence | commitment | decision | acknowledge
     payload: InjectInput
     skipped: bool = False
     note: str = ""
@@ -48,6 +77,8 @@ class ScriptedInject:
         if isinstance(p, CommitmentInput):
             assets = f" ({', '.join(p.assets)})" if p.assets else ""
             return f"{p.party} {p.answer}s{assets}"
+        if isinstance(p, LevelAcknowledgement):
+            return f"level {p.level} acknowledged by {p.actor}"
         text = f"{p.action} by {p.actor}"
         if p.new_kind:
             text += f" → {p.new_kind}"
@@ -93,6 +124,8 @@ def inject_keys(scenario: Scenario) -> list[str]:
             base = f"commitment:{inject.commitment.party}"
         elif inject.evidence is not None:
             base = f"evidence:{inject.evidence.source}"
+        elif inject.acknowledge is not None:
+            base = f"acknowledge:level-{inject.acknowledge.level}"
         else:
             assert inject.decision is not None
             base = f"decision:{inject.decision.action}"
@@ -142,6 +175,8 @@ def _payload(inject: Inject, decline: bool) -> InjectInput:
         return CommitmentInput(
             party=c.party, answer=answer, assets=assets, actor=c.actor, rationale=c.rationale
         )
+    if inject.acknowledge is not None:
+        return LevelAcknowledgement(level=inject.acknowledge.level, actor=inject.acknowledge.actor)
     d = inject.decision
     assert d is not None
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)

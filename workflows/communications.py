@@ -279,9 +279,9 @@ class Communications:
             hours = state.plan.consultation_due_hours
             return state.clock.at(hours), format_offset(hours)
         if kind is NoticeKind.ESCALATION:
-            schedule = state.schedule()
-            if schedule:
-                return schedule[0].due_at, f"{schedule[0].title}"
+            due = state.next_due()
+            if due is not None:
+                return due.due_at, due.title
         return None, None
 
     def _deliver_until(

@@ -17,12 +17,15 @@ from typing import Protocol
 
 from workflows.activity_inputs import DispatchResult
 from workflows.messages import Decision
+from workflows.notices import NoticeInput, NoticeResult
 from workflows.state import Change, IncidentState, Rejected
 
 # A validator's check, on the state as the input will find it.
 Check = Callable[[IncidentState], None]
 # What became of a diplomatic step: the sink's receipt, its refusal, or None if it never went.
 StepResult = DispatchResult | str | None
+# What became of a notice: the activity's result, or why the activity itself failed for good.
+NoticeOutcome = NoticeResult | str
 
 
 def validate(state: IncidentState, now: datetime, change: Change, check: Check) -> None:
@@ -60,6 +63,20 @@ def record_dispatch(state: IncidentState, now: datetime, step: str, result: Step
         record(state, now)
 
 
+def record_notice(
+    state: IncidentState, now: datetime, notice: NoticeInput, outcome: NoticeOutcome
+) -> None:
+    """A notice's result reaching the incident at ``now``: an input like any other."""
+
+    def record(s: IncidentState, at: datetime) -> None:
+        if isinstance(outcome, NoticeResult):
+            s.notice_result(notice, outcome, at)
+        else:
+            s.notice_failed(notice, outcome, at)
+
+    state.receive(now, record)
+
+
 # -- without Temporal ---------------------------------------------------------------------------
 
 
@@ -67,6 +84,8 @@ class Effects(Protocol):
     """What the workflow's activities would answer, for a run without Temporal."""
 
     def dispatch(self, state: IncidentState, step: str, now: datetime) -> StepResult: ...
+
+    def notify(self, state: IncidentState, notice: NoticeInput, now: datetime) -> NoticeOutcome: ...
 
 
 def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
@@ -76,9 +95,12 @@ def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
     An effect whose result never changes the plan's outcome (a notice recorded as delivered)
     belongs here too: a run without Temporal treats it as done at once, as an exercise sees it.
     """
-    while state.dispatch_queue:
-        step = state.dispatch_queue.pop(0)
-        record_dispatch(state, now, step, effects.dispatch(state, step, now))
+    while state.dispatch_queue or state.comms.queue:
+        while state.dispatch_queue:
+            step = state.dispatch_queue.pop(0)
+            record_dispatch(state, now, step, effects.dispatch(state, step, now))
+        for notice in state.take_notices():
+            record_notice(state, now, notice, effects.notify(state, notice, now))
 
 
 def wake_until(state: IncidentState, moment: datetime | None, effects: Effects) -> None:

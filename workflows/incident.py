@@ -593,13 +593,7 @@ class IncidentWorkflow:
             raise
         await workflow.wait_condition(lambda: all(task.done() for task in before))
 
-        def record(s: IncidentState, now: datetime) -> None:
-            if isinstance(outcome, NoticeResult):
-                s.notice_result(notice, outcome, now)
-            else:
-                s.notice_failed(notice, outcome, now)
-
-        state.receive(workflow.now(), record)
+        driver.record_notice(state, workflow.now(), notice, outcome)
         self._wake = True
 
     def _snapshot(self) -> IncidentSnapshot:

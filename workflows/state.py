@@ -22,7 +22,7 @@ Drive it with :meth:`IncidentState.receive` for an input (the validator's view f
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -533,7 +533,9 @@ class IncidentState:
     def _pending(self, event: _Event) -> bool:
         return event.key not in self.fired and self._applies(event)
 
-    def _first_pending(self, now: datetime | None = None, *, inclusive: bool = True) -> _Event | None:
+    def _first_pending(
+        self, now: datetime | None = None, *, inclusive: bool = True
+    ) -> _Event | None:
         """The earliest pending event (due by ``now``, if given). The events are sorted by their
         offset and the clock is monotonic, so the scan stops at the first one due later: this is
         most of what a run costs the sweep's fast path."""
@@ -577,9 +579,16 @@ class IncidentState:
     def schedule(self) -> tuple[ScheduleEntry, ...]:
         """What falls due next, in order: pending deadlines, escalation checks whose condition does
         not hold, and the close of the window. The next deadline is its first entry."""
+        return tuple(self._schedule())
+
+    def next_due(self) -> ScheduleEntry | None:
+        """The schedule's first entry, without working out the rest (every escalation notice
+        names it)."""
+        return next(self._schedule(), None)
+
+    def _schedule(self) -> Iterator[ScheduleEntry]:
         if not self.is_open:
-            return ()
-        entries = []
+            return
         for event in self.events:
             if not self._pending(event):
                 continue
@@ -592,9 +601,7 @@ class IncidentState:
                     deadline.condition
                 ):
                     continue
-                entries.append(
-                    ScheduleEntry(deadline.name, f"{deadline.title} deadline {offset}", at, hours)
-                )
+                yield ScheduleEntry(deadline.name, f"{deadline.title} deadline {offset}", at, hours)
             elif event.rule is not None:
                 rule = event.rule
                 if self._condition_holds(rule.unless):
@@ -603,17 +610,12 @@ class IncidentState:
                     f"Escalation to level {rule.level} ({self.plan.authority(rule.level)}) "
                     f"unless {rule.unless} {offset}"
                 )
-                entries.append(
-                    ScheduleEntry(rule_name(rule), title, at, hours, ScheduleKind.ESCALATION)
-                )
+                yield ScheduleEntry(rule_name(rule), title, at, hours, ScheduleKind.ESCALATION)
             else:
                 what = "Activation" if self.policy.military_response else "Response"
-                entries.append(
-                    ScheduleEntry(
-                        "window", f"{what} window closes {offset}", at, hours, ScheduleKind.WINDOW
-                    )
+                yield ScheduleEntry(
+                    "window", f"{what} window closes {offset}", at, hours, ScheduleKind.WINDOW
                 )
-        return tuple(entries)
 
     # -- the passage of time ----------------------------------------------------------------
 
