@@ -76,12 +76,11 @@ class Communications:
         if not state.is_open:
             return None
         moments = [self._repeat_at(state, a) for a in self.awaiting]
-        if self._consulting(state) and self._unanswered(state):
-            moments += [
-                state.clock.at(h)
-                for h in state.plan.communications.reminder_hours
-                if h not in self.reminders_done
-            ]
+        reminders = [
+            h for h in state.plan.communications.reminder_hours if h not in self.reminders_done
+        ]
+        if reminders and self._consulting(state) and self._unanswered(state):
+            moments += [state.clock.at(h) for h in reminders]
         return min(moments, default=None)
 
     def next_label(self, state: IncidentState, at: datetime) -> list[str]:

@@ -181,8 +181,11 @@ def quorum_missing(plan: Plan, commitments: dict[str, _Commitment]) -> tuple[int
 
 
 def quorum_holds(plan: Plan, commitments: dict[str, _Commitment]) -> bool:
-    short, missing = quorum_missing(plan, commitments)
-    return short == 0 and not missing
+    committed = [c for c in commitments.values() if c.answer is Answer.COMMIT]
+    if len(committed) < plan.quorum.min_committed:
+        return False  # the usual answer while the consultation runs, and the cheapest
+    offered = {asset for c in committed for asset in c.assets}
+    return all(a in offered for a in plan.quorum.required_assets)
 
 
 def _events(plan: Plan) -> tuple[_Event, ...]:
@@ -530,6 +533,16 @@ class IncidentState:
             unmet = [_LEGACY_UNMET.get(name, name) for name in unmet]
         return tuple(unmet)
 
+    def _activation_waits(self) -> bool:
+        """Whether a step activation needs is not done: :meth:`unmet_conditions`, stopping at
+        the first (every input and every wake-up asks)."""
+        return any(
+            d.required_for_activation
+            and self._condition_applies(d.condition)
+            and not self._prerequisite_holds(d)
+            for d in self.plan.deadlines
+        )
+
     def _pending(self, event: _Event) -> bool:
         return event.key not in self.fired and self._applies(event)
 
@@ -769,7 +782,7 @@ class IncidentState:
             )
 
     def _check_activation(self, now: datetime) -> None:
-        if not self.policy.military_response or self.unmet_conditions():
+        if not self.policy.military_response or self._activation_waits():
             return
         committed = {
             p: c.assets for p, c in sorted(self.commitments.items()) if c.answer is Answer.COMMIT

@@ -62,6 +62,8 @@ class TextError(ValueError):
 
 def _refuse_characters(value: str, spec: TextField, name: str) -> None:
     """Positions count characters from 0, in the text as it was sent."""
+    if value.isascii() and value.isprintable():
+        return  # the common case: none of the characters below is printable ASCII
     for position, char in enumerate(value):
         why = ""
         if is_surrogate(char):
