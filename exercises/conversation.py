@@ -60,7 +60,7 @@ def answers(decisions: Sequence[DecisionRecord]) -> list[AnswerRow]:
     (its reminders ask again what the request asked), a level once per escalation notice."""
     rows: list[AnswerRow] = []
     open_rows: dict[str, int] = {}  # audience -> index of its unanswered row
-    asked_parties: set[str] = set()
+    asked_parties: set[str] = set()  # parties the consultation has asked (once each)
     for d in decisions:
         p = d.payload
         if d.kind == DecisionKind.NOTIFIED:
