@@ -118,6 +118,10 @@ PATCH_SEALED_LEDGER = "sealed-ledger"
 # The incident tells people: consultation requests and reminders, escalation notices awaiting
 # acknowledgement, activation orders and close notices (workflows/communications.py).
 PATCH_NOTICES = "notices"
+# Timers are never cancelled: one whose moment moved runs out and wakes the loop for nothing. A
+# cancel that crosses its timer firing is refused by the time-skipping server, which then never
+# hands the task out again (temporalio/sdk-java#3088): exercises and sweeps stalled on it.
+PATCH_TIMERS_RUN_OUT = "timers-run-out"
 
 
 def refusal(exc: Rejected) -> ApplicationError:
@@ -148,6 +152,7 @@ class IncidentWorkflow:
             sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
             notices=workflow.patched(PATCH_NOTICES),
         )
+        self._timers_run_out = workflow.patched(PATCH_TIMERS_RUN_OUT)
         carried = incident.carried
         # Which run of the incident this is; the ledger, its chain and the id go on across runs.
         self._run = 1 if carried is None else carried.run
@@ -204,7 +209,7 @@ class IncidentWorkflow:
                 state.cancel(workflow.now())
 
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
-        if self._timer is not None:
+        if self._timer is not None and not self._timers_run_out:
             self._timer.cancel()
         if state.outcome is Outcome.STOOD_DOWN and not workflow.patched(
             PATCH_STAND_DOWN_FINISHES_SENT_STEPS
@@ -267,9 +272,10 @@ class IncidentWorkflow:
 
         try:
             try:
-                await workflow.wait_condition(
+                await self._wait_at_most(
                     lambda: all(task.done() for task in self._dispatches) and self._notices_idle(),
-                    timeout=DRAIN_DISPATCHES,
+                    DRAIN_DISPATCHES,
+                    "Hand-over: steps in flight finish",
                 )
             except TimeoutError:
                 pass
@@ -284,9 +290,10 @@ class IncidentWorkflow:
                     self._recalled.add(task)
                     task.cancel()
                     state.comms.queue.insert(0, notice)
-            await workflow.wait_condition(
+            await self._wait_at_most(
                 lambda: self._all_persisted() and workflow.all_handlers_finished(),
-                timeout=DRAIN_LEDGER,
+                DRAIN_LEDGER,
+                "Hand-over: the ledger catches up",
             )
         except TimeoutError:
             workflow.logger.warning(
@@ -301,6 +308,21 @@ class IncidentWorkflow:
         state.dispatch_queue[:0] = unfinished
         ledger.cancel()
         workflow.continue_as_new(replace(incident, carried=state.carry(self._run + 1)))
+
+    async def _wait_at_most(
+        self, done: Callable[[], bool], timeout: timedelta, summary: str
+    ) -> None:
+        """``wait_condition`` with a timeout, whose timer runs out instead of being cancelled
+        when the condition comes first (PATCH_TIMERS_RUN_OUT); raises TimeoutError likewise."""
+        if not self._timers_run_out:
+            await workflow.wait_condition(done, timeout=timeout)
+            return
+        if done():
+            return
+        timer = asyncio.create_task(workflow.sleep(timeout, summary=summary))
+        await workflow.wait_condition(lambda: done() or timer.done())
+        if not done():
+            raise TimeoutError(summary)
 
     async def _until(self, done: Callable[[], bool]) -> None:
         """Wait while the incident finishes; a cancel from Temporal now comes after the outcome
@@ -317,14 +339,21 @@ class IncidentWorkflow:
 
         The timer survives the wake-ups that updates cause and is replaced only when the next
         moment changes (a reclassification, a deadline passing), so the history holds one timer
-        per deadline, each named for it in the UI.
+        per deadline, each named for it in the UI. A moment that moves later keeps the pending
+        timer (it wakes the loop early, which then arms the next one); one that moves earlier
+        starts a new timer and leaves the old to run out (PATCH_TIMERS_RUN_OUT).
         """
         wake_at = self._state.next_event_at()
         assert wake_at is not None  # an open incident always has its window closing ahead
         if wake_at == self._timer_at:
             return
-        if self._timer is not None:
-            self._timer.cancel()
+        if self._timer is not None and not self._timer.done():
+            if self._timers_run_out:
+                assert self._timer_at is not None
+                if wake_at > self._timer_at:
+                    return
+            else:
+                self._timer.cancel()
         self._timer_at = wake_at
         self._timer = asyncio.create_task(
             workflow.sleep(

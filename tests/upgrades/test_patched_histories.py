@@ -97,3 +97,22 @@ async def test_verdicts_at_the_due_instant_show_only_in_histories_recorded_after
     assert outcomes[-1] == "diplomatic_response"
     for path in HISTORIES_DIR.rglob("*.json"):
         assert (await replay_file(path)).deterministic, path
+
+
+def timers_cancelled(path: Path) -> int:
+    return sum(
+        1
+        for event in load_history(path).events
+        if event.HasField("timer_canceled_event_attributes")
+    )
+
+
+def test_incidents_started_after_timers_run_out_cancel_no_timer():
+    """The time-skipping server strands a task that cancels a timer fired meanwhile
+    (sdk-java#3088): since the patch, no recorded incident cancels one, the hand-over's waits
+    included; before it, most cancelled their last timer at the close."""
+    after = [p for p in HISTORIES if "timers-run-out" in patches_in(p)]
+    before = [p for p in HISTORIES if "timers-run-out" not in patches_in(p)]
+    assert any(p.parent.name == "continued" for p in after), "no hand-over recorded after the patch"
+    assert {p.name: timers_cancelled(p) for p in after if timers_cancelled(p)} == {}
+    assert sum(timers_cancelled(p) for p in before) > 0
