@@ -140,6 +140,11 @@ class Plan:
             Deadline("activation", "Activation", self.activation_window_hours, Condition.ACTIVATED, False),
         )  # fmt: skip
 
+    @cached_property
+    def required_for_activation(self) -> tuple[Deadline, ...]:
+        """The steps activation needs, in plan order (asked at every input and wake-up)."""
+        return tuple(d for d in self.deadlines if d.required_for_activation)
+
     def deadline(self, name: str) -> Deadline:
         for deadline in self.deadlines:
             if deadline.name == name:

@@ -79,7 +79,7 @@ class Communications:
         reminders = [
             h for h in state.plan.communications.reminder_hours if h not in self.reminders_done
         ]
-        if reminders and self._consulting(state) and self._unanswered(state):
+        if reminders and self._consulting(state) and self._someone_unanswered(state):
             moments += [state.clock.at(h) for h in reminders]
         return min(moments, default=None)
 
@@ -99,30 +99,32 @@ class Communications:
 
     def catch_up(self, state: IncidentState, now: datetime) -> None:
         """Queue every notice due by ``now``, in the order people should read them."""
-        if self._consulting(state) and not self.requested:
-            self.requested = True
-            self._queue(state, now, NoticeKind.CONSULTATION_REQUEST, self._parties(state))
-        if self._consulting(state):
-            due = [
-                h
-                for h in state.plan.communications.reminder_hours
-                if h not in self.reminders_done and state.clock.at(h) <= now
-            ]
-            if due:  # several missed while the engine was away: one reminder, not a burst
-                self.reminders_done += due
-                waiting = self._unanswered(state)
-                if waiting:
-                    self._queue(state, now, NoticeKind.REMINDER, waiting)
-        if state.escalation_level > self.notified_level and state.is_open:
+        if not state.is_open:
+            if not self.closed:
+                self._closing(state, now)
+            return
+        if state.policy.consultation:
+            if not self.requested:
+                self.requested = True
+                self._queue(state, now, NoticeKind.CONSULTATION_REQUEST, self._parties(state))
+            hours = state.plan.communications.reminder_hours
+            if len(self.reminders_done) < len(hours):
+                due = [
+                    h for h in hours if h not in self.reminders_done and state.clock.at(h) <= now
+                ]
+                if due:  # several missed while the engine was away: one reminder, not a burst
+                    self.reminders_done += due
+                    waiting = self._unanswered(state)
+                    if waiting:
+                        self._queue(state, now, NoticeKind.REMINDER, waiting)
+        if state.escalation_level > self.notified_level:
             self._escalation_notice(state, now)
-        elif state.is_open:
+        else:
             self.escalations_seen = len(state.escalations)
-        if state.is_open:
+        if self.awaiting:
             for awaited in list(self.awaiting):
                 if self._repeat_at(state, awaited) <= now:
                     self._repeat(state, now, awaited)
-        elif not self.closed:
-            self._closing(state, now)
 
     # -- acknowledgements -------------------------------------------------------------------
 
@@ -147,6 +149,9 @@ class Communications:
 
     def _unanswered(self, state: IncidentState) -> tuple[Addressee, ...]:
         return self._parties(state)
+
+    def _someone_unanswered(self, state: IncidentState) -> bool:
+        return any(p not in state.commitments for p in state.plan.parties)
 
     def _repeat_at(self, state: IncidentState, awaited: AwaitedAck) -> datetime:
         interval = timedelta(minutes=state.plan.communications.escalation_repeat_minutes)

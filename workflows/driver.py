@@ -85,7 +85,13 @@ class Effects(Protocol):
 
     def dispatch(self, state: IncidentState, step: str, now: datetime) -> StepResult: ...
 
-    def notify(self, state: IncidentState, notice: NoticeInput, now: datetime) -> NoticeOutcome: ...
+    def notify(
+        self, state: IncidentState, notice: NoticeInput, now: datetime
+    ) -> NoticeOutcome | None:
+        """The notice's outcome, fed back as the workflow feeds it back; None keeps it out of
+        the incident (a run that needs only the verdict: a notice's result never changes one,
+        it adds a ledger row)."""
+        ...
 
 
 def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
@@ -100,7 +106,9 @@ def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
             step = state.dispatch_queue.pop(0)
             record_dispatch(state, now, step, effects.dispatch(state, step, now))
         for notice in state.take_notices():
-            record_notice(state, now, notice, effects.notify(state, notice, now))
+            outcome = effects.notify(state, notice, now)
+            if outcome is not None:
+                record_notice(state, now, notice, outcome)
 
 
 def wake_until(state: IncidentState, moment: datetime | None, effects: Effects) -> None:

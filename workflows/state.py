@@ -297,6 +297,7 @@ class IncidentState:
         self.sources: list[str] = []
         self.verification = Verification.PENDING
         self.commitments: dict[str, _Commitment] = {}
+        self._quorum: bool | None = None  # quorum_holds() of the commitments, until they change
         self.quorum_reached = False
         self.authorized_by: str | None = None
         self.authorized_at: datetime | None = None
@@ -416,6 +417,7 @@ class IncidentState:
             c.party: _Commitment(answer=c.answer, assets=tuple(c.assets), at=c.at, actor=c.actor)
             for c in carried.commitments
         }
+        state._quorum = None
         state.quorum_reached = carried.quorum_reached
         state.authorized_by = carried.authorized_by
         state.authorized_at = carried.authorized_at
@@ -452,7 +454,11 @@ class IncidentState:
 
     @property
     def policy(self) -> KindPolicy:
-        return self.plan.kind(self.kind)
+        # Asked at every step of every check; the kind changes only on a reclassification.
+        cached = self.__dict__.get("_policy")
+        if cached is None or cached[0] != self.kind:
+            cached = self._policy = (self.kind, self.plan.kind(self.kind))
+        return cached[1]
 
     @property
     def is_open(self) -> bool:
@@ -460,7 +466,10 @@ class IncidentState:
 
     @property
     def quorum(self) -> bool:
-        return quorum_holds(self.plan, self.commitments)
+        # Asked at every step while activation waits; only a new answer changes it.
+        if self._quorum is None:
+            self._quorum = quorum_holds(self.plan, self.commitments)
+        return self._quorum
 
     @property
     def steps_for_kind(self) -> tuple[str, ...]:
@@ -536,12 +545,10 @@ class IncidentState:
     def _activation_waits(self) -> bool:
         """Whether a step activation needs is not done: :meth:`unmet_conditions`, stopping at
         the first (every input and every wake-up asks)."""
-        return any(
-            d.required_for_activation
-            and self._condition_applies(d.condition)
-            and not self._prerequisite_holds(d)
-            for d in self.plan.deadlines
-        )
+        for d in self.plan.required_for_activation:
+            if self._condition_applies(d.condition) and not self._prerequisite_holds(d):
+                return True
+        return False
 
     def _pending(self, event: _Event) -> bool:
         return event.key not in self.fired and self._applies(event)
@@ -948,6 +955,7 @@ class IncidentState:
     def add_commitment(self, commitment: CommitmentInput, now: datetime) -> None:
         self.check_commitment(commitment)
         previous = self.commitments.get(commitment.party)
+        self._quorum = None
         self.commitments[commitment.party] = _Commitment(
             answer=commitment.answer,
             assets=tuple(commitment.assets),
