@@ -20,6 +20,7 @@ from db.deliveries import incident_deliveries
 from db.models import Delivery, Incident, LedgerDecision
 from db.repository import IncidentRepository, snapshot_of
 from foundation.ids import is_exercise_id, workflow_id_for
+from workflows.decisions import DecisionKind
 from workflows.lookup import look_up
 from workflows.messages import (
     DeadlineStatus,
@@ -203,6 +204,11 @@ class TimelinePage:
     ui_url: str
     as_of: datetime
     deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def journal(self) -> list[LedgerDecision]:
+        """The cell's notes and handovers, in the order written."""
+        return [row for row in self.ledger if row.kind == DecisionKind.NOTE]
 
     @property
     def undelivered(self) -> list[Delivery]:

@@ -111,6 +111,11 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
         ]
         for a in asked
     ]
+    journal = [
+        [t(d.at_hours), d.actor, str(d.payload.get("note", "note")), d.rationale]
+        for d in report.decisions
+        if d.kind == "note"
+    ]
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
     ]
@@ -156,6 +161,12 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             ["Audience", "Asked", "Answered", "Took", "Answer", "By"],
             answered,
             ["" if a.answered_at_hours is not None else "missed" for a in asked],
+        ),
+        (
+            "Cell journal",
+            ["When", "By", "Kind", "Note"],
+            journal,
+            [""] * len(journal),
         ),
         (
             "Expectations",

@@ -28,6 +28,7 @@ INJECT_COLOURS = {
     "commitment": "#756bb1",
     "decision": "#31a354",
     "acknowledge": "#e6550d",
+    "journal": "#969696",
 }
 
 

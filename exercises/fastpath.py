@@ -30,7 +30,7 @@ from exercises.sweep_results import RunResult, error_result, summarize_run
 from foundation.ids import workflow_id_for
 from workflows import driver
 from workflows.activity_inputs import DispatchResult
-from workflows.messages import CommitmentInput, DecisionInput, EvidenceInput
+from workflows.messages import CommitmentInput, DecisionInput, EvidenceInput, NoteInput
 from workflows.notices import NoticeInput, NoticeResult
 from workflows.state import CURRENT_RULES, IncidentState, Rejected
 
@@ -95,6 +95,8 @@ def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
             lambda s, now: s.acknowledge(acknowledgement(p, s.comms.awaiting), now),
             lambda s: s.check_acknowledge(acknowledgement(p, s.comms.awaiting)),
         )
+    if isinstance(p, NoteInput):
+        return driver.TimedInput(at, lambda s, now: s.add_note(p, now), lambda s: s.check_note(p))
     assert isinstance(p, DecisionInput)
     return driver.TimedInput(at, lambda s, now: s.decide(p, now), lambda s: s.check_decision(p))
 

@@ -61,6 +61,7 @@ from workflows.messages import (
     DecisionInput,
     DecisionReceipt,
     EvidenceInput,
+    NoteInput,
 )
 from workflows.starting import slug, start_incident
 from workflows.state import Rejected
@@ -234,6 +235,8 @@ async def _send(handle, payload: InjectInput) -> DecisionReceipt:
         except Rejected as exc:
             raise Refused(str(exc)) from None
         return await handle.execute_update(IncidentWorkflow.acknowledge, ack)
+    if isinstance(payload, NoteInput):
+        return await handle.execute_update(IncidentWorkflow.add_note, payload)
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):

@@ -33,7 +33,7 @@ from foundation.durations import format_hours, parse_hours
 from foundation.yamlfile import load, parse
 from plans.loader import DEFAULT_PLAN_ID, get_plan
 from plans.model import Plan
-from workflows.messages import Action, Answer, DeadlineStatus, Outcome
+from workflows.messages import Action, Answer, DeadlineStatus, NoteKind, Outcome
 
 Hours = Annotated[float, BeforeValidator(parse_hours)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -194,8 +194,16 @@ class DecisionInject(_Strict):
         return value if value is None else _kind_of(_plan_of(info), value)
 
 
+class JournalInject(_Strict):
+    """The cell writes in its journal: a note, or a shift handover. It decides nothing."""
+
+    text: Text
+    actor: Text
+    kind: NoteKind = NoteKind.NOTE
+
+
 # What an inject can carry, one each (its ``kind``).
-INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge")
+INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge", "journal")
 
 
 class AcknowledgementInject(_Strict):
@@ -227,6 +235,7 @@ class Inject(_Strict):
     commitment: CommitmentInject | None = None
     decision: DecisionInject | None = None
     acknowledge: AcknowledgementInject | None = None
+    journal: JournalInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
     # What pairs this inject with its counterpart in another variant of the scenario (common

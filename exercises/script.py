@@ -22,6 +22,7 @@ from workflows.messages import (
     Evidence,
     EvidenceInput,
     IncidentInput,
+    NoteInput,
     ViolationReport,
 )
 from workflows.notices import AwaitedAck
@@ -37,7 +38,7 @@ class LevelAcknowledgement:
     actor: str
 
 
-InjectInput = EvidenceInput | CommitmentInput | DecisionInput | LevelAcknowledgement
+InjectInput = EvidenceInput | CommitmentInput | DecisionInput | LevelAcknowledgement | NoteInput
 
 
 def acknowledgement(
@@ -65,7 +66,7 @@ LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report sh
 class ScriptedInject:
     index: int  # position in the scenario file
     offset_hours: float  # after the exercise start (the report)
-    kind: str  # evidence | commitment | decision | acknowledge
+    kind: str  # evidence | commitment | decision | acknowledge | journal
     payload: InjectInput
     skipped: bool = False
     note: str = ""
@@ -79,6 +80,8 @@ class ScriptedInject:
             return f"{p.party} {p.answer}s{assets}"
         if isinstance(p, LevelAcknowledgement):
             return f"level {p.level} acknowledged by {p.actor}"
+        if isinstance(p, NoteInput):
+            return f"{p.kind} by {p.actor}: {p.text}"
         text = f"{p.action} by {p.actor}"
         if p.new_kind:
             text += f" → {p.new_kind}"
@@ -126,6 +129,8 @@ def inject_keys(scenario: Scenario) -> list[str]:
             base = f"evidence:{inject.evidence.source}"
         elif inject.acknowledge is not None:
             base = f"acknowledge:level-{inject.acknowledge.level}"
+        elif inject.journal is not None:
+            base = f"journal:{inject.journal.actor}"
         else:
             assert inject.decision is not None
             base = f"decision:{inject.decision.action}"
@@ -177,6 +182,9 @@ def _payload(inject: Inject, decline: bool) -> InjectInput:
         )
     if inject.acknowledge is not None:
         return LevelAcknowledgement(level=inject.acknowledge.level, actor=inject.acknowledge.actor)
+    if inject.journal is not None:
+        j = inject.journal
+        return NoteInput(text=j.text, actor=j.actor, kind=j.kind)
     d = inject.decision
     assert d is not None
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)

@@ -39,6 +39,8 @@ class DecisionKind(StrEnum):
     NOTIFIED = "notified"
     DELIVERY_FAILED = "delivery_failed"
     ACKNOWLEDGED = "acknowledged"
+    # The cell's journal: a note or a handover, read by people; no rule reads it.
+    NOTE = "note"
     # The closing decision: the kind is the outcome.
     ACTIVATED = Outcome.ACTIVATED.value
     NOT_ACTIVATED = Outcome.NOT_ACTIVATED.value
@@ -203,6 +205,10 @@ class DeliveryFailedPayload(TypedDict):
     channel: str  # Apprise's privacy form: never a secret
 
 
+class NotePayload(TypedDict):
+    note: str  # note | handover
+
+
 class AcknowledgedPayload(TypedDict):
     notice: str
     level: int
@@ -271,6 +277,8 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
             return f"{p.get('notice_kind')} to {p.get('audience')} via {p.get('channel')}"
         case DecisionKind.ACKNOWLEDGED:
             return f"level {p.get('level')} notice {p.get('notice')} (via {p.get('via')})"
+        case DecisionKind.NOTE:
+            return "shift handover" if p.get("note") == "handover" else ""
         case _:
             return ""
 

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         EvidenceInput,
         IncidentInput,
         IncidentView,
+        NoteInput,
         Outcome,
         Refusal,
         RefusalReason,
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_COMMITMENT,
         UPDATE_DECISION,
         UPDATE_EVIDENCE,
+        UPDATE_NOTE,
     )
     from workflows.notices import NoticeInput, NoticeKind, NoticeResult
     from workflows.state import Change, IncidentState, Rejected, Rules
@@ -409,6 +411,14 @@ class IncidentWorkflow:
         if self._state is not None and not self._state.rules.notices:
             raise refusal(Rejected("this incident sends no notices to acknowledge", conflict=True))
         self._check(lambda s, now: s.acknowledge(ack, now), lambda s: s.check_acknowledge(ack))
+
+    @workflow.update(name=UPDATE_NOTE)
+    async def add_note(self, note: NoteInput) -> DecisionReceipt:
+        return await self._apply(lambda s, now: s.add_note(note, now), f"{note.kind} recorded")
+
+    @add_note.validator
+    def _validate_note(self, note: NoteInput) -> None:
+        self._check(lambda s, now: s.add_note(note, now), lambda s: s.check_note(note))
 
     @workflow.query(name=QUERY_STATE)
     def state(self) -> IncidentView:

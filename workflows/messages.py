@@ -159,6 +159,22 @@ class DecisionInput:
     rationale_ref: TextRef | None = None
 
 
+class NoteKind(StrEnum):
+    NOTE = "note"
+    HANDOVER = "handover"  # a shift hands the response over to the next
+
+
+@dataclass(frozen=True)
+class NoteInput:
+    """An entry of the cell's journal: recorded in the ledger, read by people, ignored by the
+    plan's rules."""
+
+    text: str
+    actor: str
+    kind: NoteKind = NoteKind.NOTE
+    text_ref: TextRef | None = None
+
+
 @dataclass(frozen=True)
 class AcknowledgeInput:
     """An escalation notice acknowledged for its whole audience: by one recipient's signed link

@@ -8,6 +8,8 @@ UPDATE_COMMITMENT = "submit_commitment"
 UPDATE_DECISION = "submit_decision"
 # An escalation notice acknowledged, by a recipient's link or by an operator.
 UPDATE_ACKNOWLEDGE = "acknowledge"
+# The crisis cell's journal: a note or a shift handover, in the ledger, deciding nothing.
+UPDATE_NOTE = "add_note"
 QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.

@@ -45,6 +45,7 @@ from workflows.decisions import (
     EvidencePayload,
     LapsedPayload,
     NotActivatedPayload,
+    NotePayload,
     NotifiedPayload,
     QuorumLostPayload,
     QuorumReachedPayload,
@@ -69,6 +70,8 @@ from workflows.messages import (
     IncidentInput,
     IncidentSnapshot,
     IncidentView,
+    NoteInput,
+    NoteKind,
     Outcome,
     Phase,
     PhaseChange,
@@ -81,6 +84,7 @@ from workflows.messages import (
 from workflows.notices import NoticeInput, NoticeKind, NoticeResult
 from workflows.text import (
     ACTOR,
+    NOTE,
     PARTY,
     RATIONALE,
     REPORT_ID,
@@ -1072,6 +1076,32 @@ class IncidentState:
             ack.actor,
             f"Escalation to level {awaited.level} ({awaited.authority}) acknowledged",
             AcknowledgedPayload(notice=ack.notice_id, level=awaited.level, via=ack.via),
+        )
+
+    # -- the cell's journal -----------------------------------------------------------------
+
+    def check_note(self, note: NoteInput) -> None:
+        self.check_open()
+        if not note.text.strip():
+            raise Rejected("text: a note must say something", field="text")
+        if not note.actor.strip():
+            raise Rejected("actor: a note must name who writes it", field="actor")
+        if note.kind not in tuple(NoteKind):
+            raise Rejected(f"kind: {note.kind!r} is not note or handover", field="kind")
+        check_text(note.text, NOTE)
+        check_text(note.actor, ACTOR)
+        check_carried("text", note.text, note.text_ref)
+
+    def add_note(self, note: NoteInput, now: datetime) -> None:
+        """A journal entry in the ledger: no rule reads it, nothing else changes."""
+        self.check_note(note)
+        self._record(
+            DecisionKind.NOTE,
+            now,
+            note.actor,
+            note.text,
+            NotePayload(note=str(note.kind)),
+            text=note.text_ref,
         )
 
     def take_notices(self) -> list[NoticeInput]:

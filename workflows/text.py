@@ -47,8 +47,9 @@ SOURCE = TextField("source", 200)
 PARTY = TextField("party", 64)  # a plan's names (parties, assets, kinds)
 SUMMARY = TextField("summary", 4000, free=True)  # incidents.summary, decisions.rationale: Text
 RATIONALE = TextField("rationale", 4000, free=True)  # decisions.rationale: Text
+NOTE = TextField("text", 4000, free=True)  # a journal note: decisions.rationale, Text
 
-FIELDS = (REPORT_ID, SECTOR, REPORTED_BY, ACTOR, SOURCE, PARTY, SUMMARY, RATIONALE)
+FIELDS = (REPORT_ID, SECTOR, REPORTED_BY, ACTOR, SOURCE, PARTY, SUMMARY, RATIONALE, NOTE)
 
 
 class TextError(ValueError):

@@ -32,6 +32,7 @@ from api.schemas.incidents import (
     LedgerRow,
     LedgerVerdict,
     NextDeadline,
+    NoteIn,
     Receipt,
     TimelineEntry,
 )
@@ -53,6 +54,7 @@ from workflows.messages import (
     DecisionInput,
     EvidenceInput,
     IncidentView,
+    NoteInput,
     Outcome,
     Phase,
     ScheduleEntry,
@@ -384,4 +386,25 @@ async def decide(
         decision,
         body,
         idempotency_key,
+    )
+
+
+@router.post(
+    "/{incident_id}/notes",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
+    summary="The cell's journal: a note or a shift handover, in the ledger; it decides nothing",
+)
+async def add_note(
+    body: NoteIn,
+    context: Context,
+    principal: Annotated[Principal, Depends(require(Permission.DECIDE))],
+    incident: AddressedIncident,
+    idempotency_key: IdempotencyKey = None,
+) -> Receipt:
+    text, ref = await carried(context.transactions, body.text)
+    note = NoteInput(text=text, actor=principal.name, kind=body.kind, text_ref=ref)
+    return await submit_once(
+        context, principal, incident, "note", IncidentWorkflow.add_note, note, body, idempotency_key
     )

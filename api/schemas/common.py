@@ -54,6 +54,7 @@ Reporter = _text_type(text.REPORTED_BY, required=True)
 # A decision's rationale is free text (it may run over lines), and required.
 Rationale = _text_type(text.RATIONALE, required=True)
 OptionalRationale = _text_type(text.RATIONALE, required=False)
+NoteText = _text_type(text.NOTE, required=True)
 
 # Names from a plan (kinds, parties, assets), as plan files spell them.
 PlanName = Annotated[

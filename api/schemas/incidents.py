@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.schemas.common import (
     FreeText,
+    NoteText,
     NoticeId,
     OptionalRationale,
     PlanName,
@@ -25,6 +26,7 @@ from workflows.messages import (
     DeadlineStatus,
     IncidentSnapshot,
     IncidentView,
+    NoteKind,
     Outcome,
     Phase,
     ScheduleKind,
@@ -243,6 +245,13 @@ class AcknowledgementIn(RequestModel):
     notice_id: NoticeId = Field(
         description="The escalation notice acknowledged (awaiting_ack[].notice_id), for its "
         "whole audience"
+    )
+
+
+class NoteIn(RequestModel):
+    text: NoteText = Field(description="What the cell notes, or hands over to the next shift")
+    kind: NoteKind = Field(
+        default=NoteKind.NOTE, description="note, or handover for a shift handover"
     )
 
 

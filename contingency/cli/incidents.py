@@ -247,6 +247,31 @@ def register(app: typer.Typer) -> None:
             render.receipt,
         )
 
+    @app.command()
+    def note(
+        incident: IncidentArg,
+        text: Annotated[str, typer.Argument(help="What the cell notes (quote it)")],
+        handover: Annotated[
+            bool, typer.Option("--handover", help="A shift handover rather than a note")
+        ] = False,
+        idempotency_key: Key = None,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
+        """Write in the cell's journal: in the ledger and on the board; it decides nothing."""
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/notes",
+                {"text": text, "kind": "handover" if handover else "note"},
+                idempotency_key=idempotency_key,
+            ),
+            render.receipt,
+        )
+
     @app.command("list")
     def list_incidents(
         kind: Annotated[str | None, typer.Option()] = None,

@@ -49,6 +49,13 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         assert table.exit_code == 0 and incident in table.output
 
         operator = {**env, "CONTINGENCY_TOKEN": tokens.secrets["operator"]}
+        noted = await invoke("note", incident, "UK air confirmed by phone", env=operator)
+        assert noted.exit_code == 0 and "note recorded" in noted.output, noted.output
+        handed = await invoke("note", incident, "Day shift out", "--handover", env=operator)
+        assert handed.exit_code == 0 and "handover recorded" in handed.output, handed.output
+        not_cell = await invoke("note", incident, "mine", env=ally)
+        assert not_cell.exit_code != 0
+
         stood_down = await invoke(
             "decide", incident, "stand_down", "--rationale", "exercise inject", env=operator
         )
@@ -58,7 +65,8 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         ledger = await invoke("ledger", incident, "--json", env=env)
         rows = json.loads(ledger.output)["decisions"]
         decided = [r for r in rows if r["kind"] != "notified"]
-        assert [r["kind"] for r in decided][-2:] == ["stand_down", "stood_down"]
+        assert [r["kind"] for r in decided][-4:] == ["note", "note", "stand_down", "stood_down"]
+        assert [r["payload"]["note"] for r in decided[-4:-2]] == ["note", "handover"]
         assert decided[-2]["actor"] == tokens.names["operator"]
         assert "ledger intact" in (await invoke("ledger", incident, env=env)).output
 

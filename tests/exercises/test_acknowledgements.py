@@ -47,7 +47,7 @@ def test_a_level_nobody_is_paged_to_is_refused_naming_the_field() -> None:
     with pytest.raises(DocumentError) as caught:
         parse_scenario(text)
     message = str(caught.value)
-    assert "line 17, injects[1].acknowledge.level: 1 is not a level" in message
+    assert "line 18, injects[1].acknowledge.level: 1 is not a level" in message
     assert "plan allied-72h escalates to [2, 3]" in message
 
 
@@ -100,3 +100,15 @@ async def test_the_fast_path_keeps_the_workflows_ledger_row_for_row(
     fast = run_script_fast(scenario, build_script(scenario))
     assert _ledger(fast) == _ledger(report)
     assert [i.accepted for i in fast.injects] == [i.accepted for i in report.injects]
+
+
+async def test_the_cell_journal_is_in_the_ledger_and_the_report(report: ExerciseReport) -> None:
+    notes = [d for d in report.decisions if d.kind == "note"]
+    assert [(d.actor, d.payload["note"], round(d.at_hours)) for d in notes] == [
+        ("cell-lead", "note", 29),
+        ("cell-lead", "handover", 37),
+    ]
+    assert all(i.accepted for i in report.injects if i.kind == "journal")
+    text = report_markdown(report, None)
+    journal = text[text.index("## Cell journal") :]
+    assert "| T0+37h | cell-lead | handover | Night shift takes over" in journal

@@ -133,6 +133,7 @@ def test_the_limits_fit_the_database_columns():
         "party": LedgerDecision.__table__.c.actor,
         "summary": Incident.__table__.c.summary,
         "rationale": LedgerDecision.__table__.c.rationale,
+        "text": LedgerDecision.__table__.c.rationale,  # a journal note is its row's rationale
     }
     assert {spec.name for spec in FIELDS} == set(columns)
     for spec in FIELDS:
