@@ -14,6 +14,7 @@ from exercises.conversation import answers, messages
 from exercises.report import ExerciseReport
 from exercises.sweep import SweepSummary, VariantComparison
 from exercises.sweep_text import headline, multimodal_warning, percent
+from workflows.decisions import DecisionKind
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
@@ -114,7 +115,7 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
     journal = [
         [t(d.at_hours), d.actor, str(d.payload.get("note", "note")), d.rationale]
         for d in report.decisions
-        if d.kind == "note"
+        if d.kind == DecisionKind.NOTE
     ]
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations

@@ -302,6 +302,7 @@ class IncidentState:
         self.verification = Verification.PENDING
         self.commitments: dict[str, _Commitment] = {}
         self._quorum: bool | None = None  # quorum_holds() of the commitments, until they change
+        self._policy: tuple[str, KindPolicy] | None = None  # the kind's policy, until it changes
         self.quorum_reached = False
         self.authorized_by: str | None = None
         self.authorized_at: datetime | None = None
@@ -422,6 +423,7 @@ class IncidentState:
             for c in carried.commitments
         }
         state._quorum = None
+        state._policy = None
         state.quorum_reached = carried.quorum_reached
         state.authorized_by = carried.authorized_by
         state.authorized_at = carried.authorized_at
@@ -459,7 +461,7 @@ class IncidentState:
     @property
     def policy(self) -> KindPolicy:
         # Asked at every step of every check; the kind changes only on a reclassification.
-        cached = self.__dict__.get("_policy")
+        cached = self._policy
         if cached is None or cached[0] != self.kind:
             cached = self._policy = (self.kind, self.plan.kind(self.kind))
         return cached[1]
@@ -537,10 +539,8 @@ class IncidentState:
         """The steps activation still needs, by their names in the plan's table."""
         unmet = [
             d.name
-            for d in self.plan.deadlines
-            if d.required_for_activation
-            and self._condition_applies(d.condition)
-            and not self._prerequisite_holds(d)
+            for d in self.plan.required_for_activation
+            if self._condition_applies(d.condition) and not self._prerequisite_holds(d)
         ]
         if not self.rules.judged_at_due:
             unmet = [_LEGACY_UNMET.get(name, name) for name in unmet]
