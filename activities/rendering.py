@@ -252,7 +252,8 @@ def sample_notice(kind: NoticeKind) -> NoticeInput:
         addressees=(Addressee("party:uk", ("air",)), Addressee("level:2"), Addressee("cell")),
         facts=facts,
         needs_ack=kind is NoticeKind.ESCALATION,
-        needs_answer=kind in (NoticeKind.CONSULTATION_REQUEST, NoticeKind.REMINDER),
+        needs_answer=kind
+        in (NoticeKind.CONSULTATION_REQUEST, NoticeKind.REMINDER, NoticeKind.CALL_FOR_REPLACEMENT),
     )
 
 

@@ -39,12 +39,20 @@ def evaluate(
             "not activated" if at is None else f"activated at {_hours(at)}",
             at is not None and at <= expect.activated_within + tolerance_hours,
         )
+    if expect.activated_at is not None:
+        at = report.activated_at_hours
+        check(
+            "activated_at",
+            _hours(expect.activated_at),
+            _hours(at),
+            at is not None and abs(at - expect.activated_at) <= tolerance_hours,
+        )
     if expect.closed_at is not None:
         at = report.closed_at_hours
         check(
             "closed_at",
             _hours(expect.closed_at),
-            _hours(at),
+            f"still {report.phase}" if at is None and report.phase != "closed" else _hours(at),
             at is not None and abs(at - expect.closed_at) <= tolerance_hours,
         )
     if expect.max_escalation_level is not None:

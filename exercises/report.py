@@ -104,6 +104,9 @@ class ExerciseReport(BaseModel):
     notifications: list[NotificationRecord]
     expectations: list[ExpectationResult] = []
     wall_seconds: float = 0.0
+    # Where the incident stood when the report was built: ``active`` for a response still open
+    # after activation (the runner then ends it), else ``closed``.
+    phase: str = "closed"
 
     @property
     def passed(self) -> bool:
@@ -161,6 +164,9 @@ def build_report(
     ]
     clock = PlanClock(view.t0, view.time_scale)
     closed_at = None if view.closed_at is None else clock.hours_since_t0(view.closed_at)
+    activated_at = None if view.activated_at is None else clock.hours_since_t0(view.activated_at)
+    if view.outcome is Outcome.ACTIVATED and activated_at is None:
+        activated_at = closed_at  # an engine before activated_at: activation closed it
     return ExerciseReport(
         scenario=scenario_name,
         source=source,
@@ -176,8 +182,9 @@ def build_report(
         lead_hours=round(script.lead_hours, 4),
         window_hours=plan.activation_window_hours,
         outcome=None if view.outcome is None else str(view.outcome),
-        activated_at_hours=closed_at if view.outcome is Outcome.ACTIVATED else None,
+        activated_at_hours=activated_at if view.outcome is Outcome.ACTIVATED else None,
         closed_at_hours=closed_at,
+        phase=str(view.phase),
         escalation_level=view.escalation_level,
         unmet_conditions=list(view.unmet_conditions),
         escalations=[

@@ -56,12 +56,15 @@ from workflows.clock import PlanClock
 from workflows.incident import IncidentWorkflow
 from workflows.lookup import has_closed
 from workflows.messages import (
+    Action,
     CommitmentInput,
     Decision,
     DecisionInput,
     DecisionReceipt,
     EvidenceInput,
+    IncidentView,
     NoteInput,
+    Phase,
 )
 from workflows.starting import slug, start_incident
 from workflows.state import Rejected
@@ -299,15 +302,14 @@ async def run_script(
                 ended = await has_closed(worker.client, incident.incident_id)
                 record = record.model_copy(update={"message": CLOSED if ended else _rejection(exc)})
             else:
-                closed = receipt.outcome is not None
+                # An active response still takes input (evidence, replacements, its decisions).
+                closed = receipt.phase is Phase.CLOSED
                 record = record.model_copy(
                     update={"accepted": True, "message": receipt.message, "seq": receipt.seq}
                 )
         sent.append((inject.index, record))
 
-    view = await handle.result()
-    if after is not None:
-        await after(handle)
+    view = await until_settled(handle, clock)
     timeline = await worker.timeline(incident.incident_id)
     at_by_seq = {d.seq: d.t_plus_hours for d in timeline}
     closed_hours = PlanClock(view.t0, view.time_scale).hours_since_t0(view.closed_at or view.t0)
@@ -342,6 +344,15 @@ async def run_script(
         injects=injects,
         notifications=notifications,
     )
+    if view.phase is Phase.ACTIVE:
+        # Reported as active; the exercise ends it now rather than at the plan's limit.
+        await handle.execute_update(
+            IncidentWorkflow.submit_decision,
+            DecisionInput(Action.TERMINATE, EXERCISE_CONTROL, "end of exercise"),
+        )
+        await handle.result()
+    if after is not None:
+        await after(handle)
     result = result.model_copy(
         update={
             "expectations": evaluate(scenario.expect, result, tolerance_hours(clock)),
@@ -349,6 +360,38 @@ async def run_script(
         }
     )
     return result
+
+
+EXERCISE_CONTROL = "exercise-control"
+# How often the runner looks again while an active response's ledger catches up (real seconds).
+SETTLE_POLL = 0.02
+
+
+async def until_settled(handle: WorkflowHandle, clock: ExerciseClock) -> IncidentView:
+    """After the last inject: the incident's view once it is closed (its result), or active with
+    its ledger caught up (an active response would otherwise live to the plan's limit). Time
+    passes from one scheduled moment to the next: nothing changes the phase in between."""
+    started, last_due = None, None
+    while True:
+        view: IncidentView = await handle.query(IncidentWorkflow.state)
+        if view.phase is Phase.CLOSED:
+            return await handle.result()
+        if view.phase is Phase.ACTIVE:
+            if view.persisted_seq >= view.decisions_total and not view.notices_pending:
+                return view
+            await asyncio.sleep(SETTLE_POLL)
+            continue
+        if not view.schedule:
+            return await handle.result()
+        started = started or view.reported_at
+        due = view.schedule[0].due_at
+        if due == last_due:  # the worker has yet to take the timer that fired
+            await asyncio.sleep(SETTLE_POLL)
+            continue
+        last_due = due
+        offset = (due - started).total_seconds() * view.time_scale / 3600
+        # Just past the due moment (the clock waits to LEAD_HOURS before the mark it is given).
+        await clock.wait_until(offset + 2 * LEAD_HOURS)
 
 
 async def run_time_skipping(

@@ -292,6 +292,7 @@ class Expect(_Strict):
 
     outcome: Outcome | None = None
     activated_within: Hours | None = None
+    activated_at: Hours | None = None
     closed_at: Hours | None = None
     max_escalation_level: int | None = Field(default=None, ge=1)
     escalations: list[EscalationExpect] | None = None

@@ -34,5 +34,8 @@ def plan_digest(plan: Plan) -> str:
         # A section added after plans were first sealed: a plan without it keeps the digest its
         # running incidents sealed.
         del content["communications"]
+    if plan.after_activation is None:
+        # Likewise: a plan without an after_activation section keeps its digest.
+        del content["after_activation"]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

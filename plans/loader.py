@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,7 @@ from pydantic import (
 
 from foundation.yamlfile import DocumentError, load
 from plans.model import (
+    AfterActivation,
     Communications,
     Condition,
     DiplomaticStep,
@@ -26,6 +27,7 @@ from plans.model import (
     KindPolicy,
     Plan,
     Quorum,
+    ReviewEscalation,
     WhenUnverified,
 )
 
@@ -120,6 +122,40 @@ class _Communications(_Strict):
         return sorted(set(value))
 
 
+class _ReviewMissed(_Strict):
+    missed: int = Field(default=1, ge=1, le=100)
+    level: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class _OnWithdrawal(_Strict):
+    level: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class _AfterActivation(_Strict):
+    # The engine knows one phase after activation; the plan names it, so a reader sees it here.
+    phase: Literal["active"] = "active"
+    title: str = Field(default="Response active", min_length=1, max_length=200)
+    review_every_hours: float = Field(gt=0, le=24 * 90)
+    review_missed: list[_ReviewMissed] = Field(min_length=1)
+    max_days: float = Field(gt=0, le=366)
+    limit_reason: str = Field(
+        default="The plan's limit after activation is reached; the response ends",
+        min_length=1,
+        max_length=200,
+    )
+    on_withdrawal: _OnWithdrawal
+
+    @field_validator("review_missed")
+    @classmethod
+    def _distinct_counts(cls, value: list[_ReviewMissed]) -> list[_ReviewMissed]:
+        counts = [r.missed for r in value]
+        if len(set(counts)) != len(counts):
+            raise ValueError("each review_missed entry needs its own `missed` count")
+        return sorted(value, key=lambda r: r.missed)
+
+
 class PlanDocument(_Strict):
     id: Name
     title: str = Field(min_length=1)
@@ -133,6 +169,7 @@ class PlanDocument(_Strict):
     kinds: dict[Name, _Kind] = Field(min_length=1)
     escalations: list[_Escalation] = []
     communications: _Communications = _Communications()
+    after_activation: _AfterActivation | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanDocument:
@@ -162,6 +199,20 @@ class PlanDocument(_Strict):
             unknown = [k for k in rule.kinds if k not in self.kinds]
             if unknown:
                 raise ValueError(f"{where}.kinds names unknown kinds: {unknown}")
+        after = self.after_activation
+        if after is not None:
+            levels = [
+                (f"after_activation.review_missed[{i}].level", r.level)
+                for i, r in enumerate(after.review_missed)
+            ] + [("after_activation.on_withdrawal.level", after.on_withdrawal.level)]
+            for where, level in levels:
+                if level not in self.escalation_levels:
+                    raise ValueError(f"{where} {level} is not one of escalation_levels")
+            if after.review_every_hours > after.max_days * 24:
+                raise ValueError(
+                    f"after_activation.review_every_hours ({after.review_every_hours}) is after "
+                    f"max_days ({after.max_days})"
+                )
         late = [h for h in self.communications.reminder_hours if h > window]
         if late:
             raise ValueError(
@@ -217,6 +268,24 @@ class PlanDocument(_Strict):
                 escalation_repeat_minutes=self.communications.escalation_repeat_minutes,
                 delivery_attempts=self.communications.delivery_attempts,
             ),
+            after_activation=None if self.after_activation is None else self._after(),
+        )
+
+    def _after(self) -> AfterActivation:
+        after = self.after_activation
+        assert after is not None
+        return AfterActivation(
+            phase=after.phase,
+            title=after.title,
+            review_every_hours=after.review_every_hours,
+            review_missed=tuple(
+                ReviewEscalation(missed=r.missed, level=r.level, reason=r.reason)
+                for r in after.review_missed
+            ),
+            max_days=after.max_days,
+            limit_reason=after.limit_reason,
+            withdrawal_level=after.on_withdrawal.level,
+            withdrawal_reason=after.on_withdrawal.reason,
         )
 
 

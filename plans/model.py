@@ -103,6 +103,39 @@ NO_COMMUNICATIONS = Communications()
 
 
 @dataclass(frozen=True)
+class ReviewEscalation:
+    """What the ``missed``-th review missed in a row escalates to."""
+
+    missed: int
+    level: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AfterActivation:
+    """The response's life after activation (workflows/state.py): it stays open in ``phase``
+    until an operator terminates it or ``max_days`` pass, with a review decision due every
+    ``review_every_hours``; a withdrawal that breaks the quorum escalates and calls for
+    replacements."""
+
+    # The phase the response is in while active (the engine knows one: ``active``).
+    phase: str
+    title: str
+    review_every_hours: float
+    # Consecutive missed reviews -> escalation; the highest ``missed`` not above the count wins.
+    review_missed: tuple[ReviewEscalation, ...]
+    # Plan days after activation at which the response ends by itself, with this rationale.
+    max_days: float
+    limit_reason: str
+    withdrawal_level: int
+    withdrawal_reason: str
+
+    def review_escalation(self, missed: int) -> ReviewEscalation | None:
+        fitting = [r for r in self.review_missed if r.missed <= missed]
+        return max(fitting, key=lambda r: r.missed, default=None)
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     title: str
@@ -122,6 +155,8 @@ class Plan:
     escalations: tuple[EscalationRule, ...]
     # Last, with a default: plans pinned in incidents that started before it decode unchanged.
     communications: Communications = NO_COMMUNICATIONS
+    # Absent: the response ends at activation, as before the section existed.
+    after_activation: AfterActivation | None = None
 
     @cached_property
     def deadlines(self) -> tuple[Deadline, ...]:

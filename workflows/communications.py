@@ -53,6 +53,8 @@ class Communications:
     closed: bool = False  # the activation order and close notice are queued
     delivered: int = 0
     undelivered: int = 0
+    ordered: bool = False  # the activation orders are queued
+    reported: int = 0  # notices whose activity has reported back
 
     def record(self) -> CommunicationsRecord:
         return CommunicationsRecord(
@@ -103,7 +105,7 @@ class Communications:
             if not self.closed:
                 self._closing(state, now)
             return
-        if state.policy.consultation:
+        if self._consulting(state):
             if not self.requested:
                 self.requested = True
                 self._queue(state, now, NoticeKind.CONSULTATION_REQUEST, self._parties(state))
@@ -117,7 +119,7 @@ class Communications:
                     waiting = self._unanswered(state)
                     if waiting:
                         self._queue(state, now, NoticeKind.REMINDER, waiting)
-        if state.escalation_level > self.notified_level:
+        if state.escalation_level > self.notified_level or self._escalated_while_active(state):
             self._escalation_notice(state, now)
         else:
             self.escalations_seen = len(state.escalations)
@@ -125,6 +127,34 @@ class Communications:
             for awaited in list(self.awaiting):
                 if self._repeat_at(state, awaited) <= now:
                     self._repeat(state, now, awaited)
+        if state.active and not self.ordered:
+            # Activated, and open: the orders go out now, the close notice at termination.
+            self._activation_orders(state, now)
+
+    def order(self, state: IncidentState, now: datetime, party: str) -> None:
+        """An activation order to one party that committed after activation (a replacement)."""
+        commitment = state.commitments[party]
+        self._queue(
+            state,
+            now,
+            NoticeKind.ACTIVATION_ORDER,
+            (Addressee(party_audience(party), assets=commitment.assets),),
+        )
+
+    def call_for_replacement(self, state: IncidentState, now: datetime, reason: str) -> None:
+        """A withdrawal broke the active response's quorum: every party not committed is asked
+        to commit (with an answer link, as in a consultation), and the cell is told."""
+        committed = {p for p, c in state.commitments.items() if c.answer is Answer.COMMIT}
+        parties = tuple(
+            Addressee(party_audience(p)) for p in state.plan.parties if p not in committed
+        )
+        self._queue(
+            state,
+            now,
+            NoticeKind.CALL_FOR_REPLACEMENT,
+            (*parties, Addressee(CELL)),
+            reasons=(reason,),
+        )
 
     # -- acknowledgements -------------------------------------------------------------------
 
@@ -141,7 +171,15 @@ class Communications:
     # -- internals --------------------------------------------------------------------------
 
     def _consulting(self, state: IncidentState) -> bool:
-        return state.is_open and state.policy.consultation
+        return state.deciding and state.policy.consultation
+
+    def _escalated_while_active(self, state: IncidentState) -> bool:
+        """An escalation of an active response (a missed review, a withdrawal) pages its level
+        even when the incident is already there: at the top level the notice goes out again."""
+        if not state.active or state.activated_at is None:
+            return False
+        activated_at = state.activated_at
+        return any(e.at >= activated_at for e in state.escalations[self.escalations_seen :])
 
     def _parties(self, state: IncidentState) -> tuple[Addressee, ...]:
         answered = set(state.commitments)
@@ -203,14 +241,8 @@ class Communications:
     def _closing(self, state: IncidentState, now: datetime) -> None:
         self.closed = True
         self.awaiting.clear()  # nothing is awaited of a closed incident: the repeats stop
-        if state.outcome is Outcome.ACTIVATED:
-            committed = tuple(
-                Addressee(party_audience(p), assets=c.assets)
-                for p, c in sorted(state.commitments.items())
-                if c.answer is Answer.COMMIT
-            )
-            if committed:
-                self._queue(state, now, NoticeKind.ACTIVATION_ORDER, committed)
+        if state.outcome is Outcome.ACTIVATED and not self.ordered:
+            self._activation_orders(state, now)
         everyone = [a for a in self.engaged if a != CELL] + [CELL]
         self._queue(
             state,
@@ -219,6 +251,16 @@ class Communications:
             tuple(Addressee(a) for a in everyone),
             rationale=state.closing_rationale()[:RATIONALE_IN_NOTICE],
         )
+
+    def _activation_orders(self, state: IncidentState, now: datetime) -> None:
+        self.ordered = True
+        committed = tuple(
+            Addressee(party_audience(p), assets=c.assets)
+            for p, c in sorted(state.commitments.items())
+            if c.answer is Answer.COMMIT
+        )
+        if committed:
+            self._queue(state, now, NoticeKind.ACTIVATION_ORDER, committed)
 
     def _queue(
         self,
@@ -254,7 +296,7 @@ class Communications:
             outcome=None if state.outcome is None else str(state.outcome),
             unmet_conditions=tuple(state.unmet) if state.outcome is not None else (),
             rationale=rationale,
-            assets_requested=state.plan.assets if kind in _ASKING else (),
+            assets_requested=state.plan.assets if kind in _ANSWERED else (),
         )
         notice = NoticeInput(
             notice_id=notice_id,
@@ -265,7 +307,7 @@ class Communications:
             addressees=addressees,
             facts=facts,
             needs_ack=needs_ack,
-            needs_answer=kind in _ASKING,
+            needs_answer=kind in _ANSWERED,
             max_attempts=state.plan.communications.delivery_attempts,
             deliver_until=self._deliver_until(state, kind, deadline, now),
             acknowledges=acknowledges or (notice_id if needs_ack else ""),
@@ -310,3 +352,5 @@ def _thawed(value: object) -> object:
 
 
 _ASKING = frozenset({NoticeKind.CONSULTATION_REQUEST, NoticeKind.REMINDER})
+# Notices whose parties answer with a commitment (answer links, the assets asked for).
+_ANSWERED = _ASKING | {NoticeKind.CALL_FOR_REPLACEMENT}

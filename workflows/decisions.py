@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
-from workflows.messages import Action, Outcome
+from workflows.messages import Action, DeploymentStatus, Outcome
 
 
 class DecisionKind(StrEnum):
@@ -31,6 +31,11 @@ class DecisionKind(StrEnum):
     AUTHORIZE = Action.AUTHORIZE.value
     STAND_DOWN = Action.STAND_DOWN.value
     RECLASSIFY = Action.RECLASSIFY.value
+    TERMINATE = Action.TERMINATE.value
+    REVIEW = Action.REVIEW.value
+    # What committed parties report after activation.
+    DEPLOYED = DeploymentStatus.DEPLOYED.value
+    WITHDRAWN = DeploymentStatus.WITHDRAWN.value
     # What happened to a diplomatic step handed to the sink.
     DISPATCHED = "dispatched"
     DISPATCH_FAILED = "dispatch_failed"
@@ -48,6 +53,9 @@ class DecisionKind(StrEnum):
     DIPLOMATIC_RESPONSE = Outcome.DIPLOMATIC_RESPONSE.value
     STOOD_DOWN = Outcome.STOOD_DOWN.value
     CANCELLED = Outcome.CANCELLED.value
+    # The end of an active response (its outcome stays ``activated``): by an operator's
+    # terminate or stand_down, at the plan's limit, or cancelled from Temporal.
+    TERMINATED = "terminated"
 
     @classmethod
     def of_action(cls, action: Action) -> DecisionKind:
@@ -61,6 +69,11 @@ class DecisionKind(StrEnum):
     def outcome(self) -> Outcome | None:
         """The outcome this decision closes the incident with, if it is a closing decision."""
         return Outcome(self.value) if self.value in OUTCOME_VALUES else None
+
+    @property
+    def closes(self) -> bool:
+        """Whether this decision closes the incident: an outcome, or an active response ended."""
+        return self.outcome is not None or self is DecisionKind.TERMINATED
 
     @property
     def by_operator(self) -> bool:
@@ -143,6 +156,8 @@ class EscalatedPayload(TypedDict):
     incident_level: int
     rule_at_hours: float
     unless: str
+    # After activation: what escalated (review_missed, withdrawal); absent for the plan's rules.
+    cause: NotRequired[str]
 
 
 class QuorumReachedPayload(TypedDict):
@@ -207,6 +222,27 @@ class DeliveryFailedPayload(TypedDict):
 
 class NotePayload(TypedDict):
     note: str  # note | handover
+
+
+class DeploymentPayload(TypedDict):
+    party: str
+    status: str  # deployed | withdrawn
+    assets: list[str]
+    remaining: list[str]  # the party's committed assets not withdrawn, after this report
+    force_holds: bool  # whether the committed forces still make the quorum
+
+
+class ReviewPayload(TypedDict):
+    action: str  # review
+    review: int  # how many reviews were due before this one (missed or held)
+    next_due_at: str
+
+
+class TerminatedPayload(TypedDict):
+    outcome: str  # stays activated
+    by: str  # terminate | stand_down | limit | cancel
+    activated_at: str
+    active_hours: float  # plan hours from activation to termination
 
 
 class AcknowledgedPayload(TypedDict):
@@ -275,6 +311,16 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
             return text
         case DecisionKind.DELIVERY_FAILED:
             return f"{p.get('notice_kind')} to {p.get('audience')} via {p.get('channel')}"
+        case DecisionKind.DEPLOYED | DecisionKind.WITHDRAWN:
+            text = f"{p.get('party')} {p.get('status')} {_names(p.get('assets'))}"
+            if known is DecisionKind.WITHDRAWN:
+                text += f"; still committed: {_names(p.get('remaining'))}"
+                text += "" if p.get("force_holds") else "; the quorum no longer holds"
+            return text
+        case DecisionKind.REVIEW:
+            return f"next review due {p.get('next_due_at')}"
+        case DecisionKind.TERMINATED:
+            return f"by {p.get('by')} after {p.get('active_hours')} h active (outcome {p.get('outcome')})"
         case DecisionKind.ACKNOWLEDGED:
             return f"level {p.get('level')} notice {p.get('notice')} (via {p.get('via')})"
         case DecisionKind.NOTE:

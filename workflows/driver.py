@@ -111,11 +111,26 @@ def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
                 record_notice(state, now, notice, outcome)
 
 
-def wake_until(state: IncidentState, moment: datetime | None, effects: Effects) -> None:
+def settled(state: IncidentState) -> bool:
+    """Where a run without Temporal stops waking: closed, or activated and active (an active
+    response would otherwise live to the plan's limit; an exercise ends it there)."""
+    return not state.is_open or state.active
+
+
+def wake_until(
+    state: IncidentState,
+    moment: datetime | None,
+    effects: Effects,
+    until: Callable[[IncidentState], bool] | None = None,
+) -> None:
     """The workflow's durable timer: wake at each due time before ``moment`` (every one, to the
-    close, when None). An input at ``moment`` itself reaches the workflow before a timer due then
-    (Temporal delivers updates first) and counts as on time."""
-    while (due := state.next_event_at()) is not None and (moment is None or due < moment):
+    close, when None), stopping early once ``until`` holds. An input at ``moment`` itself reaches
+    the workflow before a timer due then (Temporal delivers updates first) and counts as on time."""
+    while (
+        (due := state.next_event_at()) is not None
+        and (moment is None or due < moment)
+        and not (until is not None and until(state))
+    ):
         advance(state, max(due, state.reported_at))
         settle(state, max(due, state.reported_at), effects)
 
@@ -154,5 +169,5 @@ def drive(
         # already advanced to ``now``, so only the effects remain.
         settle(state, now, effects)
         answers.append(recorded)
-    wake_until(state, None, effects)
+    wake_until(state, None, effects, settled)
     return answers

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineStatus,
         DecisionInput,
         DecisionReceipt,
+        DeploymentInput,
         EvidenceInput,
         IncidentInput,
         IncidentView,
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_ACKNOWLEDGE,
         UPDATE_COMMITMENT,
         UPDATE_DECISION,
+        UPDATE_DEPLOYMENT,
         UPDATE_EVIDENCE,
         UPDATE_NOTE,
     )
@@ -125,6 +127,10 @@ PATCH_NOTICES = "notices"
 # hands the task out again (temporalio/sdk-java#3088): exercises and sweeps stalled on it.
 PATCH_TIMERS_RUN_OUT = "timers-run-out"
 
+# Under a plan with an after_activation section, activation leaves the response open in phase
+# active (deployments, withdrawals, periodic reviews) until terminated or the plan's limit.
+PATCH_AFTER_ACTIVATION = "after-activation"
+
 
 def refusal(exc: Rejected) -> ApplicationError:
     """A refused input as Temporal carries it to the caller: the reason in the error's details,
@@ -153,6 +159,7 @@ class IncidentWorkflow:
             text_rules=workflow.patched(PATCH_TEXT_RULES),
             sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
             notices=workflow.patched(PATCH_NOTICES),
+            after_activation=workflow.patched(PATCH_AFTER_ACTIVATION),
         )
         self._timers_run_out = workflow.patched(PATCH_TIMERS_RUN_OUT)
         carried = incident.carried
@@ -401,6 +408,19 @@ class IncidentWorkflow:
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
         self._check(lambda s, now: s.decide(decision, now), lambda s: s.check_decision(decision))
+
+    @workflow.update(name=UPDATE_DEPLOYMENT)
+    async def report_deployment(self, report: DeploymentInput) -> DecisionReceipt:
+        return await self._apply(
+            lambda s, now: s.report_deployment(report, now), f"{report.party}: {report.status}"
+        )
+
+    @report_deployment.validator
+    def _validate_deployment(self, report: DeploymentInput) -> None:
+        self._check(
+            lambda s, now: s.report_deployment(report, now),
+            lambda s: s.check_deployment(report),
+        )
 
     @workflow.update(name=UPDATE_ACKNOWLEDGE)
     async def acknowledge(self, ack: AcknowledgeInput) -> DecisionReceipt:
@@ -687,6 +707,7 @@ def _notice_summary(notice: NoticeInput) -> str:
         NoticeKind.ESCALATION: f"Page level {notice.facts.escalation_level}",
         NoticeKind.ACTIVATION_ORDER: "Order the committed parties",
         NoticeKind.CLOSE: "Tell everyone engaged: closed",
+        NoticeKind.CALL_FOR_REPLACEMENT: "Call the parties not committed for replacements",
     }[notice.notice_kind]
     if notice.facts.repeat:
         what += f" (repeat {notice.facts.repeat})"

@@ -23,6 +23,9 @@ class Phase(StrEnum):
     CONSULTATION = "consultation"
     AUTHORIZATION = "authorization"
     MONITORING = "monitoring"
+    # Activated, and still open: forces deployed until termination or the plan's limit (the
+    # plan's after_activation section).
+    ACTIVE = "active"
     CLOSED = "closed"
 
 
@@ -58,6 +61,16 @@ class Action(StrEnum):
     AUTHORIZE = "authorize"
     STAND_DOWN = "stand_down"
     RECLASSIFY = "reclassify"
+    # After activation (the plan's after_activation section): end the response, or review it.
+    TERMINATE = "terminate"
+    REVIEW = "review"
+
+
+class DeploymentStatus(StrEnum):
+    """What a committed party reports after activation."""
+
+    DEPLOYED = "deployed"
+    WITHDRAWN = "withdrawn"
 
 
 class Answer(StrEnum):
@@ -176,6 +189,29 @@ class NoteInput:
 
 
 @dataclass(frozen=True)
+class DeploymentInput:
+    """A committed party's report after activation: assets deployed, or withdrawn."""
+
+    party: str
+    status: DeploymentStatus
+    assets: tuple[str, ...]
+    actor: str = ""
+    rationale: str = ""
+    rationale_ref: TextRef | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    """Where a committed party's assets stand after activation."""
+
+    party: str
+    committed: tuple[str, ...]
+    deployed: tuple[str, ...]
+    withdrawn: tuple[str, ...]
+    at: datetime  # the party's latest report (or its commitment)
+
+
+@dataclass(frozen=True)
 class AcknowledgeInput:
     """An escalation notice acknowledged for its whole audience: by one recipient's signed link
     (actor: the audience, via "link") or by an operator (actor: the operator, via "api")."""
@@ -271,6 +307,8 @@ class ScheduleKind(StrEnum):
     DEADLINE = "deadline"
     ESCALATION = "escalation"
     WINDOW = "window"
+    REVIEW = "review"  # the next periodic review of an active response
+    LIMIT = "limit"  # the plan's limit after activation
 
 
 @dataclass(frozen=True)
@@ -319,6 +357,10 @@ class IncidentSnapshot:
     schedule: tuple[ScheduleEntry, ...] = ()
     # The workflow run that last wrote it; set by the workflow (the state machine knows no runs).
     run_id: str | None = None
+    # After activation (plans with an after_activation section): the outcome ``activated`` has
+    # its time here, and the incident stays open (closed_at null) until it is terminated.
+    activated_at: datetime | None = None
+    termination_rationale: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,6 +398,15 @@ class IncidentView(IncidentSnapshot):
     awaiting_ack: tuple[AwaitedAck, ...] = ()
     notices_sent: int = 0
     undelivered: int = 0
+    # After activation: the committed parties' deployments, the next review due, reviews
+    # missed in a row, and whether the committed forces still make the quorum.
+    deployments: tuple[DeploymentView, ...] = ()
+    next_review_at: datetime | None = None
+    reviews_missed: int = 0
+    force_holds: bool | None = None
+    # Notices queued or sent whose result is not yet recorded (counted from the after-activation
+    # rule on; 0 before it).
+    notices_pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -387,3 +438,13 @@ class CarriedState:
     phases: tuple[PhaseChange, ...]
     rules: dict[str, bool]  # the rules the incident started under (its patch markers)
     communications: CommunicationsRecord | None = None
+    # An active response (after_activation): its outcome, when, and its life since.
+    outcome: Outcome | None = None
+    activated_at: datetime | None = None
+    deployed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    withdrawn: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    deployment_at: dict[str, datetime] = field(default_factory=dict)
+    review_due_at: datetime | None = None
+    reviews_missed: int = 0
+    reviews_held: int = 0
+    force_holds: bool = True

@@ -10,6 +10,9 @@ UPDATE_DECISION = "submit_decision"
 UPDATE_ACKNOWLEDGE = "acknowledge"
 # The crisis cell's journal: a note or a shift handover, in the ledger, deciding nothing.
 UPDATE_NOTE = "add_note"
+
+# A committed party's report after activation: assets deployed or withdrawn.
+UPDATE_DEPLOYMENT = "report_deployment"
 QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.

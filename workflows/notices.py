@@ -41,6 +41,9 @@ class NoticeKind(StrEnum):
     ESCALATION = "escalation"
     ACTIVATION_ORDER = "activation_order"
     CLOSE = "close"
+    # After activation: a withdrawal broke the quorum; the parties not committed are asked to
+    # replace it (they answer as to a consultation), and the cell is told.
+    CALL_FOR_REPLACEMENT = "call_for_replacement"
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,6 @@ class CommunicationsRecord:
     closed: bool = False
     delivered: int = 0  # notices the activity reported on
     undelivered: int = 0  # recipients recorded undelivered
+    # The activation orders are queued (at activation for an active response, else at close).
+    ordered: bool = False
+    reported: int = 0  # notices whose activity has reported back (delivered or not)

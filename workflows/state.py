@@ -24,12 +24,20 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from foundation.ids import workflow_id_for
 from plans.digest import plan_digest
-from plans.model import Condition, Deadline, EscalationRule, KindPolicy, Plan, WhenUnverified
+from plans.model import (
+    AfterActivation,
+    Condition,
+    Deadline,
+    EscalationRule,
+    KindPolicy,
+    Plan,
+    WhenUnverified,
+)
 from workflows import limits
 from workflows.chain import decision_hash, genesis_hash
 from workflows.clock import PlanClock, format_offset
@@ -41,6 +49,7 @@ from workflows.decisions import (
     CommitmentPayload,
     DecisionKind,
     DeliveryFailedPayload,
+    DeploymentPayload,
     EscalatedPayload,
     EvidencePayload,
     LapsedPayload,
@@ -50,6 +59,8 @@ from workflows.decisions import (
     QuorumLostPayload,
     QuorumReachedPayload,
     ReportedPayload,
+    ReviewPayload,
+    TerminatedPayload,
     TextPayload,
     VerifiedPayload,
 )
@@ -65,6 +76,9 @@ from workflows.messages import (
     DeadlineView,
     Decision,
     DecisionInput,
+    DeploymentInput,
+    DeploymentStatus,
+    DeploymentView,
     EscalationView,
     EvidenceInput,
     IncidentInput,
@@ -135,6 +149,9 @@ class Rules:
     # The incident tells people (workflows/communications.py): consultation requests and
     # reminders, escalation notices awaiting acknowledgement, activation orders, close notices.
     notices: bool = True
+    # Under a plan with an after_activation section, activation leaves the response open in
+    # phase ``active``: deployments and withdrawals, periodic reviews, termination or the limit.
+    after_activation: bool = True
 
 
 CURRENT_RULES = Rules()
@@ -145,6 +162,7 @@ LEGACY_RULES = Rules(
     text_rules=False,
     sealed_ledger=False,
     notices=False,
+    after_activation=False,
 )
 # Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
 # cancel request carries in the history (the workflow cannot see it).
@@ -319,6 +337,16 @@ class IncidentState:
         self.verified_at: datetime | None = None
         self.quorum_since: datetime | None = None
         self.phases: list[PhaseChange] = []
+        # After activation (the plan's after_activation section, under the rule).
+        self.activated_at: datetime | None = None
+        self.termination_rationale: str | None = None
+        self.deployed: dict[str, tuple[str, ...]] = {}
+        self.withdrawn: dict[str, tuple[str, ...]] = {}
+        self.deployment_at: dict[str, datetime] = {}
+        self.review_due_at: datetime | None = None
+        self.reviews_missed = 0  # in a row
+        self.reviews_held = 0
+        self.force_holds = True
         self.comms = Communications.opening(self, now)
 
         submitter = report.submitted_by or report.reported_by
@@ -360,7 +388,8 @@ class IncidentState:
     # -- from one run to the next -----------------------------------------------------------
 
     def carry(self, run: int) -> CarriedState:
-        """Where the incident stands, for the next run (continue-as-new): an open incident only."""
+        """Where the incident stands, for the next run (continue-as-new): an open incident only
+        (deciding, or an active response)."""
         return CarriedState(
             run=run,
             kind=self.kind,
@@ -389,6 +418,15 @@ class IncidentState:
             phases=tuple(self.phases),
             rules={f: getattr(self.rules, f) for f in Rules.__dataclass_fields__},
             communications=self.comms.record(),
+            outcome=self.outcome,
+            activated_at=self.activated_at,
+            deployed=dict(self.deployed),
+            withdrawn=dict(self.withdrawn),
+            deployment_at=dict(self.deployment_at),
+            review_due_at=self.review_due_at,
+            reviews_missed=self.reviews_missed,
+            reviews_held=self.reviews_held,
+            force_holds=self.force_holds,
         )
 
     @classmethod
@@ -432,8 +470,17 @@ class IncidentState:
         state.dispatch_started = list(carried.dispatch_started)
         state.dispatched = dict(carried.dispatched)
         state.dispatch_queue = list(carried.dispatch_queue)
-        state.outcome = None
+        state.outcome = carried.outcome  # None, or activated for an active response
         state.closed_at = None
+        state.activated_at = carried.activated_at
+        state.termination_rationale = None
+        state.deployed = {p: tuple(a) for p, a in carried.deployed.items()}
+        state.withdrawn = {p: tuple(a) for p, a in carried.withdrawn.items()}
+        state.deployment_at = dict(carried.deployment_at)
+        state.review_due_at = carried.review_due_at
+        state.reviews_missed = carried.reviews_missed
+        state.reviews_held = carried.reviews_held
+        state.force_holds = carried.force_holds
         state.unmet = tuple(carried.unmet)
         state.verified_at = carried.verified_at
         state.quorum_since = carried.quorum_since
@@ -468,7 +515,23 @@ class IncidentState:
 
     @property
     def is_open(self) -> bool:
+        """Open: still deciding (no outcome yet), or an active response not yet terminated."""
+        return self.closed_at is None
+
+    @property
+    def deciding(self) -> bool:
+        """The plan's steps still run: no outcome yet (an active response has one)."""
         return self.outcome is None
+
+    @property
+    def after(self) -> AfterActivation | None:
+        """The plan's life after activation, if the plan has one and the incident's rules apply it."""
+        return self.plan.after_activation if self.rules.after_activation else None
+
+    @property
+    def active(self) -> bool:
+        """Activated and still open (phase ``active``)."""
+        return self.outcome is Outcome.ACTIVATED and self.closed_at is None
 
     @property
     def quorum(self) -> bool:
@@ -516,6 +579,8 @@ class IncidentState:
         return self._condition_holds(deadline.condition)
 
     def phase(self) -> Phase:
+        if self.active:
+            return Phase.ACTIVE
         if self.outcome is not None:
             return Phase.CLOSED
         if self.verification is Verification.PENDING:
@@ -532,6 +597,8 @@ class IncidentState:
             Phase.CONSULTATION: Awaiting.ALLIES,
             Phase.AUTHORIZATION: Awaiting.OPERATOR,
             Phase.MONITORING: Awaiting.CLOCK,
+            # A missed review waits on the cell; otherwise the response runs on its own.
+            Phase.ACTIVE: Awaiting.OPERATOR if self.reviews_missed else Awaiting.CLOCK,
             Phase.CLOSED: Awaiting.NONE,
         }[self.phase()]
 
@@ -578,16 +645,24 @@ class IncidentState:
         """When the workflow must next wake up by itself, if the incident is still open."""
         if not self.is_open:
             return None
-        first = self._first_pending()
-        plan = None if first is None else self.clock.at(first.hours)
+        if self.active:
+            plan = min(self._after_moments(), default=None)
+        else:
+            first = self._first_pending()
+            plan = None if first is None else self.clock.at(first.hours)
         said = self.comms.next_at(self) if self.rules.notices else None
         return min((m for m in (plan, said) if m is not None), default=None)
 
     def next_event_label(self) -> str:
         at = self.next_event_at()
-        labels = [
-            self._title(e) for e in self.events if self._pending(e) and self.clock.at(e.hours) == at
-        ]
+        if self.active:
+            labels = [e.title for e in self._after_schedule() if e.due_at == at]
+        else:
+            labels = [
+                self._title(e)
+                for e in self.events
+                if self._pending(e) and self.clock.at(e.hours) == at
+            ]
         if self.rules.notices and at is not None:
             labels += self.comms.next_label(self, at)
         return "; ".join(labels)
@@ -612,6 +687,9 @@ class IncidentState:
 
     def _schedule(self) -> Iterator[ScheduleEntry]:
         if not self.is_open:
+            return
+        if self.active:
+            yield from self._after_schedule()
             return
         for event in self.events:
             if not self._pending(event):
@@ -679,9 +757,9 @@ class IncidentState:
 
     def _fire(self, now: datetime, *, inclusive: bool, incoming: Change | None) -> None:
         late: list[str] = []  # steps queued by what fell due before now
-        while self.is_open:
+        while self.deciding:
             self._check_activation(now)
-            if not self.is_open:
+            if not self.deciding:
                 break
             due = self._first_pending(now, inclusive=inclusive)
             if due is None:
@@ -703,6 +781,9 @@ class IncidentState:
             for step in late:
                 self.dispatch_queue.remove(step)
                 self.dispatch_started.remove(step)
+        if self.active:
+            # The plan's deadlines are moot once active; the reviews and the limit run instead.
+            self._fire_after(now, inclusive=inclusive)
 
     def _would_hold(self, condition: Condition, incoming: Change | None, now: datetime) -> bool:
         """Whether the input arriving at ``now`` would make ``condition`` hold."""
@@ -799,20 +880,29 @@ class IncidentState:
             p: c.assets for p, c in sorted(self.commitments.items()) if c.answer is Answer.COMMIT
         }
         assets = sorted({a for offered in committed.values() for a in offered})
-        self._close(
-            Outcome.ACTIVATED,
-            now,
-            f"Verification, quorum and authorization hold: response activated with {', '.join(committed)}",
-            ActivatedPayload(
-                outcome=str(Outcome.ACTIVATED),
-                parties={p: list(a) for p, a in committed.items()},
-                assets=assets,
-            ),
+        rationale = f"Verification, quorum and authorization hold: response activated with {', '.join(committed)}"
+        payload = ActivatedPayload(
+            outcome=str(Outcome.ACTIVATED),
+            parties={p: list(a) for p, a in committed.items()},
+            assets=assets,
         )
+        self.activated_at = now
+        after = self.after
+        if after is None:
+            self._close(Outcome.ACTIVATED, now, rationale, payload)
+            return
+        # The outcome is activated, at its time; the response stays open in phase active.
+        self.outcome = Outcome.ACTIVATED
+        self.review_due_at = now + self._plan_hours(after.review_every_hours)
+        self.force_holds = True
+        self._record(DecisionKind.ACTIVATED, now, SYSTEM, rationale, payload)
 
     # -- inputs from people -----------------------------------------------------------------
 
     def check_open(self) -> None:
+        """Input is accepted while the incident is open: deciding, or an active response (which
+        still takes evidence, answers of parties not committed, acknowledgements, deployments
+        and its own decisions)."""
         if not self.is_open:
             raise Rejected(
                 f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted",
@@ -864,6 +954,14 @@ class IncidentState:
             raise Rejected("assets: a commitment must offer at least one asset", field="assets")
         if commitment.answer is Answer.DECLINE and commitment.assets:
             raise Rejected("assets: a decline offers no assets", field="assets")
+        current = self.commitments.get(commitment.party)
+        if self.active and current is not None and current.answer is Answer.COMMIT:
+            raise Rejected(
+                f"party: {commitment.party} is committed to the active response; it reports a "
+                "withdrawal (POST /deployments, status withdrawn), not a new answer",
+                field="party",
+                conflict=True,
+            )
 
     def check_decision(self, decision: DecisionInput) -> None:
         self.check_open()
@@ -883,6 +981,24 @@ class IncidentState:
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
             raise Rejected(
                 "new_kind: only a reclassify decision names a new kind", field="new_kind"
+            )
+        after_only = (Action.TERMINATE, Action.REVIEW)
+        if self.active:
+            if decision.action not in (*after_only, Action.STAND_DOWN):
+                raise Rejected(
+                    f"action: the response is active (activated at {self.activated_at:%Y-%m-%d %H:%M} "
+                    f"UTC); it takes terminate, review or stand_down, not {decision.action}",
+                    field="action",
+                    conflict=True,
+                )
+            return
+        if decision.action in after_only:
+            raise Rejected(
+                f"action: {decision.action} applies to an active response; this incident is in "
+                f"phase {self.phase()}"
+                + ("" if self.after is not None else " and its plan has no life after activation"),
+                field="action",
+                conflict=True,
             )
         if decision.action is Action.CONFIRM:
             if self.verification is Verification.VERIFIED:
@@ -979,10 +1095,19 @@ class IncidentState:
             ),
             text=commitment.rationale_ref,
         )
-        self._track_quorum(now)
+        if self.active:
+            # An answer after activation: a replacement for a withdrawal (or a decline).
+            self._track_force(now)
+            if commitment.answer is Answer.COMMIT and self.rules.notices:
+                self.comms.order(self, now, commitment.party)
+        else:
+            self._track_quorum(now)
 
     def decide(self, decision: DecisionInput, now: datetime) -> None:
         self.check_decision(decision)
+        if self.active:
+            self._decide_after(decision, now)
+            return
         payload: dict[str, Any] = {"action": str(decision.action)}
         if decision.action is Action.RECLASSIFY:
             payload.update({"from": self.kind, "to": decision.new_kind})
@@ -1026,7 +1151,14 @@ class IncidentState:
     def cancel(self, now: datetime) -> None:
         """Temporal was asked to cancel the workflow (its Web UI, a client): the incident closes
         with that as its outcome, in the ledger like any other."""
-        if self.is_open:
+        if self.active:
+            self._terminate(
+                now,
+                "cancel",
+                "Cancelled from Temporal, outside the engine's decisions",
+                actor=TEMPORAL_CANCEL,
+            )
+        elif self.is_open:
             self._close(
                 Outcome.CANCELLED,
                 now,
@@ -1126,6 +1258,7 @@ class IncidentState:
             payload["acknowledges"] = notice.acknowledges
             payload["repeat"] = notice.facts.repeat
         self.comms.delivered += 1
+        self.comms.reported += 1
         self._record(
             DecisionKind.NOTIFIED,
             now,
@@ -1151,6 +1284,7 @@ class IncidentState:
     def notice_failed(self, notice: NoticeInput, error: str, now: datetime) -> None:
         """The notice activity itself failed for good (a broken contacts file): nobody was told."""
         self.comms.undelivered += len(notice.addressees)
+        self.comms.reported += 1
         for addressee in notice.addressees:
             self._record(
                 DecisionKind.DELIVERY_FAILED,
@@ -1168,7 +1302,7 @@ class IncidentState:
     def closing_rationale(self) -> str:
         """The closing decision's rationale, as the close notice quotes it."""
         closing = next(
-            (d for d in reversed(self.decisions) if DecisionKind(d.kind).outcome is not None),
+            (d for d in reversed(self.decisions) if DecisionKind(d.kind).closes),
             None,
         )
         return "" if closing is None else closing.rationale
@@ -1192,8 +1326,8 @@ class IncidentState:
         self._start_dispatch()
 
     def _start_dispatch(self) -> None:
-        if not self.is_open:
-            return  # nothing new starts after the closing decision
+        if not self.deciding:
+            return  # nothing new starts after the closing decision (or the activation)
         for step in self.steps_for_kind:
             if step not in self.dispatch_started:
                 self.dispatch_started.append(step)
@@ -1277,6 +1411,306 @@ class IncidentState:
                 del self.phases[1]  # the first (the report's) and the latest are kept
         return decision
 
+    # -- after activation -------------------------------------------------------------------
+
+    def _plan_hours(self, hours: float) -> timedelta:
+        return self.clock.scaled(timedelta(hours=hours))
+
+    @property
+    def limit_at(self) -> datetime | None:
+        """When an active response ends by itself (the plan's max_days after activation)."""
+        after = self.after
+        if after is None or self.activated_at is None:
+            return None
+        return self.activated_at + self._plan_hours(after.max_days * 24)
+
+    def _after_moments(self) -> list[datetime]:
+        return [m for m in (self.review_due_at, self.limit_at) if m is not None]
+
+    def _after_schedule(self) -> tuple[ScheduleEntry, ...]:
+        after, limit = self.after, self.limit_at
+        if after is None or limit is None:
+            return ()
+        entries = []
+        due = self.review_due_at
+        if due is not None and due < limit:
+            hours = self.clock.hours_since_t0(due)
+            missed = self.reviews_missed + 1
+            rule = after.review_escalation(missed)
+            unless = (
+                f"; escalation to level {rule.level} ({self.plan.authority(rule.level)}) if missed"
+                if rule is not None
+                else ""
+            )
+            entries.append(
+                ScheduleEntry(
+                    "review",
+                    f"Periodic review due {format_offset(hours)}{unless}",
+                    due,
+                    hours,
+                    ScheduleKind.REVIEW,
+                )
+            )
+        hours = self.clock.hours_since_t0(limit)
+        entries.append(
+            ScheduleEntry(
+                "limit",
+                f"Response ends by the plan's limit {format_offset(hours)} ({after.max_days:g} days "
+                "after activation)",
+                limit,
+                hours,
+                ScheduleKind.LIMIT,
+            )
+        )
+        return tuple(entries)
+
+    def _fire_after(self, now: datetime, *, inclusive: bool) -> None:
+        """Judge what fell due after activation by ``now``: missed reviews, in order, then the
+        limit (a review due at the limit itself is moot)."""
+        after, limit = self.after, self.limit_at
+        assert after is not None and limit is not None
+        while self.active:
+            due = min(self._after_moments())
+            if due > now or (due == now and not inclusive):
+                return
+            if due >= limit:
+                self._terminate(now, "limit", after.limit_reason)
+                return
+            self._review_missed(due, now)
+
+    def _review_missed(self, due: datetime, now: datetime) -> None:
+        after = self.after
+        assert after is not None
+        self.reviews_missed += 1
+        self.review_due_at = due + self._plan_hours(after.review_every_hours)
+        self._record(
+            DecisionKind.LAPSED,
+            now,
+            SYSTEM,
+            f"Periodic review due {format_offset(self.clock.hours_since_t0(due))} not held",
+            LapsedPayload(deadline="review", due_at=due.isoformat()),
+        )
+        rule = after.review_escalation(self.reviews_missed)
+        if rule is not None:
+            self._escalate_after(now, rule.level, rule.reason, "review_missed", "reviewed", due)
+
+    def _escalate_after(
+        self, now: datetime, level: int, reason: str, cause: str, unless: str, at: datetime
+    ) -> None:
+        """An escalation of the active response: recorded, and paged even at the level the
+        incident is already at (the notice repeats until acknowledged)."""
+        self.escalation_level = max(self.escalation_level, level)
+        view = EscalationView(
+            level=level,
+            authority=self.plan.authority(level),
+            at=now,
+            t_plus_hours=self.clock.hours_since_t0(now),
+            reason=reason,
+        )
+        self.escalations.append(view)
+        self._record(
+            DecisionKind.ESCALATED,
+            now,
+            SYSTEM,
+            reason,
+            EscalatedPayload(
+                level=level,
+                authority=view.authority,
+                incident_level=self.escalation_level,
+                rule_at_hours=self.clock.hours_since_t0(at),
+                unless=unless,
+                cause=cause,
+            ),
+        )
+
+    def _decide_after(self, decision: DecisionInput, now: datetime) -> None:
+        after = self.after
+        assert after is not None
+        payload: dict[str, Any] = {"action": str(decision.action)}
+        if decision.action is Action.REVIEW:
+            next_due = now + self._plan_hours(after.review_every_hours)
+            payload = ReviewPayload(
+                action=str(decision.action),
+                review=self.reviews_held + self.reviews_missed + 1,
+                next_due_at=next_due.isoformat(),
+            )
+        self._record(
+            DecisionKind.of_action(decision.action),
+            now,
+            decision.actor,
+            decision.rationale,
+            payload,
+            text=decision.rationale_ref,
+        )
+        if decision.action is Action.REVIEW:
+            self.reviews_held += 1
+            self.reviews_missed = 0
+            self.review_due_at = next_due
+            return
+        how = "Terminated" if decision.action is Action.TERMINATE else "Stood down"
+        self._terminate(
+            now, str(decision.action), f"{how} by {decision.actor}: {decision.rationale}"
+        )
+
+    def _terminate(self, now: datetime, by: str, rationale: str, actor: str = SYSTEM) -> None:
+        """The end of an active response: its outcome stays activated; it closes now."""
+        assert self.activated_at is not None
+        self.closed_at = now
+        self.termination_rationale = rationale[: limits.TEXT_IN_WORKFLOW]
+        self.review_due_at = None
+        self._record(
+            DecisionKind.TERMINATED,
+            now,
+            actor,
+            self.termination_rationale,
+            TerminatedPayload(
+                outcome=str(Outcome.ACTIVATED),
+                by=by,
+                activated_at=self.activated_at.isoformat(),
+                active_hours=round(
+                    self.clock.hours_since_t0(now) - self.clock.hours_since_t0(self.activated_at),
+                    4,
+                ),
+            ),
+        )
+
+    def _forces(self) -> dict[str, _Commitment]:
+        """The committed parties as they stand after activation: withdrawn assets removed, and a
+        party that withdrew all of them no longer counted."""
+        forces = {}
+        for party, c in self.commitments.items():
+            if c.answer is not Answer.COMMIT:
+                continue
+            gone = set(self.withdrawn.get(party, ()))
+            remaining = tuple(a for a in c.assets if a not in gone)
+            if remaining:
+                forces[party] = replace(c, assets=remaining)
+        return forces
+
+    def _track_force(self, now: datetime) -> None:
+        """After activation: a withdrawal that breaks the quorum escalates and calls the parties
+        not committed for replacements; replacements that restore it are recorded."""
+        forces = self._forces()
+        holds = quorum_holds(self.plan, forces)
+        if holds == self.force_holds:
+            return
+        self.force_holds = holds
+        committed = sorted(forces)
+        if holds:
+            self._record(
+                DecisionKind.QUORUM_REACHED,
+                now,
+                SYSTEM,
+                f"The active response's quorum holds again: {', '.join(committed)}",
+                QuorumReachedPayload(committed=committed),
+            )
+            return
+        after = self.after
+        assert after is not None
+        short, missing = quorum_missing(self.plan, forces)
+        self._record(
+            DecisionKind.QUORUM_LOST,
+            now,
+            SYSTEM,
+            "A withdrawal broke the quorum of the active response",
+            QuorumLostPayload(committed=committed, short=short, missing_assets=list(missing)),
+        )
+        self._escalate_after(
+            now, after.withdrawal_level, after.withdrawal_reason, "withdrawal", "quorum", now
+        )
+        if self.rules.notices:
+            self.comms.call_for_replacement(self, now, after.withdrawal_reason)
+
+    def check_deployment(self, report: DeploymentInput) -> None:
+        self.check_open()
+        if self.rules.text_rules:
+            check_text(report.party, PARTY)
+            check_text(report.actor, ACTOR)
+            check_text(report.rationale, RATIONALE)
+        if self.rules.bounded:
+            check_carried("rationale", report.rationale, report.rationale_ref)
+        if not self.active:
+            raise Rejected(
+                f"status: {report.status} is reported after activation; this incident is in "
+                f"phase {self.phase()}"
+                + ("" if self.after is not None else " and its plan has no life after activation"),
+                field="status",
+                conflict=True,
+            )
+        plan = self.plan
+        if report.party not in plan.parties:
+            raise Rejected(
+                f"party: {report.party!r} is not a guarantor party of plan {plan.id} ({', '.join(plan.parties)})",
+                field="party",
+            )
+        commitment = self.commitments.get(report.party)
+        if commitment is None or commitment.answer is not Answer.COMMIT:
+            raise Rejected(
+                f"party: {report.party} has not committed to this response; only a committed "
+                f"party reports {report.status}",
+                field="party",
+            )
+        if not report.assets:
+            raise Rejected(f"assets: name the assets {report.status}", field="assets")
+        if len(set(report.assets)) != len(report.assets):
+            raise Rejected("assets: each asset may be named once", field="assets")
+        foreign = [a for a in report.assets if a not in commitment.assets]
+        if foreign:
+            raise Rejected(
+                f"assets: {report.party} committed {list(commitment.assets)}, not {foreign}",
+                field="assets",
+            )
+        if report.status is DeploymentStatus.WITHDRAWN:
+            gone = [a for a in report.assets if a in self.withdrawn.get(report.party, ())]
+            if gone:
+                raise Rejected(f"assets: {gone} already withdrawn", field="assets")
+
+    def report_deployment(self, report: DeploymentInput, now: datetime) -> None:
+        self.check_deployment(report)
+        party, assets = report.party, tuple(report.assets)
+        withdrawn = self.withdrawn.get(party, ())
+        deployed = self.deployed.get(party, ())
+        if report.status is DeploymentStatus.DEPLOYED:
+            # Assets deployed again after a withdrawal count once more.
+            withdrawn = tuple(a for a in withdrawn if a not in assets)
+            deployed = tuple(sorted({*deployed, *assets}))
+        else:
+            withdrawn = tuple(sorted({*withdrawn, *assets}))
+            deployed = tuple(a for a in deployed if a not in assets)
+        self.withdrawn[party], self.deployed[party] = withdrawn, deployed
+        self.deployment_at[party] = now
+        committed = self.commitments[party].assets
+        self._record(
+            DecisionKind(str(report.status)),
+            now,
+            report.actor or party,
+            report.rationale,
+            DeploymentPayload(
+                party=party,
+                status=str(report.status),
+                assets=list(assets),
+                remaining=[a for a in committed if a not in withdrawn],
+                force_holds=quorum_holds(self.plan, self._forces()),
+            ),
+            text=report.rationale_ref,
+        )
+        self._track_force(now)
+
+    def deployment_views(self) -> tuple[DeploymentView, ...]:
+        if self.outcome is not Outcome.ACTIVATED or self.after is None:
+            return ()
+        return tuple(
+            DeploymentView(
+                party=p,
+                committed=c.assets,
+                deployed=self.deployed.get(p, ()),
+                withdrawn=self.withdrawn.get(p, ()),
+                at=self.deployment_at.get(p, c.at),
+            )
+            for p, c in sorted(self.commitments.items())
+            if c.answer is Answer.COMMIT
+        )
+
     # -- the view ---------------------------------------------------------------------------
 
     def deadline_views(self) -> tuple[DeadlineView, ...]:
@@ -1289,7 +1723,7 @@ class IncidentState:
                 status = DeadlineStatus.NOT_APPLICABLE
             elif self._condition_holds(deadline.condition):
                 status = DeadlineStatus.MET
-            elif not self.is_open:
+            elif not self.deciding:
                 status = DeadlineStatus.MOOT
             else:
                 status = DeadlineStatus.PENDING
@@ -1319,7 +1753,7 @@ class IncidentState:
             return max((self.dispatched[s] for s in self.steps_for_kind), default=None)
         if condition is Condition.AUTHORIZED:
             return self.authorized_at
-        return self.closed_at
+        return self.activated_at or self.closed_at
 
     def snapshot(self) -> IncidentSnapshot:
         """The incident's header and where it stands (the read side's row, the search attributes,
@@ -1343,6 +1777,8 @@ class IncidentState:
             escalation_level=self.escalation_level,
             closed_at=self.closed_at,
             schedule=self.schedule(),
+            activated_at=self.activated_at,
+            termination_rationale=self.termination_rationale,
         )
 
     def view(
@@ -1390,6 +1826,15 @@ class IncidentState:
             awaiting_ack=tuple(self.comms.awaiting),
             notices_sent=self.comms.sent,
             undelivered=self.comms.undelivered,
+            notices_pending=self.comms.sent - self.comms.reported
+            if self.rules.after_activation
+            else 0,
+            deployments=self.deployment_views(),
+            next_review_at=self.review_due_at if self.active else None,
+            reviews_missed=self.reviews_missed,
+            force_holds=self.force_holds
+            if self.outcome is Outcome.ACTIVATED and self.after
+            else None,
         )
 
     def hash_of(self, seq: int) -> str:
@@ -1403,6 +1848,7 @@ _NOTICE_TITLES = {
     NoticeKind.ESCALATION: "Escalation notice",
     NoticeKind.ACTIVATION_ORDER: "Activation order",
     NoticeKind.CLOSE: "Close notice",
+    NoticeKind.CALL_FOR_REPLACEMENT: "Call for replacement",
 }
 
 

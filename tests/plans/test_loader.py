@@ -86,8 +86,8 @@ def test_every_shipped_plan_loads():
             "line 61, escalations[1].unless: Input should be",
         ),
         (
-            "version: 2",
-            "version: 2\nowner: nobody",
+            "version: 3",
+            "version: 3\nowner: nobody",
             "line 6, owner: Extra inputs are not permitted",
         ),
     ],

@@ -158,7 +158,22 @@ def test_activation_the_moment_all_conditions_hold():
     assert state.outcome is None and state.phase() is Phase.VERIFICATION  # not yet verified
     state.add_evidence(EvidenceInput(source="allied-isr"), at(5))
     state.advance(at(5))
+    # The plan's after_activation section: activated at its time, and open in phase active.
+    assert state.outcome is Outcome.ACTIVATED and state.activated_at == at(5)
+    assert state.closed_at is None and state.phase() is Phase.ACTIVE
+    with pytest.raises(Rejected, match="is committed to the active response"):
+        state.check_commitment(CommitmentInput(party="us", answer=Answer.DECLINE))
+
+
+def test_activation_closes_under_a_plan_without_life_after_activation():
+    state = incident(rules=Rules(after_activation=False))
+    for party in ("us", "uk", "fr"):
+        commit(state, party, "air", hours=3)
+    decide(state, Action.AUTHORIZE, 4)
+    state.add_evidence(EvidenceInput(source="allied-isr"), at(5))
+    state.advance(at(5))
     assert state.outcome is Outcome.ACTIVATED and state.closed_at == at(5)
+    assert state.activated_at == at(5) and state.phase() is Phase.CLOSED
     with pytest.raises(Rejected, match="has ended"):
         state.check_evidence(EvidenceInput(source="more"))
 
