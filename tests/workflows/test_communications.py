@@ -87,14 +87,17 @@ def test_activation_orders_each_committed_party_with_its_assets_then_everyone_is
     state.take_notices()
     decide(state, Action.AUTHORIZE, 4)
     state.advance(at(4))
-    assert state.outcome is Outcome.ACTIVATED
-    order, close = state.take_notices()
+    assert state.outcome is Outcome.ACTIVATED and state.active
+    (order,) = state.take_notices()  # the orders go out at activation; the response stays open
     assert order.notice_kind is NoticeKind.ACTIVATION_ORDER
     assert [(a.audience, a.assets) for a in order.addressees] == [
         ("party:pl", ("ground",)),
         ("party:uk", ("air",)),
         ("party:us", ("naval",)),
     ]
+    decide(state, Action.TERMINATE, 100)
+    state.advance(at(100))
+    (close,) = state.take_notices()  # the close notice at termination, and no second order
     assert close.notice_kind is NoticeKind.CLOSE and close.facts.outcome == "activated"
     assert set(audiences(close)) == {f"party:{p}" for p in PARTIES} | {"cell"}
 
