@@ -36,7 +36,7 @@ from db.texts import ref_in, texts_for
 from foundation.ids import workflow_id_for
 from workflows import execution_record as temporal
 from workflows.chain import LEGACY_CHAIN_VERSION
-from workflows.decisions import OUTCOME_VALUES, DecisionKind
+from workflows.decisions import OUTCOME_VALUES, DecisionKind, closes_incident
 from workflows.incident import IncidentWorkflow
 from workflows.messages import Decision, IncidentView, Outcome
 
@@ -173,6 +173,15 @@ def check_rows(incident: Incident, rows: Sequence[LedgerDecision]) -> ChainBreak
             last + 1,
             f"the incident closed ({incident.outcome}) but its ledger ends at seq {last} "
             "without that decision (rows were removed from the end)",
+        )
+    if incident.termination_rationale is not None and not any(
+        r.kind == DecisionKind.TERMINATED for r in rows
+    ):
+        last = rows[-1].seq if rows else 0
+        return ChainBreak(
+            last + 1,
+            f"the response was terminated but its ledger ends at seq {last} without the "
+            "termination (rows were removed from the end)",
         )
     return None
 
@@ -428,7 +437,7 @@ async def _against_temporal(
 async def _no_workflow(
     client: Client, incident_id: str, rows: Sequence[LedgerDecision], now: datetime
 ) -> LedgerAudit:
-    closing = next((r for r in reversed(rows) if r.kind in OUTCOME_VALUES), None)
+    closing = next((r for r in reversed(rows) if closes_incident(r.kind, r.payload)), None)
     if closing is not None:
         try:
             kept = await temporal.retention(client)

@@ -49,7 +49,11 @@ class Incident(Base):
     # What falls due next ([{name, title, due_at, due_hours, kind}], in order), as of the last
     # ledger batch: readers take the first entry still ahead (workflows.messages.next_after).
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
-    closed_at: Mapped[datetime | None]
+    # An activated response under a plan with an after_activation section stays open (phase
+    # active) until terminated: open means closed_at is null, whatever the outcome.
+    activated_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    termination_rationale: Mapped[str | None] = mapped_column(Text)
     # Digest of the report as first received, so a retried report is recognised (same body)
     # or refused (a different body under the same report id).
     report_digest: Mapped[str | None] = mapped_column(String(64))

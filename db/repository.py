@@ -36,7 +36,9 @@ MUTABLE = (
     "outcome",
     "escalation_level",
     "schedule",
+    "activated_at",
     "closed_at",
+    "termination_rationale",
     "updated_at",
 )
 
@@ -90,7 +92,9 @@ def row_values(snapshot: IncidentSnapshot, **extra: Any) -> dict[str, Any]:
         "outcome": None if snapshot.outcome is None else str(snapshot.outcome),
         "escalation_level": snapshot.escalation_level,
         "schedule": schedule_json(snapshot.schedule),
+        "activated_at": snapshot.activated_at,
         "closed_at": snapshot.closed_at,
+        "termination_rationale": snapshot.termination_rationale,
         "created_at": now,
         "updated_at": now,
         **extra,
@@ -117,6 +121,8 @@ def snapshot_of(row: Incident) -> IncidentSnapshot:
         escalation_level=row.escalation_level,
         closed_at=row.closed_at,
         schedule=schedule_of(row.schedule),
+        activated_at=row.activated_at,
+        termination_rationale=row.termination_rationale,
         run_id=row.run_id,
     )
 
@@ -195,8 +201,9 @@ class IncidentRepository:
             query = query.where(Incident.phase == where.phase)
         if where.outcome is not None:
             query = query.where(Incident.outcome == where.outcome)
+        # Open is not "no outcome": an active response has its outcome and is still open.
         if where.open is True:
-            query = query.where(Incident.outcome.is_(None))
+            query = query.where(Incident.closed_at.is_(None))
         elif where.open is False:
-            query = query.where(Incident.outcome.is_not(None))
+            query = query.where(Incident.closed_at.is_not(None))
         return query

@@ -91,6 +91,14 @@ class DecisionKind(StrEnum):
 
 
 OUTCOME_VALUES = frozenset(o.value for o in Outcome)
+
+
+def closes_incident(kind: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a ledger row is the one that closed its incident: an outcome (but not an
+    activation that left the response active), or the termination of an active response."""
+    if kind == DecisionKind.TERMINATED:
+        return True
+    return kind in OUTCOME_VALUES and not payload.get("stays_active", False)
 ACTION_VALUES = frozenset(a.value for a in Action)
 STEP_RESULTS = frozenset(
     {DecisionKind.DISPATCHED, DecisionKind.DISPATCH_FAILED, DecisionKind.DISPATCH_CANCELLED}
@@ -195,6 +203,9 @@ class ActivatedPayload(TypedDict):
     outcome: str
     parties: dict[str, list[str]]  # committed party -> the assets it committed
     assets: list[str]
+    # The response stays open in phase active (its plan's after_activation section); absent
+    # when activation closed the incident.
+    stays_active: NotRequired[bool]
 
 
 class NotActivatedPayload(TypedDict):

@@ -892,6 +892,7 @@ class IncidentState:
             self._close(Outcome.ACTIVATED, now, rationale, payload)
             return
         # The outcome is activated, at its time; the response stays open in phase active.
+        payload["stays_active"] = True
         self.outcome = Outcome.ACTIVATED
         self.review_due_at = now + self._plan_hours(after.review_every_hours)
         self.force_holds = True

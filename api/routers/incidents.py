@@ -24,6 +24,7 @@ from api.schemas.incidents import (
     DecisionIn,
     Deliveries,
     DeliveryOut,
+    DeploymentIn,
     EvidenceIn,
     IncidentDetail,
     IncidentList,
@@ -52,6 +53,7 @@ from workflows.messages import (
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
+    DeploymentInput,
     EvidenceInput,
     IncidentView,
     NoteInput,
@@ -330,6 +332,51 @@ async def add_commitment(
 
 
 @router.post(
+    "/{incident_id}/deployments",
+    response_model=Receipt,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(limit_writes)],
+    summary="After activation, a committed party reports assets deployed or withdrawn",
+)
+async def report_deployment(
+    body: DeploymentIn,
+    context: Context,
+    principal: Annotated[Principal, Depends(require(Permission.COMMIT))],
+    incident: AddressedIncident,
+    idempotency_key: IdempotencyKey = None,
+) -> Receipt:
+    """An `ally:<party>` token reports for its own party only; a withdrawal that breaks the
+    quorum escalates and calls the parties not committed for replacements."""
+    party = body.party or principal.party
+    if party != principal.party:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"party: a token of {principal.party} cannot report for {party}",
+            "party",
+        )
+    rationale, ref = await carried(context.transactions, body.rationale)
+    report = DeploymentInput(
+        party=party,
+        status=body.status,
+        assets=tuple(body.assets),
+        actor=principal.name,
+        rationale=rationale,
+        rationale_ref=ref,
+    )
+    return await submit_once(
+        context,
+        principal,
+        incident,
+        "deployment",
+        IncidentWorkflow.report_deployment,
+        report,
+        body,
+        idempotency_key,
+    )
+
+
+@router.post(
     "/{incident_id}/acknowledgements",
     response_model=Receipt,
     responses=WRITE_ERRORS,
@@ -360,7 +407,8 @@ async def acknowledge(
     response_model=Receipt,
     responses=WRITE_ERRORS,
     dependencies=[Depends(limit_writes)],
-    summary="An operator decision: confirm, authorize, stand_down or reclassify",
+    summary="An operator decision: confirm, authorize, stand_down, reclassify; terminate or "
+    "review an active response",
 )
 async def decide(
     body: DecisionIn,

@@ -32,7 +32,7 @@ from foundation.links import MAX_TOKEN_CHARS, LinkClaim, read_link
 from plans.loader import get_plan
 from workflows.incident import IncidentWorkflow
 from workflows.lookup import look_up
-from workflows.messages import AcknowledgeInput, Answer, CommitmentInput, IncidentView
+from workflows.messages import AcknowledgeInput, Answer, CommitmentInput, IncidentView, Phase
 from workflows.notices import audience_party
 
 log = structlog.get_logger(__name__)
@@ -114,7 +114,7 @@ def _show(
     }
     if view is None:
         return _page(503, state="unavailable", **values)
-    if view.outcome is not None:
+    if view.phase is Phase.CLOSED:  # an active response still takes replacements' answers
         return _page(410, state="closed", **values)
     if claim.purpose == "ack":
         awaited = next((a for a in view.awaiting_ack if a.notice_id == claim.notice_id), None)

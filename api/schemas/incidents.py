@@ -24,6 +24,7 @@ from workflows.messages import (
     Action,
     Answer,
     DeadlineStatus,
+    DeploymentStatus,
     IncidentSnapshot,
     IncidentView,
     NoteKind,
@@ -209,6 +210,17 @@ class CommitmentIn(RequestModel):
     )
     answer: Answer
     assets: list[PlanName] = Field(default_factory=list, max_length=20)
+    rationale: OptionalRationale = ""
+
+
+class DeploymentIn(RequestModel):
+    party: PlanName | None = Field(
+        default=None, description="Defaults to the party of the ally token"
+    )
+    status: DeploymentStatus = Field(description="deployed, or withdrawn")
+    assets: list[PlanName] = Field(
+        min_length=1, max_length=20, description="Assets the party committed to this response"
+    )
     rationale: OptionalRationale = ""
 
 

@@ -197,10 +197,51 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command()
+    def deploy(
+        incident: IncidentArg,
+        asset: Annotated[
+            list[str],
+            typer.Option("--asset", help="An asset committed to this response; repeatable"),
+        ],
+        withdraw: Annotated[
+            bool, typer.Option("--withdraw", help="Report the assets withdrawn, not deployed")
+        ] = False,
+        party: Annotated[
+            str | None, typer.Option(help="Default: the party of your ally token")
+        ] = None,
+        rationale: Annotated[str, typer.Option()] = "",
+        idempotency_key: Key = None,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
+        """After activation: report your party's committed assets deployed, or --withdraw them
+        (a withdrawal that breaks the quorum escalates and calls for replacements)."""
+        body: dict[str, Any] = {
+            "status": "withdrawn" if withdraw else "deployed",
+            "assets": asset,
+            "rationale": rationale,
+        }
+        if party:
+            body["party"] = party
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.post(
+                f"/v1/incidents/{incident}/deployments", body, idempotency_key=idempotency_key
+            ),
+            render.receipt,
+        )
+
+    @app.command()
     def decide(
         incident: IncidentArg,
         action: Annotated[
-            str, typer.Argument(help="confirm | authorize | stand_down | reclassify")
+            str,
+            typer.Argument(
+                help="confirm | authorize | stand_down | reclassify; terminate | review (active)"
+            ),
         ],
         rationale: Annotated[str, typer.Option(help="Why: recorded in the ledger")],
         new_kind: Annotated[str | None, typer.Option(help="reclassify only")] = None,

@@ -99,7 +99,47 @@ def incident(data: dict[str, Any]) -> None:
             f" (need {quorum['min_committed']}, assets {', '.join(quorum['required_assets'])})"
             + (f"; declined {', '.join(quorum['declined'])}" if quorum["declined"] else "")
         )
+    if data.get("activated_at"):
+        active(data)
     timeline(data["timeline"], "Timeline")
+
+
+def active(data: dict[str, Any]) -> None:
+    """The response's life after activation: until when, its forces, its next review."""
+    ended = (
+        f"terminated {when(data['closed_at'])}: {escape(data.get('termination_rationale') or '')}"
+        if data.get("closed_at")
+        else "still active"
+    )
+    console.print(f"  activated {when(data['activated_at'])} · {ended}")
+    if data.get("next_review_at"):
+        missed = data.get("reviews_missed") or 0
+        console.print(
+            f"  next review due {when(data['next_review_at'])}"
+            + (f" · [bold red]{missed} review(s) missed[/bold red]" if missed else "")
+        )
+    if data.get("force_holds") is False:
+        console.print("  [bold red]the committed forces no longer make the quorum[/bold red]")
+    rows = data.get("deployments") or ()
+    if rows:
+        forces = Table(
+            "party",
+            "committed",
+            "deployed",
+            "withdrawn",
+            "since",
+            title="Forces",
+            title_justify="left",
+        )
+        for d in rows:
+            forces.add_row(
+                d["party"],
+                ", ".join(d["committed"]),
+                ", ".join(d["deployed"]) or "-",
+                ", ".join(d["withdrawn"]) or "-",
+                when(d["at"]),
+            )
+        console.print(forces)
 
 
 def timeline(rows: list[dict[str, Any]], title: str) -> None:

@@ -28,6 +28,7 @@ from workflows.messages import (
     Evidence,
     EvidenceInput,
     IncidentView,
+    Phase,
     ViolationReport,
 )
 from workflows.starting import build_input, start_incident
@@ -88,6 +89,12 @@ class Drill:
         return await self.handle.query(IncidentWorkflow.state)
 
     async def result(self) -> IncidentView:
+        """The incident's last view. An activated response stays open (phase active) until an
+        operator terminates it or the plan's limit: the drill terminates it, as the cell would
+        once its forces stand down, so a test of the plan's steps ends where they end."""
+        view = await self.view()
+        if view.phase is Phase.ACTIVE:
+            await self.decide(Action.TERMINATE, "the drill ends")
         return await self.handle.result()
 
 
