@@ -117,6 +117,7 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
         for d in report.decisions
         if d.kind == DecisionKind.NOTE
     ]
+    after = after_activation(report)
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
     ]
@@ -170,11 +171,48 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             [""] * len(journal),
         ),
         (
+            "After activation",
+            ["When", "What", "Decided", "Actor", "Rationale"],
+            after,
+            [""] * len(after),
+        ),
+        (
             "Expectations",
             ["Expectation", "Expected", "Actual", "Result"],
             expectations,
             ["met" if e.met else "failed" for e in report.expectations],
         ),
+    ]
+
+
+# What the response's life after activation is made of, in the report's own section.
+AFTER_KINDS = frozenset(
+    {
+        DecisionKind.ACTIVATED,
+        DecisionKind.DEPLOYED,
+        DecisionKind.WITHDRAWN,
+        DecisionKind.QUORUM_LOST,
+        DecisionKind.QUORUM_REACHED,
+        DecisionKind.ESCALATED,
+        DecisionKind.LAPSED,
+        DecisionKind.COMMITMENT,
+        DecisionKind.REVIEW,
+        DecisionKind.TERMINATE,
+        DecisionKind.STAND_DOWN,
+        DecisionKind.TERMINATED,
+    }
+)
+
+
+def after_activation(report: ExerciseReport) -> list[list[str]]:
+    """The post-activation timeline: from the activation on, what the forces and the cell did."""
+    start = next((i for i, d in enumerate(report.decisions) if d.kind == "activated"), None)
+    if start is None or not any(d.kind != "activated" for d in report.decisions[start + 1 :]):
+        return []
+    return [
+        [t(d.at_hours), d.kind.replace("_", " "), d.detail, d.actor, d.rationale]
+        for d in report.decisions[start:]
+        if d.kind in AFTER_KINDS
     ]
 
 
@@ -188,7 +226,11 @@ def _summary(
         [
             f"Outcome {strong(str(report.outcome or 'open'))}",
             f"activated at {t(report.activated_at_hours)}",
-            f"closed at {t(report.closed_at_hours)}",
+            (
+                "still active at the end of the script (the exercise ended it)"
+                if report.phase == "active"
+                else f"closed at {t(report.closed_at_hours)}"
+            ),
             f"escalation level {report.escalation_level}",
             f"report received at {t(report.lead_hours)}",
             f"plan {report.plan_id} v{report.plan_version}",

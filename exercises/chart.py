@@ -29,6 +29,7 @@ INJECT_COLOURS = {
     "decision": "#31a354",
     "acknowledge": "#e6550d",
     "journal": "#969696",
+    "deployment": "#8c6d31",
 }
 
 

@@ -30,7 +30,13 @@ from exercises.sweep_results import RunResult, error_result, summarize_run
 from foundation.ids import workflow_id_for
 from workflows import driver
 from workflows.activity_inputs import DispatchResult
-from workflows.messages import CommitmentInput, DecisionInput, EvidenceInput, NoteInput
+from workflows.messages import (
+    CommitmentInput,
+    DecisionInput,
+    DeploymentInput,
+    EvidenceInput,
+    NoteInput,
+)
 from workflows.notices import NoticeInput, NoticeResult
 from workflows.state import CURRENT_RULES, IncidentState, Rejected
 
@@ -97,6 +103,10 @@ def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
         )
     if isinstance(p, NoteInput):
         return driver.TimedInput(at, lambda s, now: s.add_note(p, now), lambda s: s.check_note(p))
+    if isinstance(p, DeploymentInput):
+        return driver.TimedInput(
+            at, lambda s, now: s.report_deployment(p, now), lambda s: s.check_deployment(p)
+        )
     assert isinstance(p, DecisionInput)
     return driver.TimedInput(at, lambda s, now: s.decide(p, now), lambda s: s.check_decision(p))
 

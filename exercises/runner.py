@@ -61,6 +61,7 @@ from workflows.messages import (
     Decision,
     DecisionInput,
     DecisionReceipt,
+    DeploymentInput,
     EvidenceInput,
     IncidentView,
     NoteInput,
@@ -240,6 +241,8 @@ async def _send(handle, payload: InjectInput) -> DecisionReceipt:
         return await handle.execute_update(IncidentWorkflow.acknowledge, ack)
     if isinstance(payload, NoteInput):
         return await handle.execute_update(IncidentWorkflow.add_note, payload)
+    if isinstance(payload, DeploymentInput):
+        return await handle.execute_update(IncidentWorkflow.report_deployment, payload)
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):

@@ -33,7 +33,14 @@ from foundation.durations import format_hours, parse_hours
 from foundation.yamlfile import load, parse
 from plans.loader import DEFAULT_PLAN_ID, get_plan
 from plans.model import Plan
-from workflows.messages import Action, Answer, DeadlineStatus, NoteKind, Outcome
+from workflows.messages import (
+    Action,
+    Answer,
+    DeadlineStatus,
+    DeploymentStatus,
+    NoteKind,
+    Outcome,
+)
 
 Hours = Annotated[float, BeforeValidator(parse_hours)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -202,8 +209,29 @@ class JournalInject(_Strict):
     kind: NoteKind = NoteKind.NOTE
 
 
+class DeploymentInject(_Strict):
+    """After activation, a committed party reports assets deployed or withdrawn (a withdrawal
+    that breaks the quorum escalates and calls for replacements)."""
+
+    party: Name
+    status: DeploymentStatus
+    assets: list[Name] = Field(min_length=1)
+    actor: str = ""
+    rationale: str = ""
+
+    @field_validator("party")
+    @classmethod
+    def _a_party_of_the_plan(cls, value: str, info: ValidationInfo) -> str:
+        return CommitmentInject._a_party_of_the_plan(value, info)
+
+    @field_validator("assets")
+    @classmethod
+    def _assets_of_the_plan(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return CommitmentInject._assets_of_the_plan(value, info)
+
+
 # What an inject can carry, one each (its ``kind``).
-INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge", "journal")
+INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge", "journal", "deployment")
 
 
 class AcknowledgementInject(_Strict):
@@ -236,6 +264,7 @@ class Inject(_Strict):
     decision: DecisionInject | None = None
     acknowledge: AcknowledgementInject | None = None
     journal: JournalInject | None = None
+    deployment: DeploymentInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
     # What pairs this inject with its counterpart in another variant of the scenario (common
@@ -371,9 +400,17 @@ class Scenario(_Strict):
         window = self.plan_data.activation_window_hours
         lead = -self.violation.observed_at.nominal
         found: list[tuple[tuple[str | int, ...], str]] = []
+        # Under a plan with a life after activation, an authorized response stays open past the
+        # window: injects after it are meant for the active response.
+        lives_on = self.plan_data.after_activation is not None and any(
+            i.decision is not None
+            and i.decision.action is Action.AUTHORIZE
+            and lead + i.at.nominal <= window
+            for i in self.injects
+        )
         for index, inject in enumerate(self.injects):
             at = lead + inject.at.nominal
-            if at > window:
+            if at > window and not lives_on:
                 found.append(
                     (
                         ("injects", index, "at"),

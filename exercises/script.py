@@ -19,6 +19,7 @@ from workflows.messages import (
     Answer,
     CommitmentInput,
     DecisionInput,
+    DeploymentInput,
     Evidence,
     EvidenceInput,
     IncidentInput,
@@ -38,7 +39,14 @@ class LevelAcknowledgement:
     actor: str
 
 
-InjectInput = EvidenceInput | CommitmentInput | DecisionInput | LevelAcknowledgement | NoteInput
+InjectInput = (
+    EvidenceInput
+    | CommitmentInput
+    | DecisionInput
+    | LevelAcknowledgement
+    | NoteInput
+    | DeploymentInput
+)
 
 
 def acknowledgement(
@@ -66,7 +74,7 @@ LEAD_HOURS = 1 / 3600  # time-skipping: a virtual second, below what a report sh
 class ScriptedInject:
     index: int  # position in the scenario file
     offset_hours: float  # after the exercise start (the report)
-    kind: str  # evidence | commitment | decision | acknowledge | journal
+    kind: str  # evidence | commitment | decision | acknowledge | journal | deployment
     payload: InjectInput
     skipped: bool = False
     note: str = ""
@@ -82,6 +90,8 @@ class ScriptedInject:
             return f"level {p.level} acknowledged by {p.actor}"
         if isinstance(p, NoteInput):
             return f"{p.kind} by {p.actor}: {p.text}"
+        if isinstance(p, DeploymentInput):
+            return f"{p.party} {p.status} {', '.join(p.assets)}"
         text = f"{p.action} by {p.actor}"
         if p.new_kind:
             text += f" → {p.new_kind}"
@@ -131,6 +141,8 @@ def inject_keys(scenario: Scenario) -> list[str]:
             base = f"acknowledge:level-{inject.acknowledge.level}"
         elif inject.journal is not None:
             base = f"journal:{inject.journal.actor}"
+        elif inject.deployment is not None:
+            base = f"deployment:{inject.deployment.party}"
         else:
             assert inject.decision is not None
             base = f"decision:{inject.decision.action}"
@@ -185,6 +197,15 @@ def _payload(inject: Inject, decline: bool) -> InjectInput:
     if inject.journal is not None:
         j = inject.journal
         return NoteInput(text=j.text, actor=j.actor, kind=j.kind)
+    if inject.deployment is not None:
+        r = inject.deployment
+        return DeploymentInput(
+            party=r.party,
+            status=r.status,
+            assets=tuple(r.assets),
+            actor=r.actor or f"ally:{r.party}",
+            rationale=r.rationale,
+        )
     d = inject.decision
     assert d is not None
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)

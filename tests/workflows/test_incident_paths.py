@@ -48,10 +48,12 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
         view = await drill.result()
 
     assert view.outcome is Outcome.ACTIVATED
-    assert view.phase is Phase.CLOSED
+    assert view.phase is Phase.CLOSED  # the drill terminated the active response at once
+    assert abs((view.activated_at - view.t0).total_seconds() - 30 * 3600) < 5
     assert abs((view.closed_at - view.t0).total_seconds() - 30 * 3600) < 5
     rows = await assert_ledger_matches(sessions, view)
-    decided = plan_decisions(rows)
+    assert kinds(rows)[-2:] == ["terminate", "terminated"]
+    decided = plan_decisions(rows)[:-2]
     assert hours_of(rows, "activated") == [30.0]
     assert view.escalation_level == 1 and view.escalations == ()
     assert decided[-1].payload["parties"] == {
@@ -71,6 +73,7 @@ async def test_full_activation(ts_env, run_worker, sessions, task_queue, exercis
     assert kinds(rows) == [
         "reported", "evidence_accepted", "verified", "dispatched", "dispatched", "dispatched",
         "commitment", "commitment", "commitment", "quorum_reached", "authorize", "activated",
+        "terminate", "terminated",
     ]  # fmt: skip
     assert decided[-2].actor == "duty-officer"
     assert decided[-2].rationale == "quorum reached; NAC concurs"
@@ -277,7 +280,8 @@ async def test_a_party_changing_its_answer(ts_env, run_worker, sessions, task_qu
 
     assert view.outcome is Outcome.ACTIVATED
     rows = await assert_ledger_matches(sessions, view)
-    assert plan_decisions(rows)[-1].payload["parties"] == {
+    activation = next(r for r in rows if r.kind == "activated")
+    assert activation.payload["parties"] == {
         "fr": ["ground"],
         "it": ["air", "naval"],
         "uk": ["naval"],

@@ -57,7 +57,7 @@ async def test_bad_updates_are_rejected_and_the_workflow_carries_on(
             await drill.commit(party, "air")
         await drill.decide(Action.AUTHORIZE)
         view = await drill.result()
-        assert await accepted_updates(drill.handle) == 5
+        assert await accepted_updates(drill.handle) == 6  # the five, and the drill's terminate
 
         # Once the incident has ended, nothing more is accepted (the server refuses updates to a
         # closed workflow; the validator would refuse them too, see test_state).

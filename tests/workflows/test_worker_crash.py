@@ -103,6 +103,10 @@ async def test_worker_killed_mid_plan(dev_env, database_url, sessions, task_queu
             IncidentWorkflow.submit_decision,
             DecisionInput(action=Action.AUTHORIZE, actor="nac-chair", rationale="quorum holds"),
         )
+        await handle.execute_update(
+            IncidentWorkflow.submit_decision,
+            DecisionInput(action=Action.TERMINATE, actor="nac-chair", rationale="drill over"),
+        )
         view = await asyncio.wait_for(handle.result(), timeout=60)
     finally:
         if worker.poll() is None:
@@ -115,7 +119,7 @@ async def test_worker_killed_mid_plan(dev_env, database_url, sessions, task_queu
     assert (
         decided.count("commitment") == 3
         and decided.count("dispatched") == 3
-        and decided[-1] == "activated"
+        and decided[-3:] == ["activated", "terminate", "terminated"]
     )
     async with sessions() as session:
         per_step = (
