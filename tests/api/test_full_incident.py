@@ -58,6 +58,11 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
             abs(authorization["seconds_left"] - 30 * 3600) <= 2
         )  # due at T0+60h, now T0+30h (and a second)
 
+        early = await http.post(
+            f"{base}/deployments",
+            json={"status": "deployed", "assets": ["air"]},
+            headers=tokens.auth("ally:uk"),
+        )
         authorized = await http.post(
             f"{base}/decisions",
             json={"action": "authorize", "rationale": "quorum reached; NAC concurs"},
@@ -65,8 +70,48 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
         )
         assert authorized.status_code == 200, authorized.text
         assert authorized.json()["outcome"] == "activated"
+        assert authorized.json()["phase"] == "active"
 
-        # The workflow completes once its close notice and activation orders are out.
+        # Activated, the response stays open: forces report, the cell terminates it.
+        await at(40)
+        active = (await http.get(base, headers=tokens.auth("observer"))).json()
+        still_open = (
+            await http.get(
+                "/v1/incidents?status=open&phase=active", headers=tokens.auth("observer")
+            )
+        ).json()
+        deployments = f"{base}/deployments"
+        deployed = await http.post(
+            deployments, json={"status": "deployed", "assets": ["air", "naval"]},
+            headers=tokens.auth("ally:uk"),
+        )  # fmt: skip
+        for_another = await http.post(
+            deployments, json={"party": "us", "status": "withdrawn", "assets": ["air"]},
+            headers=tokens.auth("ally:uk"),
+        )  # fmt: skip
+        not_committed = await http.post(
+            deployments, json={"status": "deployed", "assets": ["air"]},
+            headers=tokens.auth("ally:fr"),
+        )  # fmt: skip
+        foreign = await http.post(
+            deployments, json={"status": "withdrawn", "assets": ["naval"]},
+            headers=tokens.auth("ally:pl"),
+        )  # fmt: skip
+        bad_status = await http.post(
+            deployments, json={"status": "lost", "assets": ["air"]}, headers=tokens.auth("ally:uk")
+        )
+        confirm = await http.post(
+            f"{base}/decisions",
+            json={"action": "confirm", "rationale": "again"},
+            headers=tokens.auth("operator"),
+        )
+        terminated = await http.post(
+            f"{base}/decisions",
+            json={"action": "terminate", "rationale": "ceasefire restored; forces stand down"},
+            headers=tokens.auth("operator"),
+        )
+
+        # The workflow completes once its close notice is out.
         for _ in range(100):
             final = (await http.get(base, headers=tokens.auth("observer"))).json()
             if final["status"] == "completed":
@@ -79,20 +124,44 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
             )
         ).json()
 
+    assert early.status_code == 409 and early.json()["field"] == "status", early.text
+    assert active["phase"] == "active" and active["status"] == "running"
+    assert active["outcome"] == "activated" and active["closed_at"] is None
+    assert round((datetime.fromisoformat(active["activated_at"]) - t0) / timedelta(hours=1)) == 30
+    assert datetime.fromisoformat(active["next_review_at"]) == datetime.fromisoformat(
+        active["activated_at"]
+    ) + timedelta(hours=168)
+    assert active["next_deadline"]["kind"] == "review"
+    assert incident in [i["incident_id"] for i in still_open["incidents"]]
+    assert deployed.status_code == 200 and deployed.json()["decisions"] == ["deployed"]
+    assert for_another.status_code == 403 and for_another.json()["field"] == "party"
+    assert not_committed.status_code == 422 and not_committed.json()["field"] == "party"
+    assert foreign.status_code == 422 and foreign.json()["field"] == "assets", foreign.text
+    assert bad_status.status_code == 422 and bad_status.json()["field"] == "status"
+    assert confirm.status_code == 409 and confirm.json()["field"] == "action", confirm.text
+    assert terminated.status_code == 200, terminated.text
+    assert terminated.json()["decisions"] == ["terminate", "terminated"]
     assert final["status"] == "completed" and final["outcome"] == "activated"
+    assert final["phase"] == "closed"
+    assert final["termination_rationale"].endswith("ceasefire restored; forces stand down")
+    assert round((datetime.fromisoformat(final["closed_at"]) - t0) / timedelta(hours=1)) == 40
+    uk = next(d for d in final["deployments"] if d["party"] == "uk")
+    assert (uk["deployed"], uk["withdrawn"]) == (["air", "naval"], [])
     assert final["authorized_by"] == tokens.names["operator"]
     assert sorted(final["quorum"]["committed"]) == ["pl", "uk", "us"]
     assert ledger["chain"]["intact"] is True
     decided = [row for row in ledger["decisions"] if row["kind"] != "notified"]
     kinds = [row["kind"] for row in decided]
-    assert kinds[0] == "reported" and kinds[-2:] == ["authorize", "activated"]
+    assert kinds[0] == "reported"
+    assert kinds[-5:] == ["authorize", "activated", "deployed", "terminate", "terminated"]
     actors = {row["kind"]: row["actor"] for row in decided}
     assert actors["authorize"] == tokens.names["operator"]
+    assert actors["deployed"] == tokens.names["ally:uk"]
     assert actors["evidence_accepted"] == tokens.names["reporter"]
-    assert round(decided[-1]["t_plus_hours"]) == 30
-    # After the outcome: the activation orders and the close notice.
-    assert [row["payload"]["notice_kind"] for row in ledger["decisions"][-2:]] == [
-        "activation_order",
-        "close",
+    assert round(next(r for r in decided if r["kind"] == "activated")["t_plus_hours"]) == 30
+    # The activation orders at activation; the close notice at the termination.
+    told = [
+        row["payload"]["notice_kind"] for row in ledger["decisions"] if row["kind"] == "notified"
     ]
+    assert told[-2:] == ["activation_order", "close"]
     assert incident in [i["incident_id"] for i in listed["incidents"]]
