@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from api.context import ApiContext
+from api.related import related_of
+from api.schemas.incidents import RelatedIncidents
 from db.audit import LedgerAudit, audited_ledger
 from db.deliveries import incident_deliveries
 from db.models import Delivery, Incident, LedgerDecision
@@ -204,6 +206,7 @@ class TimelinePage:
     ui_url: str
     as_of: datetime
     deliveries: list[Delivery] = field(default_factory=list)
+    related: RelatedIncidents | None = None
 
     @property
     def journal(self) -> list[LedgerDecision]:
@@ -246,6 +249,7 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
     audit, ledger = await audited_ledger(context.sessions, incident, client)
     async with context.sessions() as session:
         deliveries = await incident_deliveries(session, incident.id)
+    related = await related_of(context, incident)
     workflow_id = workflow_id_for(incident.id)
     return TimelinePage(
         incident=incident,
@@ -256,4 +260,5 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
         ui_url=ui_url(context, workflow_id),
         as_of=await context.clock(),
         deliveries=deliveries,
+        related=related,
     )

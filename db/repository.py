@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import Incident, LedgerDecision
-from foundation.ids import EXERCISE_ID_PREFIX, workflow_id_for
+from foundation.ids import EXERCISE_ID_PREFIX, is_exercise_id, workflow_id_for
 from workflows.messages import (
     Decision,
     IncidentSnapshot,
@@ -159,6 +159,21 @@ class IncidentRepository:
             Incident.escalation_level.desc(), Incident.window_closes_at, Incident.id
         )
         return list(await self.session.scalars(query.limit(limit)))
+
+    async def near_in_time(
+        self, incident: Incident, within: timedelta, *, limit: int
+    ) -> list[Incident]:
+        """Open incidents of the same plan and world whose T0 lies within ``within`` of this
+        one's (itself left out), nearest T0 first: what the engine suggests as related."""
+        where = IncidentFilter(exercise=is_exercise_id(incident.id), open=True)
+        query = self._filtered(where).where(
+            Incident.plan_id == incident.plan_id,
+            Incident.id != incident.id,
+            Incident.observed_at >= incident.observed_at - within,
+            Incident.observed_at <= incident.observed_at + within,
+        )
+        rows = list(await self.session.scalars(query.order_by(Incident.id).limit(limit)))
+        return sorted(rows, key=lambda r: (abs(r.observed_at - incident.observed_at), r.id))
 
     async def every_incident(self) -> list[Incident]:
         return list(

@@ -37,5 +37,7 @@ def plan_digest(plan: Plan) -> str:
     if plan.after_activation is None:
         # Likewise: a plan without an after_activation section keeps its digest.
         del content["after_activation"]
+    if plan.reports is None:
+        del content["reports"]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -27,6 +27,7 @@ from plans.model import (
     KindPolicy,
     Plan,
     Quorum,
+    Reports,
     ReviewEscalation,
     WhenUnverified,
 )
@@ -156,6 +157,10 @@ class _AfterActivation(_Strict):
         return sorted(value, key=lambda r: r.missed)
 
 
+class _Reports(_Strict):
+    related_within_hours: Hours = Field(gt=0)
+
+
 class PlanDocument(_Strict):
     id: Name
     title: str = Field(min_length=1)
@@ -170,6 +175,7 @@ class PlanDocument(_Strict):
     escalations: list[_Escalation] = []
     communications: _Communications = _Communications()
     after_activation: _AfterActivation | None = None
+    reports: _Reports | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanDocument:
@@ -269,6 +275,9 @@ class PlanDocument(_Strict):
                 delivery_attempts=self.communications.delivery_attempts,
             ),
             after_activation=None if self.after_activation is None else self._after(),
+            reports=None
+            if self.reports is None
+            else Reports(related_within_hours=self.reports.related_within_hours),
         )
 
     def _after(self) -> AfterActivation:

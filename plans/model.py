@@ -112,6 +112,15 @@ class ReviewEscalation:
 
 
 @dataclass(frozen=True)
+class Reports:
+    """How the plan treats several reports of what may be one offensive."""
+
+    # Open incidents of this plan whose T0 lie within this many hours of each other are
+    # suggested as related (GET /v1/incidents/{id}/related); only a person merges them.
+    related_within_hours: float
+
+
+@dataclass(frozen=True)
 class AfterActivation:
     """The response's life after activation (workflows/state.py): it stays open in ``phase``
     until an operator terminates it or ``max_days`` pass, with a review decision due every
@@ -157,6 +166,8 @@ class Plan:
     communications: Communications = NO_COMMUNICATIONS
     # Absent: the response ends at activation, as before the section existed.
     after_activation: AfterActivation | None = None
+    # Absent: no relations are suggested between its incidents.
+    reports: Reports | None = None
 
     @cached_property
     def deadlines(self) -> tuple[Deadline, ...]:

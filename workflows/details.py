@@ -39,6 +39,10 @@ def current_details(view: IncidentView) -> str:
         + (" · EXERCISE" if view.exercise else "")
         + (f" · run {view.run} (continued as new; ledger and chain go on)" if view.run > 1 else ""),
         "",
+    ]
+    if view.activated_at is not None:
+        lines += [_after_activation(view), ""]
+    lines += [
         "| Deadline | Due | Status |",
         "| --- | --- | --- |",
     ]
@@ -62,3 +66,25 @@ def current_details(view: IncidentView) -> str:
             + (" ✅" if quorum.holds else ""),
         ]
     return "\n".join(lines)
+
+
+def _after_activation(view: IncidentView) -> str:
+    """Activated at, and until when: still active (with its next review) or terminated."""
+    line = f"Activated {_utc(view.activated_at)}"
+    if view.closed_at is not None and view.termination_rationale:
+        return line + f" · terminated {_utc(view.closed_at)}: {view.termination_rationale}"
+    if view.closed_at is None:
+        line += " · **active**"
+        if view.next_review_at is not None:
+            line += f" · next review {_utc(view.next_review_at)}"
+        if view.reviews_missed:
+            line += f" · **{view.reviews_missed} review(s) missed**"
+        if view.force_holds is False:
+            line += " · **forces no longer make the quorum**"
+        forces = [
+            f"{d.party}: {', '.join(a for a in d.committed if a not in d.withdrawn) or 'withdrawn'}"
+            for d in view.deployments
+        ]
+        if forces:
+            line += " · forces " + "; ".join(forces)
+    return line

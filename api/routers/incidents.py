@@ -15,6 +15,7 @@ from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
 from api.ratelimit import limit_writes
+from api.related import related_of
 from api.routes import AuthenticatedRoute
 from api.schemas.common import PlanName
 from api.schemas.incidents import (
@@ -35,6 +36,7 @@ from api.schemas.incidents import (
     NextDeadline,
     NoteIn,
     Receipt,
+    RelatedIncidents,
     TimelineEntry,
 )
 from api.updates import AddressedIncident, not_found, submit_once
@@ -200,6 +202,18 @@ class LedgerPage(BaseModel):
     after: int = Field(default=0, ge=0, description="Rows after this seq")
     limit: int = Field(default=500, ge=1, le=1000)
     exercise: bool = Field(default=False, description="Address an exercise incident")
+
+
+@router.get(
+    "/{incident_id}/related",
+    response_model=RelatedIncidents,
+    responses=documented(401, 403, 404, 422),
+    summary="Open incidents of the same plan observed close in time: suggested, never imposed",
+)
+async def related_incidents(
+    context: Context, _: Reader, incident: AddressedIncident
+) -> RelatedIncidents:
+    return await related_of(context, incident)
 
 
 @router.get(

@@ -148,6 +148,32 @@ class IncidentDetail(_IncidentState):  # type: ignore[misc, valid-type]
     )
 
 
+class RelatedIncident(BaseModel):
+    incident_id: str
+    sector: str
+    kind: str
+    reported_by: str
+    t0: datetime
+    t0_apart_hours: float = Field(description="Hours between the two T0 (positive: later)")
+    phase: Phase
+    plan_version: int
+    same_plan_version: bool = Field(
+        description="Whether the two follow the same plan version (a merge needs it)"
+    )
+
+
+class RelatedIncidents(BaseModel):
+    """Open incidents of the same plan whose T0 lies within the plan's window of this one's:
+    suggestions, nearest first. The engine imposes no relation; only a person merges."""
+
+    incident_id: str
+    plan_id: str
+    within_hours: float | None = Field(
+        description="The plan's window (reports.related_within_hours); null: it suggests none"
+    )
+    related: list[RelatedIncident]
+
+
 class LedgerRow(_FromAttributes):
     seq: int
     kind: str

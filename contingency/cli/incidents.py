@@ -136,6 +136,23 @@ def register(app: typer.Typer) -> None:
         """The live state of an incident: phase, deadlines and time left, quorum, timeline."""
         run(api_url, token, as_json, lambda c: c.get(f"/v1/incidents/{incident}"), render.incident)
 
+    @app.command()
+    def related(
+        incident: IncidentArg,
+        api_url: ApiUrl = DEFAULT_API_URL,
+        token: Token = None,
+        as_json: Json = False,
+    ) -> None:
+        """Open incidents of the same plan observed close in time: perhaps the same offensive
+        (suggested, never merged by the engine)."""
+        run(
+            api_url,
+            token,
+            as_json,
+            lambda c: c.get(f"/v1/incidents/{incident}/related"),
+            render.related,
+        )
+
     @app.command("evidence")
     def add_evidence(
         incident: IncidentArg,

@@ -142,6 +142,35 @@ def active(data: dict[str, Any]) -> None:
         console.print(forces)
 
 
+def related(data: dict[str, Any]) -> None:
+    if data["within_hours"] is None:
+        console.print(f"plan {data['plan_id']} suggests no related incidents")
+        return
+    if not data["related"]:
+        console.print(
+            f"no open incident of plan {data['plan_id']} observed within "
+            f"{data['within_hours']:g} h of {data['incident_id']}"
+        )
+        return
+    table = Table(
+        "incident", "sector", "kind", "reported by", "T0", "apart", "phase", "plan",
+        title=f"Observed within {data['within_hours']:g} h of {data['incident_id']} (suggested)",
+        title_justify="left",
+    )  # fmt: skip
+    for row in data["related"]:
+        table.add_row(
+            row["incident_id"],
+            row["sector"],
+            row["kind"],
+            row["reported_by"],
+            when(row["t0"]),
+            f"{row['t0_apart_hours']:+g}h",
+            row["phase"],
+            f"v{row['plan_version']}" + ("" if row["same_plan_version"] else " (other version)"),
+        )
+    console.print(table)
+
+
 def timeline(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(
         "seq",

@@ -35,6 +35,14 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         assert committed.exit_code == 0, committed.output
         assert "uk: commit" in committed.output
 
+        early = await invoke("deploy", incident, "--asset", "air", env=ally)
+        assert early.exit_code == 1 and "after activation" in early.output, early.output
+        assert "(HTTP 409)" in early.output
+
+        near = await invoke("related", incident, env=env)
+        assert near.exit_code == 0, near.output
+        assert "within 24 h" in near.output  # others the suite opened near now, or none
+
         status = await invoke("status", incident, env=env)
         assert status.exit_code == 0, status.output
         assert (

@@ -155,12 +155,24 @@ def test_expectations_name_the_plans_steps() -> None:
     )
 
 
+UNAUTHORIZED = GOOD.replace("decision: {action: authorize", "decision: {action: stand_down")
+
+
 def test_an_inject_after_the_window_is_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "late.yaml"
-    path.write_text(GOOD.replace("  - at: 2h\n", "  - at: 80h\n"))
+    path.write_text(UNAUTHORIZED.replace("  - at: 2h\n", "  - at: 80h\n"))
     result = CliRunner().invoke(cli_app, ["exercise", "validate", str(path)])
     assert result.exit_code == 0, result.output
     assert (
         "warning" in result.output
         and "line 4, injects[0].at: T0+81h is after the response window" in result.output
     )
+
+
+def test_injects_for_an_active_response_are_no_warning(tmp_path: Path) -> None:
+    """The plan keeps an authorized response open after activation: injects past the window
+    are meant for it."""
+    path = tmp_path / "active.yaml"
+    path.write_text(GOOD.replace("  - at: 2h\n", "  - at: 80h\n"))
+    result = CliRunner().invoke(cli_app, ["exercise", "validate", str(path)])
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
