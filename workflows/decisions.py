@@ -99,6 +99,8 @@ def closes_incident(kind: str, payload: Mapping[str, Any]) -> bool:
     if kind == DecisionKind.TERMINATED:
         return True
     return kind in OUTCOME_VALUES and not payload.get("stays_active", False)
+
+
 ACTION_VALUES = frozenset(a.value for a in Action)
 STEP_RESULTS = frozenset(
     {DecisionKind.DISPATCHED, DecisionKind.DISPATCH_FAILED, DecisionKind.DISPATCH_CANCELLED}

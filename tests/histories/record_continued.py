@@ -19,9 +19,11 @@ from exercises.runner import exercise_worker, quiet_sdk_logs, temporary_database
 from foundation.logging import configure_logging
 from tests.workflows.support import start_drill
 from tests.workflows.test_continue_as_new import runs_of
+from workflows.incident import IncidentWorkflow
 from workflows.limits import RunLimits
-from workflows.messages import Action
+from workflows.messages import Action, DeploymentInput, DeploymentStatus, NoteInput
 from workflows.servers import start_time_skipping
+from workflows.updating import execute_update
 
 OUT = HISTORIES_DIR / "continued"
 
@@ -41,7 +43,20 @@ async def record() -> list[Path]:
                 for party, assets in (("uk", ("air",)), ("pl", ("ground",)), ("us", ("air",))):
                     await drill.commit(party, *assets)
                 await drill.decide(Action.AUTHORIZE, "quorum reached; NAC concurs")
-                await drill.result()
+                # The active response hands over too: its forces and journal in the next runs.
+                await drill.at(20)
+                await execute_update(
+                    drill.handle,
+                    IncidentWorkflow.report_deployment,
+                    DeploymentInput("us", DeploymentStatus.DEPLOYED, ("air",), actor="ally:us"),
+                )
+                for i in range(5):
+                    await execute_update(
+                        drill.handle,
+                        IncidentWorkflow.add_note,
+                        NoteInput(text=f"shift {i}: forces on station", actor="cell"),
+                    )
+                await drill.result()  # the drill terminates the active response
                 histories = await runs_of(env.client, drill.handle.id)
     finally:
         await env.shutdown()

@@ -112,3 +112,22 @@ def test_incidents_started_after_timers_run_out_cancel_no_timer():
     assert any(p.parent.name == "continued" for p in after), "no hand-over recorded after the patch"
     assert {p.name: timers_cancelled(p) for p in after if timers_cancelled(p)} == {}
     assert sum(timers_cancelled(p) for p in before) > 0
+
+
+async def test_an_activated_response_lives_on_only_in_histories_recorded_after_it():
+    """full-activation: before the after-activation patch the incident closed at activation;
+    after it, the response stays open until the exercise terminates it after the last inject."""
+    old = HISTORIES_DIR / "v8-before-after-activation" / "full-activation.json"
+    new = HISTORIES_DIR / "full-activation.json"
+    assert "after-activation" not in patches_in(old)
+    assert "after-activation" in patches_in(new)
+    decided = {
+        path: [k for k in ledger_kinds(path) if k not in ("notified", "delivery_failed")]
+        for path in (old, new)
+    }
+    assert decided[old][-1] == "activated"
+    assert decided[new][-3:] == ["activated", "terminate", "terminated"]
+    active = HISTORIES_DIR / "active-response.json"
+    assert {"deployed", "withdrawn", "quorum_lost", "review"} <= set(ledger_kinds(active))
+    for path in (old, new, active):
+        assert (await replay_file(path)).deterministic, path
