@@ -87,6 +87,12 @@ STEPS: tuple[Step, ...] = (
         "decision",
         DecisionInput(action=Action.AUTHORIZE, actor="commander", rationale="quorum holds"),
     ),
+    # Activated, the response stays open (the plan's after_activation section): the cell ends it.
+    Step(
+        71,
+        "decision",
+        DecisionInput(action=Action.TERMINATE, actor="commander", rationale="forces stand down"),
+    ),
 )
 
 

@@ -81,6 +81,9 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
             )
         ).json()
         deployments = f"{base}/deployments"
+        board_before = await http.get(
+            f"/board/incidents/{incident}", headers=tokens.auth("observer")
+        )
         deployed = await http.post(
             deployments, json={"status": "deployed", "assets": ["air", "naval"]},
             headers=tokens.auth("ally:uk"),
@@ -100,6 +103,7 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
         bad_status = await http.post(
             deployments, json={"status": "lost", "assets": ["air"]}, headers=tokens.auth("ally:uk")
         )
+        board = await http.get(f"/board/incidents/{incident}", headers=tokens.auth("observer"))
         confirm = await http.post(
             f"{base}/decisions",
             json={"action": "confirm", "rationale": "again"},
@@ -134,6 +138,9 @@ async def test_report_to_activation_through_the_api_only(ts_env, run_worker, api
     assert active["next_deadline"]["kind"] == "review"
     assert incident in [i["incident_id"] for i in still_open["incidents"]]
     assert deployed.status_code == 200 and deployed.json()["decisions"] == ["deployed"]
+    assert board_before.status_code == 200 and "still active" in board_before.text
+    forces = board.text[board.text.index('id="forces"') :]
+    assert "uk" in forces and "air, naval" in forces
     assert for_another.status_code == 403 and for_another.json()["field"] == "party"
     assert not_committed.status_code == 422 and not_committed.json()["field"] == "party"
     assert foreign.status_code == 422 and foreign.json()["field"] == "assets", foreign.text
