@@ -8,7 +8,7 @@ by the client's retry; concurrent duplicates all land on the one row and the one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -20,8 +20,11 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.context import ApiContext
 from api.errors import ApiError
 from api.schemas.violations import ViolationIn
+from api.updates import submit
+from db.base import utcnow
 from db.models import Incident
 from db.plan_versions import registered_digest
+from db.reports import insert_report, remove_report, report_by_id, report_values
 from db.repository import IncidentRepository, row_values
 from db.texts import carried
 from db.tokens import Principal
@@ -30,6 +33,8 @@ from foundation.ids import is_exercise_id
 from plans.digest import plan_digest
 from plans.loader import get_plan
 from plans.model import Plan
+from workflows.decisions import DecisionKind
+from workflows.incident import IncidentWorkflow
 from workflows.messages import Evidence, IncidentInput, IncidentSnapshot, ViolationReport
 from workflows.starting import build_input, incident_id_for, start_incident
 from workflows.state import IncidentState, Rejected
@@ -45,6 +50,7 @@ MAX_REPORT_AGE = timedelta(days=365)
 class Intake:
     incident: Incident
     created: bool
+    joined: bool = False  # the report joined an open response instead of opening one
 
 
 def resolve_plan(plan_id: str) -> Plan:
@@ -124,6 +130,20 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         # time_scale is 1 unless a test or exercise deployment compresses the plan clock.
         return build_input(report, plan, time_scale=context.settings.time_scale)
 
+    if body.joins is not None:
+        report = incident_for(body.observed_at or now, now).report
+        return await _join(context, body, report, digest, bound)
+    async with context.sessions() as session:
+        joined = await report_by_id(session, body.report_id)
+    if joined is not None and joined.joined:
+        # This report id joined a response before: a retry of that post left out `joins`.
+        raise ApiError(
+            409,
+            "conflict",
+            f"report_id: {body.report_id!r} joined incident {joined.incident_id}; post it "
+            f'again with "joins": "{joined.incident_id}", or use a new report_id',
+            "report_id",
+        )
     incident_input = incident_for(body.observed_at or now, now)
     try:
         # The state machine's own checks of a report, and its snapshot of the incident it opens
@@ -148,14 +168,121 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
     return Intake(incident=incident, created=created)
 
 
+async def _join(
+    context: ApiContext,
+    body: ViolationIn,
+    report: ViolationReport,
+    digest: str,
+    bound: Any,
+) -> Intake:
+    """The report joins the open response ``body.joins``: its row first (the report id is
+    claimed once), then the workflow's update, named after the report, so a retry joins once.
+    A report the response refuses leaves no row behind."""
+    target_id = body.joins
+    assert target_id is not None
+    async with context.sessions() as session:
+        target = (
+            None
+            if is_exercise_id(target_id)  # exercises and real incidents never mix
+            else await IncidentRepository(session).get(target_id)
+        )
+    if target is None:
+        raise ApiError(404, "not_found", f"joins: no incident {target_id!r}", "joins")
+    if target.plan_id != body.plan_id:
+        raise ApiError(
+            409,
+            "conflict",
+            f"plan_id: incident {target.id} follows plan {target.plan_id}, not {body.plan_id}; "
+            "a report joins a response of its own plan",
+            "plan_id",
+        )
+    values = report_values(
+        report_id=report.report_id,
+        incident_id=target.id,
+        joined=True,
+        kind=report.kind,
+        sector=report.sector,
+        reported_by=report.reported_by,
+        summary=report.summary,
+        observed_at=report.observed_at or report.reported_at or utcnow(),
+        reported_at=report.reported_at or utcnow(),
+        digest=digest,
+    )
+    created = await context.transactions.run(partial(insert_report, values=values))
+    if not created:
+        async with context.sessions() as session:
+            existing = await report_by_id(session, report.report_id)
+        if existing is None or existing.incident_id != target.id or existing.digest != digest:
+            where = "" if existing is None else f" (incident {existing.incident_id})"
+            raise ApiError(
+                409,
+                "conflict",
+                f"report_id: {report.report_id!r} was already received with different content"
+                f"{where}; use a new report_id for a new report",
+                "report_id",
+            )
+        # A retry: the row is the first post's, and so is the report it sends again (its times).
+        report = replace(report, observed_at=existing.observed_at, reported_at=existing.reported_at)
+    try:
+        await submit(
+            context,
+            target,
+            IncidentWorkflow.join_report,
+            report,
+            f"join:{report.report_id}",
+        )
+    except ApiError:
+        if created:
+            await context.transactions.run(partial(remove_report, report_id=report.report_id))
+            raise
+        if not await _joined_before(context, target.id, report.report_id):
+            raise  # the first post's update never reached the response, and this one is refused
+    async with context.sessions() as session:
+        incident = await IncidentRepository(session).get(target.id)
+    assert incident is not None
+    bound.info("violation.joined" if created else "violation.rejoined", joins=target.id)
+    return Intake(incident=incident, created=created, joined=True)
+
+
+async def _joined_before(context: ApiContext, incident_id: str, report_id: str) -> bool:
+    async with context.sessions() as session:
+        rows = await IncidentRepository(session).ledger(incident_id)
+    return any(
+        r.kind == DecisionKind.REPORT_JOINED and r.payload.get("report_id") == report_id
+        for r in rows
+    )
+
+
 async def _record(
     context: ApiContext, body: ViolationIn, snapshot: IncidentSnapshot, digest: str
 ) -> tuple[Incident, bool]:
     """The incident row for this report: inserted now, or found from an earlier post."""
     values = row_values(snapshot, report_digest=digest)
+    report = report_values(
+        report_id=snapshot.report_id,
+        incident_id=snapshot.incident_id,
+        joined=False,
+        kind=snapshot.kind,
+        sector=snapshot.sector,
+        reported_by=snapshot.reported_by,
+        summary=snapshot.summary,
+        observed_at=snapshot.t0,
+        reported_at=snapshot.reported_at,
+        digest=digest,
+    )
     # Insert first, look up only on a conflict: a new report costs one round trip, and any
     # unique key taken (report id, incident id) means an earlier or concurrent post won.
-    inserted = await context.transactions.run(partial(_insert_incident, values=values))
+    try:
+        inserted = await context.transactions.run(
+            partial(_insert_incident, values=values, report=report)
+        )
+    except _ReportIdTaken:
+        raise ApiError(
+            409,
+            "conflict",
+            f"report_id: {body.report_id!r} has joined another response; use a new report_id",
+            "report_id",
+        ) from None
     if inserted:
         return Incident(**values), True
     async with context.sessions() as session:
@@ -188,11 +315,22 @@ async def _record(
     return existing, False
 
 
-def _insert_incident(connection: Connection, *, values: dict[str, Any]) -> bool:
-    return (
+def _insert_incident(
+    connection: Connection, *, values: dict[str, Any], report: dict[str, Any]
+) -> bool:
+    """The incident's row and its first report's, in one transaction."""
+    inserted = (
         connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
         is not None
     )
+    if inserted and not insert_report(connection, values=report):
+        # A joining report took this report id in the meantime: neither row is written.
+        raise _ReportIdTaken(report["report_id"])
+    return inserted
+
+
+class _ReportIdTaken(Exception):
+    pass
 
 
 _insert_statement = per_dialect(

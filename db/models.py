@@ -49,6 +49,8 @@ class Incident(Base):
     # What falls due next ([{name, title, due_at, due_hours, kind}], in order), as of the last
     # ledger batch: readers take the first entry still ahead (workflows.messages.next_after).
     schedule: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    # Every sector the response covers, its first report's first (reports join a response).
+    sectors: Mapped[list[str]] = mapped_column(JSON, default=list)
     # An activated response under a plan with an after_activation section stays open (phase
     # active) until terminated: open means closed_at is null, whatever the outcome.
     activated_at: Mapped[datetime | None]
@@ -65,6 +67,29 @@ class Incident(Base):
     )
 
     __table_args__ = (CheckConstraint("escalation_level >= 1", name="escalation_level_positive"),)
+
+
+class Report(Base):
+    """One violation report, exactly once: the report that opened its incident, or one that
+    joined the response later. An incident has many reports; a report id belongs to one."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="RESTRICT"), index=True
+    )
+    joined: Mapped[bool] = mapped_column(default=False)  # False: the report that opened it
+    kind: Mapped[str] = mapped_column(String(64))
+    sector: Mapped[str] = mapped_column(String(120))
+    reported_by: Mapped[str] = mapped_column(String(120))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    observed_at: Mapped[datetime]
+    reported_at: Mapped[datetime]
+    # Digest of the report as first received: a retry is recognised, another body refused.
+    digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LedgerDecision(Base):

@@ -36,6 +36,10 @@ MUTABLE = (
     "outcome",
     "escalation_level",
     "schedule",
+    "sectors",
+    # A report observed earlier than T0 joining the response moves T0, and the window with it.
+    "observed_at",
+    "window_closes_at",
     "activated_at",
     "closed_at",
     "termination_rationale",
@@ -92,6 +96,7 @@ def row_values(snapshot: IncidentSnapshot, **extra: Any) -> dict[str, Any]:
         "outcome": None if snapshot.outcome is None else str(snapshot.outcome),
         "escalation_level": snapshot.escalation_level,
         "schedule": schedule_json(snapshot.schedule),
+        "sectors": list(snapshot.sectors) or [snapshot.sector],
         "activated_at": snapshot.activated_at,
         "closed_at": snapshot.closed_at,
         "termination_rationale": snapshot.termination_rationale,
@@ -123,6 +128,7 @@ def snapshot_of(row: Incident) -> IncidentSnapshot:
         schedule=schedule_of(row.schedule),
         activated_at=row.activated_at,
         termination_rationale=row.termination_rationale,
+        sectors=tuple(row.sectors or (row.sector,)),
         run_id=row.run_id,
     )
 

@@ -285,7 +285,7 @@ class Communications:
             plan_title=state.plan.title,
             kind=state.kind,
             kind_title=state.policy.title,
-            sector=state.input.report.sector,
+            sector=", ".join(state.sectors),
             t0=state.clock.t0,
             escalation_level=level,
             level_title=state.plan.authority(level),

@@ -18,6 +18,8 @@ from workflows.messages import Action, DeploymentStatus, Outcome
 
 class DecisionKind(StrEnum):
     REPORTED = "reported"
+    # Another report of the same offensive joined the response (its sector, reporter, evidence).
+    REPORT_JOINED = "report_joined"
     EVIDENCE_ACCEPTED = "evidence_accepted"
     COMMITMENT = "commitment"
     VERIFIED = "verified"
@@ -136,6 +138,18 @@ class ReportedPayload(TypedDict):
     exercise: bool
     # sha256 of the pinned plan's canonical content (plans.digest); absent in older incidents.
     plan_digest: NotRequired[str]
+
+
+class ReportJoinedPayload(TypedDict):
+    report_id: str
+    reported_by: str
+    kind: str
+    sector: str
+    observed_at: str
+    sectors: list[str]  # every sector the response covers, after this report
+    reports: int  # reports the response holds, this one included
+    t0: str  # the response's T0 after this report: the earliest violation observed
+    t0_moved_from: NotRequired[str]  # the T0 before, when this report moved it earlier
 
 
 class EvidencePayload(TypedDict):
@@ -283,6 +297,14 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
     except ValueError:
         return ", ".join(f"{k}={v}" for k, v in sorted(p.items()))
     match known:
+        case DecisionKind.REPORT_JOINED:
+            text = (
+                f"{p.get('kind')} in {p.get('sector')}, reported by {p.get('reported_by')}: "
+                f"report {p.get('reports')} of the response ({_names(p.get('sectors'))})"
+            )
+            if p.get("t0_moved_from"):
+                text += f"; T0 moved from {p.get('t0_moved_from')} to {p.get('t0')}"
+            return text
         case DecisionKind.REPORTED:
             return (
                 f"{p.get('kind')} in {p.get('sector')}, reported by {p.get('reported_by')} "

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Refusal,
         RefusalReason,
+        ViolationReport,
     )
     from workflows.names import (
         ACTIVITY_DISPATCH_STEP,
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_DECISION,
         UPDATE_DEPLOYMENT,
         UPDATE_EVIDENCE,
+        UPDATE_JOIN,
         UPDATE_NOTE,
     )
     from workflows.notices import NoticeInput, NoticeKind, NoticeResult
@@ -131,6 +133,10 @@ PATCH_TIMERS_RUN_OUT = "timers-run-out"
 # active (deployments, withdrawals, periodic reviews) until terminated or the plan's limit.
 PATCH_AFTER_ACTIVATION = "after-activation"
 
+# Reports of one offensive join one response (its sectors; its T0 the earliest observed), and
+# the IncidentSectors search attribute lists the sectors.
+PATCH_JOINED_REPORTS = "joined-reports"
+
 
 def refusal(exc: Rejected) -> ApplicationError:
     """A refused input as Temporal carries it to the caller: the reason in the error's details,
@@ -160,6 +166,7 @@ class IncidentWorkflow:
             sealed_ledger=workflow.patched(PATCH_SEALED_LEDGER),
             notices=workflow.patched(PATCH_NOTICES),
             after_activation=workflow.patched(PATCH_AFTER_ACTIVATION),
+            joining=workflow.patched(PATCH_JOINED_REPORTS),
         )
         self._timers_run_out = workflow.patched(PATCH_TIMERS_RUN_OUT)
         carried = incident.carried
@@ -408,6 +415,19 @@ class IncidentWorkflow:
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
         self._check(lambda s, now: s.decide(decision, now), lambda s: s.check_decision(decision))
+
+    @workflow.update(name=UPDATE_JOIN)
+    async def join_report(self, report: ViolationReport) -> DecisionReceipt:
+        return await self._apply(
+            lambda s, now: s.join_report(report, now), f"report {report.report_id} joined"
+        )
+
+    @join_report.validator
+    def _validate_join(self, report: ViolationReport) -> None:
+        self._check(
+            lambda s, now: s.join_report(report, now),
+            lambda s: s.check_join(report, workflow.now()),
+        )
 
     @workflow.update(name=UPDATE_DEPLOYMENT)
     async def report_deployment(self, report: DeploymentInput) -> DecisionReceipt:
@@ -683,6 +703,8 @@ class IncidentWorkflow:
             sa.NEXT_DEADLINE.name: next_deadline,
             sa.EXERCISE.name: view.exercise,
         }
+        if state.rules.joining:
+            values[sa.INCIDENT_SECTORS.name] = list(view.sectors)
         if state.rules.notices:
             values[sa.AWAITS.name] = [str(view.awaiting)] + [
                 f"acknowledgement:level-{a.level}" for a in view.awaiting_ack

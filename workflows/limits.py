@@ -18,6 +18,9 @@ PHASE_CHANGES = 64
 # Distinct evidence sources one incident accepts: two verify a violation; hundreds are noise,
 # and each is part of the state every run carries.
 MAX_SOURCES = 200
+# Reports one response gathers (each is a sector, a reporter, a report id carried run to run):
+# a large offensive is reported from a few dozen sectors, not thousands.
+MAX_REPORTS = 200
 # Free text travels in the workflow up to this many characters; longer text is stored in the
 # database by the API and the workflow carries its first characters and its digest.
 TEXT_IN_WORKFLOW = 280

@@ -361,6 +361,10 @@ class IncidentSnapshot:
     # its time here, and the incident stays open (closed_at null) until it is terminated.
     activated_at: datetime | None = None
     termination_rationale: str | None = None
+    # Every sector the response covers (its first report's first) and how many reports it
+    # gathered: reports of one offensive join one response.
+    sectors: tuple[str, ...] = ()
+    reports: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -448,3 +452,8 @@ class CarriedState:
     reviews_missed: int = 0
     reviews_held: int = 0
     force_holds: bool = True
+    # Reports joined to the response: its T0 (the earliest violation observed), its sectors
+    # and the report ids it holds (a report joins once).
+    t0: datetime | None = None
+    sectors: tuple[str, ...] = ()
+    report_ids: tuple[str, ...] = ()

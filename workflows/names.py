@@ -13,6 +13,8 @@ UPDATE_NOTE = "add_note"
 
 # A committed party's report after activation: assets deployed or withdrawn.
 UPDATE_DEPLOYMENT = "report_deployment"
+# Another report of the same offensive joins an open response.
+UPDATE_JOIN = "join_report"
 QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.

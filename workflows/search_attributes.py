@@ -17,6 +17,8 @@ INCIDENT_KIND = SearchAttributeKey.for_keyword("IncidentKind")
 INCIDENT_PHASE = SearchAttributeKey.for_keyword("IncidentPhase")
 INCIDENT_OUTCOME = SearchAttributeKey.for_keyword("IncidentOutcome")
 INCIDENT_SECTOR = SearchAttributeKey.for_keyword("IncidentSector")
+# Every sector the response covers (reports of one offensive join it).
+INCIDENT_SECTORS = SearchAttributeKey.for_keyword_list("IncidentSectors")
 AWAITING = SearchAttributeKey.for_keyword("IncidentAwaiting")
 PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
@@ -38,6 +40,7 @@ ALL = (
     NEXT_DEADLINE,
     EXERCISE,
     AWAITS,
+    INCIDENT_SECTORS,
 )
 
 

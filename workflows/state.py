@@ -59,6 +59,7 @@ from workflows.decisions import (
     QuorumLostPayload,
     QuorumReachedPayload,
     ReportedPayload,
+    ReportJoinedPayload,
     ReviewPayload,
     TerminatedPayload,
     TextPayload,
@@ -94,6 +95,7 @@ from workflows.messages import (
     ScheduleKind,
     TextRef,
     Verification,
+    ViolationReport,
 )
 from workflows.notices import NoticeInput, NoticeKind, NoticeResult
 from workflows.text import (
@@ -152,6 +154,9 @@ class Rules:
     # Under a plan with an after_activation section, activation leaves the response open in
     # phase ``active``: deployments and withdrawals, periodic reviews, termination or the limit.
     after_activation: bool = True
+    # Reports of one offensive join one response (join_report): its sectors, and its T0 moved to
+    # the earliest violation observed; the IncidentSectors search attribute.
+    joining: bool = True
 
 
 CURRENT_RULES = Rules()
@@ -163,6 +168,7 @@ LEGACY_RULES = Rules(
     sealed_ledger=False,
     notices=False,
     after_activation=False,
+    joining=False,
 )
 # Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
 # cancel request carries in the history (the workflow cannot see it).
@@ -347,6 +353,8 @@ class IncidentState:
         self.reviews_missed = 0  # in a row
         self.reviews_held = 0
         self.force_holds = True
+        self.sectors: list[str] = [report.sector]
+        self.report_ids: list[str] = [report.report_id]
         self.comms = Communications.opening(self, now)
 
         submitter = report.submitted_by or report.reported_by
@@ -427,6 +435,9 @@ class IncidentState:
             reviews_missed=self.reviews_missed,
             reviews_held=self.reviews_held,
             force_holds=self.force_holds,
+            t0=self.clock.t0,
+            sectors=tuple(self.sectors),
+            report_ids=tuple(self.report_ids),
         )
 
     @classmethod
@@ -447,7 +458,8 @@ class IncidentState:
         state.kind = carried.kind
         state.reported_at = carried.reported_at
         state.clock = PlanClock(
-            t0=report.observed_at or carried.reported_at, time_scale=incident.time_scale
+            t0=carried.t0 or report.observed_at or carried.reported_at,
+            time_scale=incident.time_scale,
         )
         state.events = _events(state.plan)
         state.fired = set(carried.fired)
@@ -481,6 +493,8 @@ class IncidentState:
         state.reviews_missed = carried.reviews_missed
         state.reviews_held = carried.reviews_held
         state.force_holds = carried.force_holds
+        state.sectors = list(carried.sectors) or [report.sector]
+        state.report_ids = list(carried.report_ids) or [report.report_id]
         state.unmet = tuple(carried.unmet)
         state.verified_at = carried.verified_at
         state.quorum_since = carried.quorum_since
@@ -1211,6 +1225,103 @@ class IncidentState:
             AcknowledgedPayload(notice=ack.notice_id, level=awaited.level, via=ack.via),
         )
 
+    # -- reports of one offensive: joining a response ------------------------------------
+
+    def check_join(self, report: ViolationReport, now: datetime | None = None) -> None:
+        """What a report must satisfy to join this response (the checks of a report opening an
+        incident, with the fields named as the intake names them)."""
+        self.check_open()
+        if not self.rules.joining:
+            raise Rejected(
+                f"joins: incident {self.input.incident_id} started before reports could join "
+                "a response; report it on its own",
+                field="joins",
+                conflict=True,
+            )
+        check_report(replace(self.input, report=report), self.rules)
+        if report.report_id in self.report_ids:
+            return  # already joined: taking it again changes nothing
+        if len(self.report_ids) >= limits.MAX_REPORTS:
+            raise Rejected(
+                f"joins: the response already holds {limits.MAX_REPORTS} reports; report this "
+                "one on its own",
+                field="joins",
+                conflict=True,
+            )
+        observed = report.observed_at
+        if now is not None and observed is not None and observed > now:
+            raise Rejected(
+                f"observed_at: {observed.isoformat()} is after the report reached the engine",
+                field="observed_at",
+            )
+
+    def join_report(self, report: ViolationReport, now: datetime) -> None:
+        """Another report of the same offensive joins the response: its sector, its reporter
+        (a source, as every report's is) and its evidence. A violation observed before the
+        response's T0 moves T0 to it while the plan's steps run: pending deadlines re-anchor,
+        and those now past fall due at once, judged as for a late report (knowing the report's
+        own sources). Verdicts already given stand. A report already joined changes nothing."""
+        self.check_join(report, now)
+        if report.report_id in self.report_ids:
+            return
+        observed = report.observed_at or now
+        self.report_ids.append(report.report_id)
+        if report.sector not in self.sectors:
+            self.sectors.append(report.sector)
+        payload = ReportJoinedPayload(
+            report_id=report.report_id,
+            reported_by=report.reported_by,
+            kind=report.kind,
+            sector=report.sector,
+            observed_at=observed.isoformat(),
+            sectors=list(self.sectors),
+            reports=len(self.report_ids),
+            t0=self.clock.t0.isoformat(),
+        )
+        if self.deciding and observed < self.clock.t0:
+            payload["t0_moved_from"] = self.clock.t0.isoformat()
+            payload["t0"] = observed.isoformat()
+            self.clock = PlanClock(t0=observed, time_scale=self.clock.time_scale)
+        submitter = report.submitted_by or report.reported_by
+        self._record(
+            DecisionKind.REPORT_JOINED,
+            now,
+            submitter,
+            report.summary,
+            payload,
+            text=report.summary_ref,
+        )
+
+        def its_sources(state: IncidentState, at: datetime) -> None:
+            state._join_sources(report, submitter, at)
+
+        if "t0_moved_from" in payload:
+            self._fire(now, inclusive=False, incoming=its_sources)
+        if self.is_open:
+            its_sources(self, now)
+
+    def _join_sources(self, report: ViolationReport, submitter: str, now: datetime) -> None:
+        """The joining report's reporter counts as a source, as the first report's did; its
+        evidence is taken as evidence."""
+        reporter = report.reported_by
+        if reporter not in self.sources and len(self.sources) < limits.MAX_SOURCES:
+            self._add_source(reporter)
+            verifiable = self.verification is Verification.PENDING or (
+                self.verification is Verification.PRESUMED
+                and self.rules.evidence_verifies_presumption
+            )
+            if self.deciding and verifiable and len(self.sources) >= self.plan.min_sources:
+                self._verify(
+                    now,
+                    f"Reports and evidence from {len(self.sources)} distinct sources: "
+                    f"{', '.join(self.sources)}",
+                )
+        for item in report.evidence:
+            if self.is_open:
+                self.add_evidence(
+                    EvidenceInput(item.source, item.summary, submitter, item.summary_ref), now
+                )
+
     # -- the cell's journal -----------------------------------------------------------------
 
     def check_note(self, note: NoteInput) -> None:
@@ -1780,6 +1891,8 @@ class IncidentState:
             schedule=self.schedule(),
             activated_at=self.activated_at,
             termination_rationale=self.termination_rationale,
+            sectors=tuple(self.sectors),
+            reports=len(self.report_ids),
         )
 
     def view(

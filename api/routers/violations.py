@@ -40,13 +40,16 @@ async def report_violation(
     (same `report_id`, same content) is safe: `200` and the same incident. The same `report_id`
     with different content is refused with `409`. A report that reaches the cell after its
     response window has closed opens an incident closed at intake (`window_closed: true`): its
-    deadlines are judged missed, and nothing is dispatched."""
+    deadlines are judged missed, and nothing is dispatched. With `joins`, the report joins
+    that open response instead (another report of the same offensive): its sector, reporter and
+    evidence are added, a violation observed before the response's T0 moves T0 earlier, and the
+    answer names the incident joined (`joined: true`)."""
     intake = await receive_violation(context, body, principal)
     incident = intake.incident
     accepted = ViolationAccepted(
         incident_id=incident.id,
         workflow_id=incident.workflow_id,
-        report_id=incident.report_id,
+        report_id=body.report_id,
         plan_id=incident.plan_id,
         kind=incident.kind,
         observed_at=incident.observed_at,
@@ -55,6 +58,8 @@ async def report_violation(
         window_closed=incident.window_closes_at < incident.reported_at,
         outcome=incident.outcome,
         created=intake.created,
+        joined=intake.joined,
+        sectors=list(incident.sectors or [incident.sector]),
         links={
             "incident": f"/v1/incidents/{incident.id}",
             "decisions": f"/v1/incidents/{incident.id}/decisions",

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.schemas.common import (
     FreeText,
+    IncidentId,
     PlanName,
     Reporter,
     ReportId,
@@ -45,6 +46,11 @@ class ViolationIn(RequestModel):
     summary: FreeText = ""
     evidence: list[EvidenceItem] = Field(default_factory=list, max_length=20)
     plan_id: PlanName = Field(default=DEFAULT_PLAN_ID, description="The plan to respond under")
+    joins: IncidentId | None = Field(
+        default=None,
+        description="An open incident this report joins (another report of the same "
+        "offensive): it adds its sector, reporter and evidence to that response",
+    )
 
     def digest(self) -> str:
         """SHA-256 of the report as received, canonicalised, so a retry with the same content is
@@ -75,4 +81,8 @@ class ViolationAccepted(BaseModel):
         description="The outcome when the incident closed at intake; null while it is open"
     )
     created: bool = Field(description="False when this report was already received (a safe retry)")
+    joined: bool = Field(
+        default=False, description="The report joined an open response (the incident it names)"
+    )
+    sectors: list[str] = Field(default_factory=list, description="Every sector the response covers")
     links: dict[str, str]

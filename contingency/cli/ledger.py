@@ -18,16 +18,19 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from db.audit import LedgerAudit, audit_all, audit_incident_id, unanchored
-from db.session import create_engine, session_factory
 from foundation.settings import Settings
+
+if TYPE_CHECKING:
+    from db.audit import LedgerAudit
+
+# The database and the audit are imported by `verify` alone: every other command of the CLI
+# (a sweep's included) starts without loading SQLAlchemy.
 
 # How long verify waits for Temporal before it reports the ledgers it could not anchor.
 CONNECT_TIMEOUT_S = 10.0
@@ -65,6 +68,9 @@ async def _client(settings: Settings) -> tuple[Any, str | None]:
 
 
 async def _audit(incident_id: str | None, database_url: str, chain_only: bool) -> list[LedgerAudit]:
+    from db.audit import audit_all, audit_incident_id, unanchored
+    from db.session import create_engine, session_factory
+
     settings = Settings(**({"database_url": database_url} if database_url else {}))
     engine = create_engine(settings.database_url)
     client, unreachable = (None, None) if chain_only else await _client(settings)
@@ -118,6 +124,8 @@ def verify(
 ) -> None:
     """Recompute each ledger's hash chain, compare it with the workflow Temporal keeps for the
     incident, and give each incident a verdict."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         audits = asyncio.run(_audit(incident, database_url or "", chain_only))
     except UnknownIncident:

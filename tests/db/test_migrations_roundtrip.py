@@ -4,8 +4,10 @@ PostgreSQL: every migration can be undone and redone, and the models match the m
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -21,6 +23,8 @@ from tests.conftest import POSTGRES_URL, _admin
 BOUNDED_INCIDENT_TABLES = {"texts", "idempotent_requests"}
 # 0007: the notices' outbox.
 NOTICE_TABLES = {"deliveries"}
+# 0009: a row per report (reports of one offensive join one response).
+REPORT_TABLES = {"reports"}
 TABLES = (
     {
         "incidents",
@@ -31,6 +35,7 @@ TABLES = (
     }
     | BOUNDED_INCIDENT_TABLES
     | NOTICE_TABLES
+    | REPORT_TABLES
 )
 
 
@@ -109,7 +114,66 @@ async def test_every_migration_goes_down_and_up_again(empty_url):
     # 0003 alone: down removes the triggers and only them (and the later 0005-0007's tables),
     # up restores them.
     await alembic(empty_url, "downgrade", "0002")
-    later = BOUNDED_INCIDENT_TABLES | {"plan_versions"} | NOTICE_TABLES
+    later = BOUNDED_INCIDENT_TABLES | {"plan_versions"} | NOTICE_TABLES | REPORT_TABLES
     assert await schema(empty_url) == (tables - later, set())
     await alembic(empty_url, "upgrade", "head")
     assert await schema(empty_url) == (tables, triggers)
+
+
+async def test_existing_incidents_gain_their_report_sectors_and_activation_time(empty_url):
+    """0008 and 0009 on a ledger with incidents: an activated incident's activated_at is when
+    it closed (activation closed it then), and each incident's own report becomes its first
+    report row, its sectors its one sector."""
+    await alembic(empty_url, "upgrade", "0007")
+    engine = create_engine(empty_url)
+    columns = (
+        "id, report_id, workflow_id, plan_id, plan_version, kind, sector, reported_by, summary, "
+        "exercise, observed_at, reported_at, window_closes_at, phase, outcome, escalation_level, "
+        "schedule, closed_at, report_digest, created_at, updated_at"
+    )
+    t0, closed = datetime(2026, 11, 27, 6, tzinfo=UTC), datetime(2026, 11, 28, 12, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            for n, outcome in ((1, "activated"), (2, None)):
+                await conn.execute(
+                    text(
+                        f"INSERT INTO incidents ({columns}) VALUES (:id, :report, :wf, 'allied-72h', 2, "
+                        "'large_scale_offensive', 'Donetsk', 'ua-gs', '', false, :t0, :t0, :t0, "
+                        "'closed', :outcome, 1, '[]', :closed, 'd', :t0, :t0)"
+                    ),
+                    {
+                        "id": f"donetsk-{n}", "report": f"r-{n}", "wf": f"incident-donetsk-{n}",
+                        "t0": t0, "outcome": outcome, "closed": closed if outcome else None,
+                    },
+                )  # fmt: skip
+    finally:
+        await engine.dispose()
+    await alembic(empty_url, "upgrade", "head")
+    engine = create_engine(empty_url)
+    try:
+        async with engine.connect() as conn:
+            incidents = (
+                await conn.execute(
+                    text("SELECT id, activated_at, closed_at, sectors FROM incidents ORDER BY id")
+                )
+            ).all()
+            reports = (
+                await conn.execute(
+                    text("SELECT report_id, incident_id, joined, sector FROM reports ORDER BY report_id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    (activated, open_one) = incidents
+    assert activated.activated_at is not None and str(activated.activated_at)[:10] == "2026-11-28"
+    assert open_one.activated_at is None
+    assert [
+        json.loads(i.sectors) if isinstance(i.sectors, str) else i.sectors for i in incidents
+    ] == [
+        ["Donetsk"],
+        ["Donetsk"],
+    ]
+    assert [(r.report_id, r.incident_id, bool(r.joined), r.sector) for r in reports] == [
+        ("r-1", "donetsk-1", False, "Donetsk"),
+        ("r-2", "donetsk-2", False, "Donetsk"),
+    ]

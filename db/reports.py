@@ -1,0 +1,78 @@
+"""Report rows: every violation report once, the one that opened its incident or one that
+joined the response later. A report id belongs to one incident."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Report
+from db.upsert import per_dialect
+
+
+def report_values(
+    *,
+    report_id: str,
+    incident_id: str,
+    joined: bool,
+    kind: str,
+    sector: str,
+    reported_by: str,
+    summary: str,
+    observed_at: datetime,
+    reported_at: datetime,
+    digest: str | None,
+) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "incident_id": incident_id,
+        "joined": joined,
+        "kind": kind,
+        "sector": sector,
+        "reported_by": reported_by,
+        "summary": summary,
+        "observed_at": observed_at,
+        "reported_at": reported_at,
+        "digest": digest,
+        "created_at": reported_at,
+    }
+
+
+def insert_report(connection: Connection, *, values: dict[str, Any]) -> bool:
+    """Insert the report unless its id is taken; whether this call inserted it."""
+    return (
+        connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
+        is not None
+    )
+
+
+def remove_report(connection: Connection, *, report_id: str) -> None:
+    """Take back a joining report its incident refused (nothing of it reached the ledger)."""
+    connection.execute(delete(Report).where(Report.report_id == report_id, Report.joined))
+
+
+async def report_by_id(session: AsyncSession, report_id: str) -> Report | None:
+    return await session.scalar(select(Report).where(Report.report_id == report_id))
+
+
+async def reports_of(session: AsyncSession, incident_id: str) -> list[Report]:
+    """The incident's reports, the one that opened it first, then in the order they joined."""
+    return list(
+        await session.scalars(
+            select(Report)
+            .where(Report.incident_id == incident_id)
+            .order_by(Report.joined, Report.id)
+        )
+    )
+
+
+_insert_statement = per_dialect(
+    lambda dialect: (
+        dialect.insert(Report.__table__)
+        .on_conflict_do_nothing(index_elements=["report_id"])
+        .returning(Report.__table__.c.id)
+    )
+)
