@@ -19,7 +19,8 @@ from api.related import related_of
 from api.schemas.incidents import RelatedIncidents
 from db.audit import LedgerAudit, audited_ledger
 from db.deliveries import incident_deliveries
-from db.models import Delivery, Incident, LedgerDecision
+from db.models import Delivery, Incident, LedgerDecision, Report
+from db.reports import reports_of
 from db.repository import IncidentRepository, snapshot_of
 from foundation.ids import is_exercise_id, workflow_id_for
 from workflows.decisions import DecisionKind
@@ -115,7 +116,7 @@ def _row(context: ApiContext, incident: Incident, now: datetime) -> BoardRow:
         incident_id=incident.id,
         workflow_id=workflow_id,
         kind=snapshot.kind,
-        sector=snapshot.sector,
+        sector=", ".join(snapshot.sectors or (snapshot.sector,)),
         reported_by=snapshot.reported_by,
         summary=snapshot.summary,
         exercise=is_exercise_id(incident.id),
@@ -207,6 +208,7 @@ class TimelinePage:
     as_of: datetime
     deliveries: list[Delivery] = field(default_factory=list)
     related: RelatedIncidents | None = None
+    reports: list[Report] = field(default_factory=list)
 
     @property
     def journal(self) -> list[LedgerDecision]:
@@ -249,6 +251,7 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
     audit, ledger = await audited_ledger(context.sessions, incident, client)
     async with context.sessions() as session:
         deliveries = await incident_deliveries(session, incident.id)
+        reports = await reports_of(session, incident.id)
     related = await related_of(context, incident)
     workflow_id = workflow_id_for(incident.id)
     return TimelinePage(
@@ -261,4 +264,5 @@ async def timeline_page(context: ApiContext, incident_id: str) -> TimelinePage |
         as_of=await context.clock(),
         deliveries=deliveries,
         related=related,
+        reports=reports,
     )

@@ -154,8 +154,12 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         raise ApiError(422, "invalid", str(exc), exc.field) from None
     incident, created = await _record(context, body, snapshot, digest)
     if not created:
-        # The stored times, not this request's: a retry restarts exactly the first report.
-        incident_input = incident_for(incident.observed_at, incident.reported_at)
+        # The stored times, not this request's: a retry restarts exactly the first report (its
+        # own row: the incident's T0 moves when an earlier report joins).
+        async with context.sessions() as session:
+            first = await report_by_id(session, body.report_id)
+        observed_at = incident.observed_at if first is None else first.observed_at
+        incident_input = incident_for(observed_at, incident.reported_at)
     try:
         await start_incident(
             context.client, incident_input, context.task_queue, now=incident.reported_at

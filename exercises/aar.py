@@ -118,6 +118,16 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
         if d.kind == DecisionKind.NOTE
     ]
     after = after_activation(report)
+    reports = [
+        [
+            t(d.at_hours),
+            str(d.payload.get("sector", "")),
+            str(d.payload.get("reported_by", "")),
+            d.detail,
+        ]
+        for d in report.decisions
+        if d.kind == DecisionKind.REPORT_JOINED
+    ]
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
     ]
@@ -169,6 +179,12 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             ["When", "By", "Kind", "Note"],
             journal,
             [""] * len(journal),
+        ),
+        (
+            "Reports joined to the response",
+            ["When", "Sector", "Reported by", "What it added"],
+            reports,
+            [""] * len(reports),
         ),
         (
             "After activation",
@@ -223,7 +239,8 @@ def _summary(
     in the report's own format (so neither format shows the other's markup)."""
     mode = report.mode + (f" ×{report.time_scale:g}" if report.mode == "live" else "")
     return " · ".join(
-        [
+        part
+        for part in [
             f"Outcome {strong(str(report.outcome or 'open'))}",
             f"activated at {t(report.activated_at_hours)}",
             (
@@ -232,11 +249,13 @@ def _summary(
                 else f"closed at {t(report.closed_at_hours)}"
             ),
             f"escalation level {report.escalation_level}",
+            f"sectors {', '.join(report.sectors)}" if len(report.sectors) > 1 else "",
             f"report received at {t(report.lead_hours)}",
             f"plan {report.plan_id} v{report.plan_version}",
             mode,
             f"workflow {code(report.workflow_id)}",
         ]
+        if part
     )
 
 

@@ -30,6 +30,7 @@ INJECT_COLOURS = {
     "acknowledge": "#e6550d",
     "journal": "#969696",
     "deployment": "#8c6d31",
+    "join": "#d6616b",
 }
 
 

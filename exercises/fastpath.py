@@ -19,6 +19,7 @@ from exercises.expectations import evaluate
 from exercises.report import ExerciseReport, InjectRecord, NotificationRecord, build_report
 from exercises.scenario import Scenario
 from exercises.script import (
+    JoiningReport,
     LevelAcknowledgement,
     Script,
     ScriptedInject,
@@ -36,6 +37,7 @@ from workflows.messages import (
     DeploymentInput,
     EvidenceInput,
     NoteInput,
+    ViolationReport,
 )
 from workflows.notices import NoticeInput, NoticeResult
 from workflows.state import CURRENT_RULES, IncidentState, Rejected
@@ -103,12 +105,22 @@ def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
         )
     if isinstance(p, NoteInput):
         return driver.TimedInput(at, lambda s, now: s.add_note(p, now), lambda s: s.check_note(p))
+    if isinstance(p, JoiningReport):
+        return driver.TimedInput(
+            at,
+            lambda s, now: s.join_report(_joining(p, s, now), now),
+            lambda s: s.check_join(_joining(p, s, at), at),
+        )
     if isinstance(p, DeploymentInput):
         return driver.TimedInput(
             at, lambda s, now: s.report_deployment(p, now), lambda s: s.check_deployment(p)
         )
     assert isinstance(p, DecisionInput)
     return driver.TimedInput(at, lambda s, now: s.decide(p, now), lambda s: s.check_decision(p))
+
+
+def _joining(p: JoiningReport, state: IncidentState, now: datetime) -> ViolationReport:
+    return p.report(state.input.report.report_id, now, state.clock.time_scale)
 
 
 def run_script_fast(

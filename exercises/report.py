@@ -16,7 +16,7 @@ from exercises.script import Script
 from plans.model import Plan
 from workflows.clock import PlanClock
 from workflows.decisions import detail
-from workflows.messages import DeadlineStatus, Decision, IncidentView, Outcome
+from workflows.messages import DeadlineStatus, Decision, IncidentView, Outcome, PhaseChange
 
 
 class InjectRecord(BaseModel):
@@ -107,6 +107,8 @@ class ExerciseReport(BaseModel):
     # Where the incident stood when the report was built: ``active`` for a response still open
     # after activation (the runner then ends it), else ``closed``.
     phase: str = "closed"
+    # Every sector the response covered (reports of one offensive join one response).
+    sectors: list[str] = []
 
     @property
     def passed(self) -> bool:
@@ -149,12 +151,16 @@ def build_report(
     injects: list[InjectRecord],
     notifications: list[NotificationRecord],
 ) -> ExerciseReport:
-    """``timeline`` is the ledger's: the workflow's view holds only the latest decisions."""
+    """``timeline`` is the ledger's: the workflow's view holds only the latest decisions.
+
+    Every time is in hours after the response's final T0: a report observed earlier that joined
+    the response moved T0 (the ledger's t_plus_hours are after the T0 of their moment)."""
+    clock = PlanClock(view.t0, view.time_scale)
     decisions = [
         DecisionRecord(
             seq=d.seq,
             kind=d.kind,
-            at_hours=d.t_plus_hours,
+            at_hours=clock.hours_since_t0(d.at),
             actor=d.actor,
             rationale=d.rationale,
             payload=d.payload,
@@ -162,7 +168,19 @@ def build_report(
         )
         for d in timeline
     ]
-    clock = PlanClock(view.t0, view.time_scale)
+    at_by_seq = {d.seq: d.at_hours for d in decisions}
+    lead = clock.hours_since_t0(view.reported_at)
+    shift = lead - script.lead_hours  # 0 unless T0 moved
+    injects = [
+        i.model_copy(
+            update={
+                "at_hours": at_by_seq[i.seq]
+                if i.seq is not None and i.seq in at_by_seq
+                else round(i.at_hours + shift, 4)
+            }
+        )
+        for i in injects
+    ]
     closed_at = None if view.closed_at is None else clock.hours_since_t0(view.closed_at)
     activated_at = None if view.activated_at is None else clock.hours_since_t0(view.activated_at)
     if view.outcome is Outcome.ACTIVATED and activated_at is None:
@@ -179,33 +197,42 @@ def build_report(
         kind=view.kind,
         exercise=view.exercise,
         t0=view.t0.isoformat(),
-        lead_hours=round(script.lead_hours, 4),
+        lead_hours=round(lead, 4),
         window_hours=plan.activation_window_hours,
         outcome=None if view.outcome is None else str(view.outcome),
         activated_at_hours=activated_at if view.outcome is Outcome.ACTIVATED else None,
         closed_at_hours=closed_at,
         phase=str(view.phase),
+        sectors=list(view.sectors or (view.sector,)),
         escalation_level=view.escalation_level,
         unmet_conditions=list(view.unmet_conditions),
         escalations=[
             EscalationRecord(
-                level=e.level, authority=e.authority, at_hours=e.t_plus_hours, reason=e.reason
+                level=e.level,
+                authority=e.authority,
+                at_hours=clock.hours_since_t0(e.at),
+                reason=e.reason,
             )
             for e in view.escalations
         ],
         decisions=decisions,
         deadlines=deadline_records(view),
-        phases=phase_spans(view),
+        phases=phase_spans(view, clock),
         injects=injects,
         notifications=notifications,
     )
 
 
-def phase_spans(view: IncidentView) -> list[PhaseSpan]:
-    """The phases the incident went through, as the workflow recorded its changes."""
+def phase_spans(view: IncidentView, clock: PlanClock | None = None) -> list[PhaseSpan]:
+    """The phases the incident went through, as the workflow recorded its changes (in hours
+    after ``clock``'s T0 when given)."""
     changes = view.phases
+
+    def hours(change: PhaseChange) -> float:
+        return change.t_plus_hours if clock is None else clock.hours_since_t0(change.at)
+
     spans = [
-        PhaseSpan(phase=str(a.phase), start_hours=a.t_plus_hours, end_hours=b.t_plus_hours)
+        PhaseSpan(phase=str(a.phase), start_hours=hours(a), end_hours=hours(b))
         for a, b in itertools.pairwise(changes)
     ]
     # A phase passed through within one instant (authorized and activated together) is no span.

@@ -42,6 +42,7 @@ from exercises.scenario import Scenario
 from exercises.script import (
     LEAD_HOURS,
     InjectInput,
+    JoiningReport,
     LevelAcknowledgement,
     Script,
     acknowledgement,
@@ -231,7 +232,9 @@ class Refused(Exception):
     """An inject the exercise itself refuses, as the incident would: nothing to send."""
 
 
-async def _send(handle, payload: InjectInput) -> DecisionReceipt:
+async def _send(
+    handle, payload: InjectInput, clock: ExerciseClock, opening_id: str
+) -> DecisionReceipt:
     if isinstance(payload, LevelAcknowledgement):
         view = await handle.query(IncidentWorkflow.state)
         try:
@@ -243,6 +246,9 @@ async def _send(handle, payload: InjectInput) -> DecisionReceipt:
         return await handle.execute_update(IncidentWorkflow.add_note, payload)
     if isinstance(payload, DeploymentInput):
         return await handle.execute_update(IncidentWorkflow.report_deployment, payload)
+    if isinstance(payload, JoiningReport):
+        report = payload.report(opening_id, await clock.now(), clock.time_scale)
+        return await handle.execute_update(IncidentWorkflow.join_report, report)
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):
@@ -293,7 +299,7 @@ async def run_script(
         else:
             await clock.wait_until(inject.offset_hours)
             try:
-                receipt = await _send(handle, inject.payload)
+                receipt = await _send(handle, inject.payload, clock, report_id)
             except Refused as exc:
                 record = record.model_copy(update={"message": str(exc)})
             except (

@@ -209,6 +209,25 @@ class JournalInject(_Strict):
     kind: NoteKind = NoteKind.NOTE
 
 
+class JoinInject(_Strict):
+    """Another report of the same offensive, from another sector, joins the response (as
+    ``POST /v1/violations`` with ``joins``): its sector, its reporter (a source) and its
+    evidence. ``observed_before``: how long before it is sent the violation was observed; one
+    observed before the response's T0 moves T0 there."""
+
+    sector: Name
+    reported_by: Name
+    kind: Name | None = None  # default: the violation's
+    observed_before: Hours = Field(default=0.0, ge=0)
+    summary: str = ""
+    evidence: list[EvidenceInject] = []
+
+    @field_validator("kind")
+    @classmethod
+    def _a_kind_of_the_plan(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else _kind_of(_plan_of(info), value)
+
+
 class DeploymentInject(_Strict):
     """After activation, a committed party reports assets deployed or withdrawn (a withdrawal
     that breaks the quorum escalates and calls for replacements)."""
@@ -231,7 +250,15 @@ class DeploymentInject(_Strict):
 
 
 # What an inject can carry, one each (its ``kind``).
-INJECT_KINDS = ("evidence", "commitment", "decision", "acknowledge", "journal", "deployment")
+INJECT_KINDS = (
+    "evidence",
+    "commitment",
+    "decision",
+    "acknowledge",
+    "journal",
+    "deployment",
+    "join",
+)
 
 
 class AcknowledgementInject(_Strict):
@@ -265,6 +292,7 @@ class Inject(_Strict):
     acknowledge: AcknowledgementInject | None = None
     journal: JournalInject | None = None
     deployment: DeploymentInject | None = None
+    join: JoinInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
     # What pairs this inject with its counterpart in another variant of the scenario (common

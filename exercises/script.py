@@ -39,6 +39,33 @@ class LevelAcknowledgement:
     actor: str
 
 
+@dataclass(frozen=True)
+class JoiningReport:
+    """A report joining the exercise's response when it is sent: its id is the incident's
+    report id with a suffix of its own, and it was observed ``observed_before`` plan hours
+    before it goes out (the times are known only then)."""
+
+    suffix: str
+    kind: str
+    sector: str
+    reported_by: str
+    summary: str
+    observed_before: float
+    evidence: tuple[Evidence, ...] = ()
+
+    def report(self, opening_id: str, now: datetime, time_scale: float) -> ViolationReport:
+        return ViolationReport(
+            report_id=f"{opening_id}-{self.suffix}",
+            kind=self.kind,
+            sector=self.sector,
+            reported_by=self.reported_by,
+            summary=self.summary,
+            observed_at=now - timedelta(hours=self.observed_before / time_scale),
+            reported_at=now,
+            evidence=self.evidence,
+        )
+
+
 InjectInput = (
     EvidenceInput
     | CommitmentInput
@@ -46,6 +73,7 @@ InjectInput = (
     | LevelAcknowledgement
     | NoteInput
     | DeploymentInput
+    | JoiningReport
 )
 
 
@@ -92,6 +120,9 @@ class ScriptedInject:
             return f"{p.kind} by {p.actor}: {p.text}"
         if isinstance(p, DeploymentInput):
             return f"{p.party} {p.status} {', '.join(p.assets)}"
+        if isinstance(p, JoiningReport):
+            observed = f", observed {p.observed_before:g}h before" if p.observed_before else ""
+            return f"report from {p.sector} by {p.reported_by} joins{observed}"
         text = f"{p.action} by {p.actor}"
         if p.new_kind:
             text += f" → {p.new_kind}"
@@ -143,6 +174,8 @@ def inject_keys(scenario: Scenario) -> list[str]:
             base = f"journal:{inject.journal.actor}"
         elif inject.deployment is not None:
             base = f"deployment:{inject.deployment.party}"
+        elif inject.join is not None:
+            base = f"join:{inject.join.sector}"
         else:
             assert inject.decision is not None
             base = f"decision:{inject.decision.action}"
@@ -180,7 +213,7 @@ class _Draws:
         return int.from_bytes(digest, "big") / 2**64
 
 
-def _payload(inject: Inject, decline: bool) -> InjectInput:
+def _payload(inject: Inject, decline: bool, index: int, violation_kind: str) -> InjectInput:
     if inject.evidence is not None:
         e = inject.evidence
         return EvidenceInput(source=e.source, summary=e.summary, actor=e.actor)
@@ -197,6 +230,17 @@ def _payload(inject: Inject, decline: bool) -> InjectInput:
     if inject.journal is not None:
         j = inject.journal
         return NoteInput(text=j.text, actor=j.actor, kind=j.kind)
+    if inject.join is not None:
+        j = inject.join
+        return JoiningReport(
+            suffix=f"join-{index}",
+            kind=j.kind or violation_kind,
+            sector=j.sector,
+            reported_by=j.reported_by,
+            summary=j.summary,
+            observed_before=j.observed_before,
+            evidence=tuple(Evidence(e.source, e.summary) for e in j.evidence),
+        )
     if inject.deployment is not None:
         r = inject.deployment
         return DeploymentInput(
@@ -245,7 +289,7 @@ def build_script(scenario: Scenario, seed: int | None = None) -> Script:
                 index=index,
                 offset_hours=offset,
                 kind=inject.kind,
-                payload=_payload(inject, decline),
+                payload=_payload(inject, decline, index, scenario.violation.kind),
                 skipped=skipped,
                 note=inject.note,
             )

@@ -99,6 +99,13 @@ def register(app: typer.Typer) -> None:
             typer.Option("--evidence", help="SOURCE or SOURCE=SUMMARY; repeatable"),
         ] = None,
         plan: Annotated[str | None, typer.Option(help="Plan id (default: allied-72h)")] = None,
+        joins: Annotated[
+            str | None,
+            typer.Option(
+                help="An open incident this report joins (the same offensive): its sector, "
+                "reporter and evidence join that response"
+            ),
+        ] = None,
         quiet: Annotated[
             bool, typer.Option("--quiet", "-q", help="Print the incident id only, for scripts")
         ] = False,
@@ -106,7 +113,8 @@ def register(app: typer.Typer) -> None:
         token: Token = None,
         as_json: Json = False,
     ) -> None:
-        """Report a violation: opens an incident and starts the plan's clock at T0."""
+        """Report a violation: opens an incident and starts the plan's clock at T0 (or, with
+        --joins, adds the report to an open response of the same offensive)."""
         body: dict[str, Any] = {
             "report_id": report_id,
             "kind": kind,
@@ -122,6 +130,8 @@ def register(app: typer.Typer) -> None:
             body["observed_at"] = iso_utc(observed_at)
         if plan:
             body["plan_id"] = plan
+        if joins:
+            body["joins"] = joins
         # The report id already makes this idempotent; no key needed.
         show = (lambda data: print(data["incident_id"])) if quiet else render.accepted
         run(api_url, token, as_json, lambda c: c.post("/v1/violations", body), show)

@@ -34,6 +34,14 @@ def duration(seconds: float | None) -> str:
 
 
 def accepted(data: dict[str, Any]) -> None:
+    if data.get("joined"):
+        verb = "Joined" if data["created"] else "Already joined:"
+        console.print(
+            f"{verb} incident [bold]{data['incident_id']}[/bold]: report {data['report_id']}, "
+            f"sectors {', '.join(data.get('sectors') or [])}"
+        )
+        console.print(f"  T0 {when(data['observed_at'])} (the earliest violation observed)")
+        return
     verb = "Opened" if data["created"] else "Already open:"
     console.print(
         f"{verb} incident [bold]{data['incident_id']}[/bold] ({data['kind']}, plan {data['plan_id']})"
@@ -67,8 +75,10 @@ def incident(data: dict[str, Any]) -> None:
         )
     if data.get("undelivered"):
         console.print(f"[bold red]UNDELIVERED[/bold red]: {data['undelivered']} recipient(s)")
+    sectors = ", ".join(data.get("sectors") or [data["sector"]])
+    reports = f", {data['reports']} reports" if data.get("reports", 1) > 1 else ""
     console.print(
-        f"[bold]{data['incident_id']}[/bold]  {data['kind']} in {data['sector']}  "
+        f"[bold]{data['incident_id']}[/bold]  {data['kind']} in {sectors}{reports}  "
         f"({'EXERCISE, ' if data['exercise'] else ''}plan {data['plan_id']} v{data['plan_version']})"
     )
     console.print(
