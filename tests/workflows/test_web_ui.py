@@ -31,6 +31,7 @@ DOCUMENTED_QUERIES = {
     "Exercise = true": {"drill"},
     'IncidentOutcome = "not_activated" OR IncidentOutcome = "unverified_closed"': {"closed"},
     'IncidentSector = "Zaporizhzhia"': {"consultation"},
+    'IncidentSectors = "Zaporizhzhia"': {"consultation"},
     'IncidentKind = "large_scale_offensive" AND ExecutionStatus = "Running"': {
         "consultation",
         "fresh",
