@@ -30,6 +30,15 @@ async def test_an_incident_from_the_command_line(dev_env, run_worker, serve_api,
         )  # fmt: skip
         assert again.exit_code == 0 and "Already open" in again.output
 
+        joined = await invoke(
+            "report", "--report-id", f"{report_id}-kherson", "--kind", "large_scale_offensive",
+            "--sector", "Kherson", "--reported-by", "kherson-command", "--joins", incident, env=env,
+        )  # fmt: skip
+        assert joined.exit_code == 0, joined.output
+        assert (
+            f"Joined incident {incident}" in joined.output and "Kharkiv, Kherson" in joined.output
+        )
+
         ally = {**env, "CONTINGENCY_TOKEN": tokens.secrets["ally:uk"]}
         committed = await invoke("commit", incident, "--asset", "air", "--asset", "naval", env=ally)
         assert committed.exit_code == 0, committed.output
