@@ -152,7 +152,7 @@ async def receive_violation(context: ApiContext, body: ViolationIn, principal: P
         snapshot = IncidentState(incident_input, now).snapshot()
     except Rejected as exc:
         raise ApiError(422, "invalid", str(exc), exc.field) from None
-    incident, created = await _record(context, body, snapshot, digest)
+    incident, created = await _record(context, body, snapshot, incident_input.report, digest)
     if not created:
         # The stored times, not this request's: a retry restarts exactly the first report (its
         # own row: the incident's T0 moves when an earlier report joins).
@@ -200,18 +200,7 @@ async def _join(
             "a report joins a response of its own plan",
             "plan_id",
         )
-    values = report_values(
-        report_id=report.report_id,
-        incident_id=target.id,
-        joined=True,
-        kind=report.kind,
-        sector=report.sector,
-        reported_by=report.reported_by,
-        summary=report.summary,
-        observed_at=report.observed_at or report.reported_at or utcnow(),
-        reported_at=report.reported_at or utcnow(),
-        digest=digest,
-    )
+    values = report_values(report, incident_id=target.id, joined=True, digest=digest, now=utcnow())
     created = await context.transactions.run(partial(insert_report, values=values))
     if not created:
         async with context.sessions() as session:
@@ -258,21 +247,20 @@ async def _joined_before(context: ApiContext, incident_id: str, report_id: str) 
 
 
 async def _record(
-    context: ApiContext, body: ViolationIn, snapshot: IncidentSnapshot, digest: str
+    context: ApiContext,
+    body: ViolationIn,
+    snapshot: IncidentSnapshot,
+    opening: ViolationReport,
+    digest: str,
 ) -> tuple[Incident, bool]:
     """The incident row for this report: inserted now, or found from an earlier post."""
     values = row_values(snapshot, report_digest=digest)
     report = report_values(
-        report_id=snapshot.report_id,
+        opening,
         incident_id=snapshot.incident_id,
         joined=False,
-        kind=snapshot.kind,
-        sector=snapshot.sector,
-        reported_by=snapshot.reported_by,
-        summary=snapshot.summary,
-        observed_at=snapshot.t0,
-        reported_at=snapshot.reported_at,
         digest=digest,
+        now=snapshot.reported_at,
     )
     # Insert first, look up only on a conflict: a new report costs one round trip, and any
     # unique key taken (report id, incident id) means an earlier or concurrent post won.

@@ -11,30 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Report
 from db.upsert import per_dialect
+from workflows.messages import ViolationReport
 
 
 def report_values(
-    *,
-    report_id: str,
-    incident_id: str,
-    joined: bool,
-    kind: str,
-    sector: str,
-    reported_by: str,
-    summary: str,
-    observed_at: datetime,
-    reported_at: datetime,
-    digest: str | None,
+    report: ViolationReport, *, incident_id: str, joined: bool, digest: str | None, now: datetime
 ) -> dict[str, Any]:
+    """The row of ``report`` (times absent from it are ``now``)."""
+    reported_at = report.reported_at or now
     return {
-        "report_id": report_id,
+        "report_id": report.report_id,
         "incident_id": incident_id,
         "joined": joined,
-        "kind": kind,
-        "sector": sector,
-        "reported_by": reported_by,
-        "summary": summary,
-        "observed_at": observed_at,
+        "kind": report.kind,
+        "sector": report.sector,
+        "reported_by": report.reported_by,
+        "summary": report.summary,
+        "observed_at": report.observed_at or reported_at,
         "reported_at": reported_at,
         "digest": digest,
         "created_at": reported_at,
