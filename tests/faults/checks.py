@@ -37,7 +37,7 @@ BENIGN_TASK_FAILURES = {
     "WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE",
 }
 
-HUMAN_KINDS = ("commitment", "authorize", "stand_down", "confirm", "reclassify")
+HUMAN_KINDS = ("commitment", "authorize", "stand_down", "confirm", "reclassify", "terminate")
 
 
 @dataclass

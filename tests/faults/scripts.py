@@ -89,6 +89,8 @@ TEMPLATES: dict[str, tuple[str, tuple[str, ...], tuple[Input, ...]]] = {
     "activate": ("large_scale_offensive", ("allied-isr",), (
         _commit(1, "uk", "air", "naval"), _commit(2, "pl", "ground"), _commit(3, "fr", "air"),
         _decide(4, "authorize", "quorum reached; NAC concurs"),
+        # Activated, the response stays open until the cell ends it.
+        _decide(5, "terminate", "forces stand down"),
     )),
     "stand-down": ("large_scale_offensive", ("allied-isr",), (
         _commit(1, "uk", "air"), _decide(3, "stand_down", "columns withdrew; OSCE confirms"),

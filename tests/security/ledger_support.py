@@ -54,7 +54,8 @@ class WrittenLedger:
 
 
 def activated_incident(rules: Rules = CURRENT_RULES) -> tuple[IncidentState, str]:
-    """A full activation through the pure state machine: 12 decisions."""
+    """A full activation through the pure state machine: 12 decisions, the last closing it (the
+    plan's life after activation left out: the ledgers here end at the outcome)."""
     t0 = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
     report = ViolationReport(
         report_id=f"tamper-{uuid.uuid4().hex}",
@@ -65,7 +66,7 @@ def activated_incident(rules: Rules = CURRENT_RULES) -> tuple[IncidentState, str
         reported_at=t0,
         evidence=(Evidence("allied-isr", "imagery"),),
     )
-    incident = build_input(report, get_plan())
+    incident = build_input(report, replace(get_plan(), after_activation=None))
     state = IncidentState(incident, t0, rules, run_id=RUN_ID)
     for step in state.dispatch_queue:
         state.dispatch_succeeded(step, t0 + timedelta(minutes=5), "log")

@@ -163,6 +163,7 @@ async def _delete_incident(engine: Any, incident_id: str) -> None:
         engine,
         ("DELETE FROM notifications WHERE incident_id = :id", {"id": incident_id}),
         ("DELETE FROM decisions WHERE incident_id = :id", {"id": incident_id}),
+        ("DELETE FROM reports WHERE incident_id = :id", {"id": incident_id}),
         ("DELETE FROM incidents WHERE id = :id", {"id": incident_id}),
     )
 
