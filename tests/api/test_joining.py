@@ -99,7 +99,9 @@ async def test_a_refused_join_leaves_no_report(dev_env, run_worker, api, tokens,
 
     assert missing.status_code == 404 and missing.json()["field"] == "joins", missing.text
     assert drill.status_code == 404 and drill.json()["field"] == "joins"
-    assert other_plan.status_code == 409 and other_plan.json()["field"] == "plan_id", other_plan.text
+    assert other_plan.status_code == 409 and other_plan.json()["field"] == "plan_id", (
+        other_plan.text
+    )
     assert control.status_code == 422 and control.json()["field"] == "sector", control.text
     assert closed.status_code == 409, closed.text
     assert anonymous.status_code == 401 and ally.status_code == 403

@@ -159,7 +159,9 @@ async def test_existing_incidents_gain_their_report_sectors_and_activation_time(
             ).all()
             reports = (
                 await conn.execute(
-                    text("SELECT report_id, incident_id, joined, sector FROM reports ORDER BY report_id")
+                    text(
+                        "SELECT report_id, incident_id, joined, sector FROM reports ORDER BY report_id"
+                    )
                 )
             ).all()
     finally:

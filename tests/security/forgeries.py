@@ -31,7 +31,7 @@ from temporalio.client import Client
 
 from db.audit import audit_all, audited_ledger
 from db.chain import genesis_hash, row_hash
-from db.models import Incident, LedgerDecision, Notification, StoredText
+from db.models import Incident, LedgerDecision, Notification, Report, StoredText
 from db.repository import IncidentRepository
 from db.texts import ref_in
 
@@ -275,6 +275,9 @@ def catalogue(
                 delete(Notification.__table__).where(
                     Notification.__table__.c.incident_id == incident_id
                 )
+            )
+            await conn.execute(
+                delete(Report.__table__).where(Report.__table__.c.incident_id == incident_id)
             )
             await conn.execute(delete(INCIDENTS).where(INCIDENTS.c.id == incident_id))
 

@@ -39,4 +39,4 @@ def test_the_digest_is_of_the_content_and_sealed_in_the_report() -> None:
     assert plan_digest(as_float) == plan_digest(plan)
     assert plan_digest(dataclasses.replace(plan, title=plan.title + "!")) != plan_digest(plan)
     state, _ = activated_incident()
-    assert state.decisions[0].payload["plan_digest"] == plan_digest(plan)
+    assert state.decisions[0].payload["plan_digest"] == plan_digest(state.plan)
