@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.channels import ChannelSender
 from activities.contacts import Contacts, contacts_from_settings, warn_unconfigured
 from activities.ledger import LedgerActivities
+from activities.merging import MergeActivities
 from activities.notifications import NotificationActivities
 from activities.notify import ExerciseNotices, NoticeActivities
 from activities.outbox import Outbox
@@ -158,6 +159,7 @@ def build_worker(
             deps.ledger.record_decisions,
             deps.notifications.dispatch_step,
             deps.notices.send_notice,
+            MergeActivities(client).hand_over_incident,
         ],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)

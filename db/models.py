@@ -56,6 +56,9 @@ class Incident(Base):
     activated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
     termination_rationale: Mapped[str | None] = mapped_column(Text)
+    # The incident this one was folded into (outcome ``merged``): the link both ledgers record
+    # (merge here, absorbed there), kept on the row for the lists and the reports.
+    merged_into: Mapped[str | None] = mapped_column(String(100), index=True)
     # Digest of the report as first received, so a retried report is recognised (same body)
     # or refused (a different body under the same report id).
     report_digest: Mapped[str | None] = mapped_column(String(64))

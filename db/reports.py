@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Report
+from db.models import Incident, Report
 from db.upsert import per_dialect
 from workflows.messages import ViolationReport
 
@@ -51,16 +51,47 @@ async def report_by_id(session: AsyncSession, report_id: str) -> Report | None:
     return await session.scalar(select(Report).where(Report.report_id == report_id))
 
 
+async def merged_into(session: AsyncSession, incident_id: str) -> list[str]:
+    """The incidents folded into this one, and into those, in the order they were absorbed."""
+    found: list[str] = []
+    frontier = [incident_id]
+    while frontier and len(found) < MAX_MERGED:
+        absorbed = list(
+            await session.scalars(
+                select(Incident.id)
+                .where(Incident.merged_into.in_(frontier))
+                .order_by(Incident.closed_at, Incident.id)
+            )
+        )
+        absorbed = [i for i in absorbed if i not in found and i != incident_id]
+        found += absorbed
+        frontier = absorbed
+    return found
+
+
 async def reports_of(session: AsyncSession, incident_id: str) -> list[Report]:
-    """The incident's reports, the one that opened it first, then in the order they joined."""
-    return list(
+    """The incident's reports, the one that opened it first, then those that joined it, then
+    those of the incidents merged into it."""
+    own = list(
         await session.scalars(
             select(Report)
             .where(Report.incident_id == incident_id)
             .order_by(Report.joined, Report.id)
         )
     )
+    absorbed = await merged_into(session, incident_id)
+    if not absorbed:
+        return own
+    merged = list(
+        await session.scalars(
+            select(Report).where(Report.incident_id.in_(absorbed)).order_by(Report.id)
+        )
+    )
+    return own + merged
 
+
+# A response gathers at most this many reports (workflows/limits.py), so at most as many merges.
+MAX_MERGED = 200
 
 _insert_statement = per_dialect(
     lambda dialect: (

@@ -43,6 +43,7 @@ MUTABLE = (
     "activated_at",
     "closed_at",
     "termination_rationale",
+    "merged_into",
     "updated_at",
 )
 
@@ -100,6 +101,7 @@ def row_values(snapshot: IncidentSnapshot, **extra: Any) -> dict[str, Any]:
         "activated_at": snapshot.activated_at,
         "closed_at": snapshot.closed_at,
         "termination_rationale": snapshot.termination_rationale,
+        "merged_into": snapshot.merged_into,
         "created_at": now,
         "updated_at": now,
         **extra,
@@ -130,6 +132,7 @@ def snapshot_of(row: Incident) -> IncidentSnapshot:
         termination_rationale=row.termination_rationale,
         sectors=tuple(row.sectors or (row.sector,)),
         run_id=row.run_id,
+        merged_into=row.merged_into,
     )
 
 

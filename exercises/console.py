@@ -17,6 +17,7 @@ OUTCOME_STYLE = {
     Outcome.DIPLOMATIC_RESPONSE: "bold cyan",
     Outcome.STOOD_DOWN: "bold yellow",
     Outcome.CANCELLED: "bold yellow",
+    Outcome.MERGED: "bold cyan",
     Outcome.UNVERIFIED_CLOSED: "bold yellow",
     Outcome.NOT_ACTIVATED: "bold red",
 }

@@ -39,5 +39,7 @@ def plan_digest(plan: Plan) -> str:
         del content["after_activation"]
     if plan.reports is None:
         del content["reports"]
+    elif plan.reports.confirm_observed_beyond_hours is None:
+        del content["reports"]["confirm_observed_beyond_hours"]
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -159,6 +159,7 @@ class _AfterActivation(_Strict):
 
 class _Reports(_Strict):
     related_within_hours: Hours = Field(gt=0)
+    confirm_observed_beyond_hours: Hours | None = Field(default=None, gt=0)
 
 
 class PlanDocument(_Strict):
@@ -277,7 +278,10 @@ class PlanDocument(_Strict):
             after_activation=None if self.after_activation is None else self._after(),
             reports=None
             if self.reports is None
-            else Reports(related_within_hours=self.reports.related_within_hours),
+            else Reports(
+                related_within_hours=self.reports.related_within_hours,
+                confirm_observed_beyond_hours=self.reports.confirm_observed_beyond_hours,
+            ),
         )
 
     def _after(self) -> AfterActivation:

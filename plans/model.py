@@ -118,6 +118,11 @@ class Reports:
     # Open incidents of this plan whose T0 lie within this many hours of each other are
     # suggested as related (GET /v1/incidents/{id}/related); only a person merges them.
     related_within_hours: float
+    # A report may date its violation this many hours before it reached the cell on its own;
+    # further back, T0 is held at that bound until an operator confirms it (``correct_t0``), so
+    # a mistyped date cannot fire a week of deadlines, and page heads of government, at once.
+    # None: no bound (the intake's one year).
+    confirm_observed_beyond_hours: float | None = None
 
 
 @dataclass(frozen=True)

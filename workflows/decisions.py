@@ -35,6 +35,14 @@ class DecisionKind(StrEnum):
     RECLASSIFY = Action.RECLASSIFY.value
     TERMINATE = Action.TERMINATE.value
     REVIEW = Action.REVIEW.value
+    MERGE = Action.MERGE.value
+    CORRECT_T0 = Action.CORRECT_T0.value
+    # Merges: the absorbing incident took an absorbed one's content; the absorbing incident
+    # refused a merge (the absorbed one stays open).
+    ABSORBED = "absorbed"
+    MERGE_REFUSED = "merge_refused"
+    # A report dated further back than the plan allows without an operator: T0 held at the bound.
+    T0_HELD = "t0_held"
     # What committed parties report after activation.
     DEPLOYED = DeploymentStatus.DEPLOYED.value
     WITHDRAWN = DeploymentStatus.WITHDRAWN.value
@@ -55,6 +63,7 @@ class DecisionKind(StrEnum):
     DIPLOMATIC_RESPONSE = Outcome.DIPLOMATIC_RESPONSE.value
     STOOD_DOWN = Outcome.STOOD_DOWN.value
     CANCELLED = Outcome.CANCELLED.value
+    MERGED = Outcome.MERGED.value
     # The end of an active response (its outcome stays ``activated``): by an operator's
     # terminate or stand_down, at the plan's limit, or cancelled from Temporal.
     TERMINATED = "terminated"
@@ -150,6 +159,8 @@ class ReportJoinedPayload(TypedDict):
     reports: int  # reports the response holds, this one included
     t0: str  # the response's T0 after this report: the earliest violation observed
     t0_moved_from: NotRequired[str]  # the T0 before, when this report moved it earlier
+    # The report dates its violation beyond the plan's bound: T0 moves at most to this.
+    t0_held_at: NotRequired[str]
 
 
 class EvidencePayload(TypedDict):
@@ -272,6 +283,45 @@ class TerminatedPayload(TypedDict):
     active_hours: float  # plan hours from activation to termination
 
 
+class MergePayload(TypedDict):
+    action: str  # merge
+    into: str
+
+
+class MergedPayload(TypedDict):
+    outcome: str  # merged
+    into: str
+    into_seq: int  # the absorbing incident's ``absorbed`` decision
+
+
+class MergeRefusedPayload(TypedDict):
+    into: str
+    reason: str  # invalid | conflict | unreachable
+
+
+class AbsorbedPayload(TypedDict):
+    incident: str  # the absorbed incident
+    reports: list[str]
+    sectors: list[str]  # every sector the response covers, after the merge
+    t0: str  # the response's T0 after the merge
+    sources_added: list[str]
+    commitments_taken: list[str]  # parties whose answer the absorbed incident's replaced
+    steps_sent: list[str]  # steps the absorbed incident had started: not sent again
+    t0_moved_from: NotRequired[str]
+
+
+class CorrectT0Payload(TypedDict):
+    action: str  # correct_t0
+    t0_from: str
+    t0: str
+
+
+class T0HeldPayload(TypedDict):
+    observed_at: str  # what the report claims
+    t0: str  # where T0 is held until an operator confirms (correct_t0)
+    bound_hours: float  # how far back a report may date its violation on its own
+
+
 class AcknowledgedPayload(TypedDict):
     notice: str
     level: int
@@ -356,6 +406,29 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
             return f"next review due {p.get('next_due_at')}"
         case DecisionKind.TERMINATED:
             return f"by {p.get('by')} after {p.get('active_hours')} h active (outcome {p.get('outcome')})"
+        case DecisionKind.MERGE:
+            return f"into {p.get('into')}"
+        case DecisionKind.MERGED:
+            return f"into {p.get('into')} (its decision {p.get('into_seq')})"
+        case DecisionKind.MERGE_REFUSED:
+            return f"into {p.get('into')} ({p.get('reason')})"
+        case DecisionKind.ABSORBED:
+            text = (
+                f"incident {p.get('incident')}: reports {_names(p.get('reports'))}; the response "
+                f"covers {_names(p.get('sectors'))}"
+            )
+            if p.get("t0_moved_from"):
+                text += f"; T0 moved from {p.get('t0_moved_from')} to {p.get('t0')}"
+            if p.get("steps_sent"):
+                text += f"; already sent there: {_names(p.get('steps_sent'))}"
+            return text
+        case DecisionKind.CORRECT_T0:
+            return f"T0 {p.get('t0_from')} → {p.get('t0')}"
+        case DecisionKind.T0_HELD:
+            return (
+                f"observed {p.get('observed_at')}, more than {p.get('bound_hours')} h before the "
+                f"report: T0 held at {p.get('t0')} until an operator confirms (correct_t0)"
+            )
         case DecisionKind.ACKNOWLEDGED:
             return f"level {p.get('level')} notice {p.get('notice')} (via {p.get('via')})"
         case DecisionKind.NOTE:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.details import current_details
     from workflows.messages import (
         AcknowledgeInput,
+        Action,
         CommitmentInput,
         DeadlineStatus,
         DecisionInput,
@@ -37,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         EvidenceInput,
         IncidentInput,
         IncidentView,
+        MergeHandover,
+        MergeResult,
         NoteInput,
         Outcome,
         Refusal,
@@ -45,13 +48,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.names import (
         ACTIVITY_DISPATCH_STEP,
+        ACTIVITY_HAND_OVER,
         ACTIVITY_RECORD_DECISIONS,
         ACTIVITY_SEND_NOTICE,
         CONTINUING_ERROR,
         INCIDENT_WORKFLOW,
         LEDGER_REFUSED,
+        MERGE_REFUSED,
         QUERY_STATE,
         REFUSAL_ERROR,
+        UPDATE_ABSORB,
         UPDATE_ACKNOWLEDGE,
         UPDATE_COMMITMENT,
         UPDATE_DECISION,
@@ -137,6 +143,20 @@ PATCH_AFTER_ACTIVATION = "after-activation"
 # the IncidentSectors search attribute lists the sectors.
 PATCH_JOINED_REPORTS = "joined-reports"
 
+# An operator folds one open incident into another (merge: a handover activity, an update of
+# the absorbing incident) or corrects T0; a report dated beyond the plan's bound holds T0.
+PATCH_MERGING = "merging"
+
+# The handover of a merge: the absorbing incident answers at once, or refuses for good
+# (MERGE_REFUSED); one handing over to its next run is asked again, for a few minutes at most.
+HAND_OVER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=20),
+    non_retryable_error_types=[MERGE_REFUSED],
+)
+HAND_OVER_TIMEOUT = timedelta(seconds=30)
+HAND_OVER_AT_MOST = timedelta(minutes=5)
+
 
 def refusal(exc: Rejected) -> ApplicationError:
     """A refused input as Temporal carries it to the caller: the reason in the error's details,
@@ -167,6 +187,7 @@ class IncidentWorkflow:
             notices=workflow.patched(PATCH_NOTICES),
             after_activation=workflow.patched(PATCH_AFTER_ACTIVATION),
             joining=workflow.patched(PATCH_JOINED_REPORTS),
+            merging=workflow.patched(PATCH_MERGING),
         )
         self._timers_run_out = workflow.patched(PATCH_TIMERS_RUN_OUT)
         carried = incident.carried
@@ -199,6 +220,9 @@ class IncidentWorkflow:
         self._results_in_plan_order = rules.judged_at_due
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
+        self._handing_over: asyncio.Task[None] | None = None
+        # Why the absorbing incident refused the latest merge (for the merge decision's caller).
+        self._merge_refusal: Rejected | None = None
 
     @workflow.run
     async def run(self, incident: IncidentInput) -> IncidentView:
@@ -210,11 +234,12 @@ class IncidentWorkflow:
             driver.advance(state, workflow.now())
             self._start_dispatches()
             self._start_notices()
+            self._start_handover()
             self._publish()
             if not state.is_open:
                 break
             try:
-                if self._should_continue():
+                if self._should_continue() and self._handing_over is None:
                     await self._continue_as_new(incident, ledger)
                 self._arm_timer()
                 self._wake = False
@@ -408,13 +433,50 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_DECISION)
     async def submit_decision(self, decision: DecisionInput) -> DecisionReceipt:
-        return await self._apply(
+        receipt = await self._apply(
             lambda s, now: s.decide(decision, now), f"{decision.action} accepted"
+        )
+        if decision.action is not Action.MERGE or self._state.handover is None:
+            return receipt
+        # A merge answers once the absorbing incident has taken the handover, or refused it.
+        await workflow.wait_condition(lambda: self._state.handover is None)
+        await workflow.wait_condition(self._all_persisted)
+        refused, self._merge_refusal = self._merge_refusal, None
+        if refused is not None:
+            raise refusal(refused)
+        state = self._state
+        return replace(
+            receipt,
+            decisions=(*receipt.decisions, str(state.outcome)),
+            phase=state.phase(),
+            outcome=state.outcome,
+            message=f"merged into {decision.into}",
         )
 
     @submit_decision.validator
     def _validate_decision(self, decision: DecisionInput) -> None:
-        self._check(lambda s, now: s.decide(decision, now), lambda s: s.check_decision(decision))
+        self._check(
+            lambda s, now: s.decide(decision, now),
+            lambda s: s.check_decision(decision, workflow.now()),
+        )
+
+    @workflow.update(name=UPDATE_ABSORB)
+    async def absorb_incident(self, handover: MergeHandover) -> MergeResult:
+        await self._apply(
+            lambda s, now: s.absorb(handover, now), f"incident {handover.incident_id} absorbed"
+        )
+        state = self._state
+        return MergeResult(
+            into=self._incident.incident_id,
+            seq=state.seq,
+            t0=state.clock.t0,
+            sectors=tuple(state.sectors),
+            reports=len(state.report_ids),
+        )
+
+    @absorb_incident.validator
+    def _validate_absorb(self, handover: MergeHandover) -> None:
+        self._check(lambda s, now: s.absorb(handover, now), lambda s: s.check_absorb(handover))
 
     @workflow.update(name=UPDATE_JOIN)
     async def join_report(self, report: ViolationReport) -> DecisionReceipt:
@@ -504,7 +566,8 @@ class IncidentWorkflow:
         await workflow.wait_condition(lambda: self._persisted >= last)
         return DecisionReceipt(
             incident_id=self._incident.incident_id,
-            seq=recorded[0].seq,
+            # Nothing recorded: an input taken before (a report joined, a merge absorbed).
+            seq=recorded[0].seq if recorded else state.seq,
             decisions=tuple(d.kind for d in recorded),
             phase=state.phase(),
             outcome=state.outcome,
@@ -625,6 +688,50 @@ class IncidentWorkflow:
             return str(exc.cause or exc)
         except asyncio.CancelledError:
             return None
+
+    def _start_handover(self) -> None:
+        handover = self._state.handover
+        if handover is None or self._handing_over is not None:
+            return
+        self._handing_over = asyncio.create_task(self._hand_over(handover))
+
+    async def _hand_over(self, handover: MergeHandover) -> None:
+        """A merge: the content goes to the absorbing incident, whose answer closes this one
+        (merged) or leaves it open (merge_refused)."""
+        state = self._state
+        # The ledger shows the merge decision before the absorbing incident shows the merge.
+        await workflow.wait_condition(lambda: self._persisted >= handover.seq)
+        try:
+            result = await workflow.execute_activity(
+                ACTIVITY_HAND_OVER,
+                handover,
+                result_type=MergeResult,
+                start_to_close_timeout=HAND_OVER_TIMEOUT,
+                schedule_to_close_timeout=HAND_OVER_AT_MOST,
+                retry_policy=HAND_OVER_RETRY,
+                summary=f"Hand over to incident {handover.into}",
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            reason, field = "unreachable", "into"
+            if isinstance(cause, ApplicationError) and cause.type == MERGE_REFUSED:
+                details = cause.details[0] if cause.details else {}
+                if isinstance(details, dict):
+                    reason = str(details.get("reason") or reason)
+                    field = details.get("field") or field
+            message = str(cause.message if isinstance(cause, ApplicationError) else exc)
+            self._merge_refusal = Rejected(
+                f"incident {handover.into} refused the merge: {message}",
+                field=field,
+                conflict=reason != "invalid",
+            )
+            driver.apply(
+                state, workflow.now(), lambda s, now: s.merge_refused(reason, message, now)
+            )
+        else:
+            driver.apply(state, workflow.now(), lambda s, now: s.merge_done(result, now))
+        self._handing_over = None
+        self._wake = True
 
     def _start_notices(self) -> None:
         for notice in self._state.take_notices():

@@ -37,6 +37,8 @@ class Outcome(StrEnum):
     STOOD_DOWN = "stood_down"
     # Cancelled from Temporal (its Web UI or a client), outside the engine's own decisions.
     CANCELLED = "cancelled"
+    # Folded into another open incident by an operator (``merge``): that incident carries on.
+    MERGED = "merged"
 
 
 class Awaiting(StrEnum):
@@ -64,6 +66,9 @@ class Action(StrEnum):
     # After activation (the plan's after_activation section): end the response, or review it.
     TERMINATE = "terminate"
     REVIEW = "review"
+    # Fold this incident into another open one (``into``), or correct its T0 (``observed_at``).
+    MERGE = "merge"
+    CORRECT_T0 = "correct_t0"
 
 
 class DeploymentStatus(StrEnum):
@@ -170,6 +175,8 @@ class DecisionInput:
     rationale: str
     new_kind: str | None = None  # reclassify only
     rationale_ref: TextRef | None = None
+    into: str | None = None  # merge only: the incident that absorbs this one
+    observed_at: datetime | None = None  # correct_t0 only: the violation's corrected time
 
 
 class NoteKind(StrEnum):
@@ -259,6 +266,50 @@ class CommitmentView:
     assets: tuple[str, ...]
     at: datetime
     actor: str
+
+
+@dataclass(frozen=True)
+class MergedReport:
+    """A report of an absorbed incident, as the absorbing one lists it."""
+
+    report_id: str
+    sector: str
+    reported_by: str
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class MergeHandover:
+    """What an incident folded into another hands over (``merge``): the absorbing incident
+    takes its reports, sources and answers, its T0 if earlier, and the steps it already sent.
+    Sent by the absorbed incident's activity with an update id derived from the merge."""
+
+    incident_id: str  # the absorbed incident
+    into: str  # the absorbing one
+    actor: str
+    rationale: str
+    plan_id: str
+    plan_version: int
+    t0: datetime
+    reports: tuple[MergedReport, ...]
+    sources: tuple[str, ...]
+    verified: bool  # verified there (sources, or an operator's confirmation)
+    commitments: tuple[CommitmentView, ...]
+    steps_sent: tuple[str, ...]  # started there: never sent a second time
+    exercise: bool = False
+    seq: int = 0  # the absorbed incident's merge decision: with its id, the update's id
+    rationale_ref: TextRef | None = None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What the absorbing incident answered: the response the merge leaves."""
+
+    into: str
+    seq: int  # the absorbing incident's decision that recorded the merge
+    t0: datetime
+    sectors: tuple[str, ...]
+    reports: int
 
 
 @dataclass(frozen=True)
@@ -365,6 +416,9 @@ class IncidentSnapshot:
     # gathered: reports of one offensive join one response.
     sectors: tuple[str, ...] = ()
     reports: int = 1
+    # Merges: the incident this one was folded into, and those folded into this one.
+    merged_into: str | None = None
+    merged_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -411,6 +465,8 @@ class IncidentView(IncidentSnapshot):
     # Notices queued or sent whose result is not yet recorded (counted from the after-activation
     # rule on; 0 before it).
     notices_pending: int = 0
+    # A merge of this incident into another, under way (its inputs go to that one meanwhile).
+    merging_into: str | None = None
 
 
 @dataclass(frozen=True)
@@ -457,3 +513,7 @@ class CarriedState:
     t0: datetime | None = None
     sectors: tuple[str, ...] = ()
     report_ids: tuple[str, ...] = ()
+    # Merges: incidents folded into this one, a merge of this one under way, the merged reports.
+    merged_from: tuple[str, ...] = ()
+    handover: MergeHandover | None = None
+    other_reports: tuple[MergedReport, ...] = ()

@@ -15,6 +15,8 @@ UPDATE_NOTE = "add_note"
 UPDATE_DEPLOYMENT = "report_deployment"
 # Another report of the same offensive joins an open response.
 UPDATE_JOIN = "join_report"
+# An absorbed incident's handover to the incident that absorbs it (a merge).
+UPDATE_ABSORB = "absorb_incident"
 QUERY_STATE = "state"
 
 # The ApplicationError type of a refused input; its details carry a messages.Refusal.
@@ -27,6 +29,11 @@ ACTIVITY_RECORD_DECISIONS = "record_decisions"
 ACTIVITY_DISPATCH_STEP = "dispatch_step"
 # One notice (workflows/notices.py) fanned out to every recipient of its audiences.
 ACTIVITY_SEND_NOTICE = "send_notice"
+# A merge: the absorbed incident's content handed to the absorbing one (its UPDATE_ABSORB).
+ACTIVITY_HAND_OVER = "hand_over_incident"
+# The ApplicationError type the handover raises when the absorbing incident refused it (or is
+# not open): not retried; its details carry a messages.Refusal.
+MERGE_REFUSED = "MergeRefused"
 # The ApplicationError type the notice activity raises while a recipient is still undelivered
 # and attempts remain: retried with backoff by the activity's policy.
 NOTICE_UNDELIVERED = "NoticeUndelivered"

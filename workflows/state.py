@@ -38,8 +38,9 @@ from plans.model import (
     Plan,
     WhenUnverified,
 )
-from workflows import limits
+from workflows import limits, merging
 from workflows.chain import decision_hash, genesis_hash
+from workflows.checks import Rejected, check_carried, check_text
 from workflows.clock import PlanClock, format_offset
 from workflows.communications import Communications
 from workflows.decisions import (
@@ -85,6 +86,9 @@ from workflows.messages import (
     IncidentInput,
     IncidentSnapshot,
     IncidentView,
+    MergedReport,
+    MergeHandover,
+    MergeResult,
     NoteInput,
     NoteKind,
     Outcome,
@@ -108,26 +112,9 @@ from workflows.text import (
     SECTOR,
     SOURCE,
     SUMMARY,
-    TextError,
-    TextField,
-    check_normalised,
 )
 
 SYSTEM = "system"
-
-
-class Rejected(ValueError):
-    """An input the plan does not allow at this moment; the update is refused.
-
-    ``field`` names the input at fault (None: the incident as a whole). ``conflict`` says the
-    input is well-formed but the incident's state refuses it (it has ended, is already
-    authorized, has no quorum yet); otherwise the input itself is invalid.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None, conflict: bool = False) -> None:
-        super().__init__(message)
-        self.field = field
-        self.conflict = conflict
 
 
 @dataclass(frozen=True)
@@ -157,6 +144,9 @@ class Rules:
     # Reports of one offensive join one response (join_report): its sectors, and its T0 moved to
     # the earliest violation observed; the IncidentSectors search attribute.
     joining: bool = True
+    # An operator folds one open incident into another (merge) or corrects T0 (correct_t0); a
+    # report dated beyond the plan's bound has its T0 held there (workflows/merging.py).
+    merging: bool = True
 
 
 CURRENT_RULES = Rules()
@@ -169,6 +159,7 @@ LEGACY_RULES = Rules(
     notices=False,
     after_activation=False,
     joining=False,
+    merging=False,
 )
 # Who the ledger names for a cancel that came from Temporal; the audit adds the identity the
 # cancel request carries in the history (the workflow cannot see it).
@@ -233,32 +224,6 @@ def rule_name(rule: EscalationRule) -> str:
     return f"unless_{rule.unless}_t{rule.at_hours:g}h_l{rule.level}"
 
 
-def check_carried(field: str, text: str, ref: TextRef | None) -> None:
-    """Free text travels in the workflow up to ``limits.TEXT_IN_WORKFLOW`` characters; longer
-    text is stored by the API and travels as its first characters and a reference."""
-    most = limits.TEXT_IN_WORKFLOW
-    if len(text) > most:
-        raise Rejected(
-            f"{field}: at most {most} characters travel in the workflow; the API stores longer "
-            "text and sends its reference",
-            field=field,
-        )
-    if ref is not None and (
-        len(ref.sha256) != 64
-        or any(c not in "0123456789abcdef" for c in ref.sha256)
-        or ref.chars < len(text)
-    ):
-        raise Rejected(f"{field}: the stored text's reference is malformed", field=field)
-
-
-def check_text(value: object, spec: TextField, name: str | None = None) -> None:
-    """Refuse text that breaks the text rules or is not in their normal form."""
-    try:
-        check_normalised(value, spec, name)
-    except TextError as exc:
-        raise Rejected(str(exc), field=exc.field) from None
-
-
 def check_report(incident: IncidentInput, rules: Rules = CURRENT_RULES) -> None:
     """What a report must satisfy before an incident can open under its plan (the start of a
     workflow has no validator: the intake calls this first)."""
@@ -312,9 +277,9 @@ class IncidentState:
         self.rules = rules
         self.kind = report.kind
         self.reported_at = report.reported_at or now
-        self.clock = PlanClock(
-            t0=report.observed_at or self.reported_at, time_scale=incident.time_scale
-        )
+        observed = report.observed_at or self.reported_at
+        held = merging.held_t0(self, observed, self.reported_at)
+        self.clock = PlanClock(t0=held or observed, time_scale=incident.time_scale)
         self.events = _events(self.plan)
         self.fired: set[str] = set()
         self.results: dict[str, bool] = {}
@@ -355,6 +320,10 @@ class IncidentState:
         self.force_holds = True
         self.sectors: list[str] = [report.sector]
         self.report_ids: list[str] = [report.report_id]
+        self.other_reports: list[MergedReport] = []  # joined or merged, after the first
+        self.merged_from: list[str] = []
+        self.merged_into: str | None = None
+        self.handover: MergeHandover | None = None  # a merge of this incident under way
         self.comms = Communications.opening(self, now)
 
         submitter = report.submitted_by or report.reported_by
@@ -374,6 +343,8 @@ class IncidentState:
         self._record(
             DecisionKind.REPORTED, now, submitter, report.summary, reported, text=report.summary_ref
         )
+        if held is not None:
+            merging.record_held(self, observed, held, now)
         self._add_source(report.reported_by)
         evidence = [
             EvidenceInput(e.source, e.summary, submitter, e.summary_ref) for e in report.evidence
@@ -408,10 +379,7 @@ class IncidentState:
             results=dict(self.results),
             sources=tuple(self.sources),
             verification=self.verification,
-            commitments=tuple(
-                CommitmentView(party=p, answer=c.answer, assets=c.assets, at=c.at, actor=c.actor)
-                for p, c in self.commitments.items()
-            ),
+            commitments=tuple(self.commitment_views()),
             quorum_reached=self.quorum_reached,
             authorized_by=self.authorized_by,
             authorized_at=self.authorized_at,
@@ -438,6 +406,9 @@ class IncidentState:
             t0=self.clock.t0,
             sectors=tuple(self.sectors),
             report_ids=tuple(self.report_ids),
+            merged_from=tuple(self.merged_from),
+            handover=self.handover,
+            other_reports=tuple(self.other_reports),
         )
 
     @classmethod
@@ -495,6 +466,10 @@ class IncidentState:
         state.force_holds = carried.force_holds
         state.sectors = list(carried.sectors) or [report.sector]
         state.report_ids = list(carried.report_ids) or [report.report_id]
+        state.other_reports = list(carried.other_reports)
+        state.merged_from = list(carried.merged_from)
+        state.merged_into = None
+        state.handover = carried.handover
         state.unmet = tuple(carried.unmet)
         state.verified_at = carried.verified_at
         state.quorum_since = carried.quorum_since
@@ -923,6 +898,12 @@ class IncidentState:
                 f"incident {self.input.incident_id} has ended ({self.outcome}); no further input is accepted",
                 conflict=True,
             )
+        if self.handover is not None:
+            raise Rejected(
+                f"incident {self.input.incident_id} is being merged into {self.handover.into}; "
+                f"submit to {self.handover.into}",
+                conflict=True,
+            )
 
     def check_evidence(self, evidence: EvidenceInput) -> None:
         self.check_open()
@@ -978,7 +959,7 @@ class IncidentState:
                 conflict=True,
             )
 
-    def check_decision(self, decision: DecisionInput) -> None:
+    def check_decision(self, decision: DecisionInput, now: datetime | None = None) -> None:
         self.check_open()
         if not decision.actor.strip():
             raise Rejected("actor: an operator decision must name its actor", field="actor")
@@ -996,6 +977,15 @@ class IncidentState:
         if decision.action is not Action.RECLASSIFY and decision.new_kind is not None:
             raise Rejected(
                 "new_kind: only a reclassify decision names a new kind", field="new_kind"
+            )
+        if decision.action is not Action.MERGE and decision.into is not None:
+            raise Rejected(
+                "into: only a merge decision names an incident to merge into", field="into"
+            )
+        if decision.action is not Action.CORRECT_T0 and decision.observed_at is not None:
+            raise Rejected(
+                "observed_at: only a correct_t0 decision names a violation time",
+                field="observed_at",
             )
         after_only = (Action.TERMINATE, Action.REVIEW)
         if self.active:
@@ -1015,7 +1005,17 @@ class IncidentState:
                 field="action",
                 conflict=True,
             )
-        if decision.action is Action.CONFIRM:
+        if decision.action is Action.MERGE:
+            merging.check_merge(self, decision)
+        elif decision.action is Action.CORRECT_T0:
+            if not self.rules.merging:
+                raise Rejected(
+                    "action: this incident started before T0 could be corrected",
+                    field="action",
+                    conflict=True,
+                )
+            merging.check_correct_t0(self, decision, now)
+        elif decision.action is Action.CONFIRM:
             if self.verification is Verification.VERIFIED:
                 raise Rejected(
                     "action: the violation is already verified", field="action", conflict=True
@@ -1119,9 +1119,15 @@ class IncidentState:
             self._track_quorum(now)
 
     def decide(self, decision: DecisionInput, now: datetime) -> None:
-        self.check_decision(decision)
+        self.check_decision(decision, now)
         if self.active:
             self._decide_after(decision, now)
+            return
+        if decision.action is Action.MERGE:
+            merging.begin_merge(self, decision, now)
+            return
+        if decision.action is Action.CORRECT_T0:
+            merging.correct_t0(self, decision, now)
             return
         payload: dict[str, Any] = {"action": str(decision.action)}
         if decision.action is Action.RECLASSIFY:
@@ -1265,7 +1271,11 @@ class IncidentState:
         if report.report_id in self.report_ids:
             return
         observed = report.observed_at or now
+        held = merging.held_t0(self, observed, report.reported_at or now)
         self.report_ids.append(report.report_id)
+        self.other_reports.append(
+            MergedReport(report.report_id, report.sector, report.reported_by, observed)
+        )
         if report.sector not in self.sectors:
             self.sectors.append(report.sector)
         payload = ReportJoinedPayload(
@@ -1278,10 +1288,13 @@ class IncidentState:
             reports=len(self.report_ids),
             t0=self.clock.t0.isoformat(),
         )
-        if self.deciding and observed < self.clock.t0:
+        if held is not None:
+            payload["t0_held_at"] = held.isoformat()
+        t0 = held or observed
+        if self.deciding and t0 < self.clock.t0:
             payload["t0_moved_from"] = self.clock.t0.isoformat()
-            payload["t0"] = observed.isoformat()
-            self.clock = PlanClock(t0=observed, time_scale=self.clock.time_scale)
+            payload["t0"] = t0.isoformat()
+            self.clock = PlanClock(t0=t0, time_scale=self.clock.time_scale)
         submitter = report.submitted_by or report.reported_by
         self._record(
             DecisionKind.REPORT_JOINED,
@@ -1321,6 +1334,26 @@ class IncidentState:
                 self.add_evidence(
                     EvidenceInput(item.source, item.summary, submitter, item.summary_ref), now
                 )
+
+    # -- merges (workflows/merging.py) --------------------------------------------------------
+
+    def check_absorb(self, handover: MergeHandover) -> None:
+        merging.check_absorb(self, handover)
+
+    def absorb(self, handover: MergeHandover, now: datetime) -> None:
+        merging.absorb(self, handover, now)
+
+    def merge_done(self, result: MergeResult, now: datetime) -> None:
+        merging.merge_done(self, result, now)
+
+    def merge_refused(self, reason: str, message: str, now: datetime) -> None:
+        merging.merge_refused(self, reason, message, now)
+
+    def commitment_views(self) -> list[CommitmentView]:
+        return [
+            CommitmentView(party=p, answer=c.answer, assets=c.assets, at=c.at, actor=c.actor)
+            for p, c in self.commitments.items()
+        ]
 
     # -- the cell's journal -----------------------------------------------------------------
 
@@ -1893,6 +1926,8 @@ class IncidentState:
             termination_rationale=self.termination_rationale,
             sectors=tuple(self.sectors),
             reports=len(self.report_ids),
+            merged_into=self.merged_into,
+            merged_from=tuple(self.merged_from),
         )
 
     def view(
@@ -1949,6 +1984,7 @@ class IncidentState:
             force_holds=self.force_holds
             if self.outcome is Outcome.ACTIVATED and self.after
             else None,
+            merging_into=None if self.handover is None else self.handover.into,
         )
 
     def hash_of(self, seq: int) -> str:

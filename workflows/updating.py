@@ -42,12 +42,13 @@ async def execute_update(
     *,
     id: str | None = None,
     retry_for_s: float = RETRY_FOR_S,
+    result_type: type | None = None,
 ) -> Any:
     deadline = time.monotonic() + retry_for_s
     pause = 0.05
     while True:
         try:
-            return await handle.execute_update(update, argument, id=id)
+            return await handle.execute_update(update, argument, id=id, result_type=result_type)
         except WorkflowUpdateFailedError as exc:
             if not is_continuing(exc):
                 raise

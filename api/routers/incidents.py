@@ -4,7 +4,7 @@ the workflow's updates."""
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -14,6 +14,7 @@ from temporalio.client import WorkflowQueryFailedError
 from api.auth import Permission, require
 from api.context import ApiContext, get_context
 from api.errors import ApiError, documented
+from api.merging import check_merge_target
 from api.ratelimit import limit_writes
 from api.related import related_of
 from api.routes import AuthenticatedRoute
@@ -52,6 +53,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.lookup import look_up
 from workflows.messages import (
     AcknowledgeInput,
+    Action,
     CommitmentInput,
     DeadlineStatus,
     DecisionInput,
@@ -421,8 +423,8 @@ async def acknowledge(
     response_model=Receipt,
     responses=WRITE_ERRORS,
     dependencies=[Depends(limit_writes)],
-    summary="An operator decision: confirm, authorize, stand_down, reclassify; terminate or "
-    "review an active response",
+    summary="An operator decision: confirm, authorize, stand_down, reclassify, merge, "
+    "correct_t0; terminate or review an active response",
 )
 async def decide(
     body: DecisionIn,
@@ -431,6 +433,11 @@ async def decide(
     incident: AddressedIncident,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
+    """A ``merge`` names the incident that absorbs this one (``into``) and answers once that
+    incident has taken it: this one then closes with the outcome ``merged``. A ``correct_t0``
+    names the violation's corrected time (``observed_at``)."""
+    if body.action is Action.MERGE and body.into is not None:
+        await check_merge_target(context, incident, body.into)
     rationale, ref = await carried(context.transactions, body.rationale)
     decision = DecisionInput(
         action=body.action,
@@ -438,6 +445,8 @@ async def decide(
         rationale=rationale,
         new_kind=body.new_kind,
         rationale_ref=ref,
+        into=body.into,
+        observed_at=None if body.observed_at is None else body.observed_at.astimezone(UTC),
     )
     return await submit_once(
         context,

@@ -7,10 +7,11 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from api.schemas.common import (
     FreeText,
+    IncidentId,
     NoteText,
     NoticeId,
     OptionalRationale,
@@ -255,6 +256,13 @@ class DecisionIn(RequestModel):
     rationale: Rationale
     new_kind: PlanName | None = Field(
         default=None, description="reclassify only: the kind it becomes"
+    )
+    into: IncidentId | None = Field(
+        default=None,
+        description="merge only: the open incident of the same plan that absorbs this one",
+    )
+    observed_at: AwareDatetime | None = Field(
+        default=None, description="correct_t0 only: when the violation was observed (the new T0)"
     )
 
 
