@@ -192,6 +192,14 @@ async def _join(
         )
     if target is None:
         raise ApiError(404, "not_found", f"joins: no incident {target_id!r}", "joins")
+    if target.merged_into is not None:
+        raise ApiError(
+            409,
+            "conflict",
+            f"joins: incident {target.id} was merged into {target.merged_into}, which carries "
+            f"the response on; join {target.merged_into}",
+            "joins",
+        )
     if target.plan_id != body.plan_id:
         raise ApiError(
             409,

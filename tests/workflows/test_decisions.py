@@ -80,4 +80,4 @@ def test_a_view_says_what_was_answered_withdrawn_reclassified_and_activated():
 
 
 def test_a_kind_from_a_newer_engine_shows_its_payload():
-    assert detail("merged", {"into": "kyiv-3"}) == "into=kyiv-3"
+    assert detail("split", {"into": "kyiv-3"}) == "into=kyiv-3"
