@@ -11,7 +11,6 @@ import pytest
 
 from db.audit import audited_ledger, find_incident
 from tests.workflows.support import assert_ledger_matches, kinds, ledger_rows, start_drill
-from workflows.incident import IncidentWorkflow
 from workflows.messages import Action, Outcome, Phase, Verification
 from workflows.names import REFUSAL_ERROR
 
