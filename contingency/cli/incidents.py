@@ -267,11 +267,20 @@ def register(app: typer.Typer) -> None:
         action: Annotated[
             str,
             typer.Argument(
-                help="confirm | authorize | stand_down | reclassify; terminate | review (active)"
+                help="confirm | authorize | stand_down | reclassify | merge | correct_t0; "
+                "terminate | review (active)"
             ),
         ],
         rationale: Annotated[str, typer.Option(help="Why: recorded in the ledger")],
         new_kind: Annotated[str | None, typer.Option(help="reclassify only")] = None,
+        into: Annotated[
+            str | None,
+            typer.Option(help="merge only: the open incident that absorbs this one"),
+        ] = None,
+        observed_at: Annotated[
+            str | None,
+            typer.Option(help="correct_t0 only: the violation's time, ISO 8601 with its zone"),
+        ] = None,
         idempotency_key: Key = None,
         api_url: ApiUrl = DEFAULT_API_URL,
         token: Token = None,
@@ -281,6 +290,10 @@ def register(app: typer.Typer) -> None:
         body: dict[str, Any] = {"action": action, "rationale": rationale}
         if new_kind:
             body["new_kind"] = new_kind
+        if into:
+            body["into"] = into
+        if observed_at:
+            body["observed_at"] = observed_at
         run(
             api_url,
             token,

@@ -109,6 +109,14 @@ def incident(data: dict[str, Any]) -> None:
             f" (need {quorum['min_committed']}, assets {', '.join(quorum['required_assets'])})"
             + (f"; declined {', '.join(quorum['declined'])}" if quorum["declined"] else "")
         )
+    if data.get("merged_into"):
+        console.print(
+            f"  merged into [bold]{escape(data['merged_into'])}[/bold], which carries the response on"
+        )
+    if data.get("merging_into"):
+        console.print(f"  [bold yellow]merging into {escape(data['merging_into'])}[/bold yellow]")
+    if data.get("merged_from"):
+        console.print(f"  absorbed {escape(', '.join(data['merged_from']))}")
     if data.get("activated_at"):
         active(data)
     timeline(data["timeline"], "Timeline")

@@ -141,3 +141,38 @@ async def test_tokens_add_list_revoke(database_url):
     assert again.exit_code == 1 and "no active token" in again.output
     bad = await invoke("tokens", "add", "--name", "x", "--role", "king", env=env)
     assert bad.exit_code == 1 and "role" in bad.output
+
+
+async def test_merge_and_correct_t0_from_the_command_line(dev_env, run_worker, serve_api, tokens):
+    async with run_worker(dev_env.client), serve_api(dev_env.client) as url:
+        env = {
+            "CONTINGENCY_API_URL": url,
+            "CONTINGENCY_TOKEN": tokens.secrets["reporter"],
+            "COLUMNS": "200",
+        }
+        opened = []
+        for sector in ("Sumy", "Kursk"):
+            reported = await invoke(
+                "report", "--report-id", f"cli-{uuid.uuid4().hex}", "--kind", "large_scale_offensive",
+                "--sector", sector, "--reported-by", f"{sector.lower()}-command", "--json", env=env,
+            )  # fmt: skip
+            assert reported.exit_code == 0, reported.output
+            opened.append(json.loads(reported.output)["incident_id"])
+        survivor, absorbed = opened
+        operator = {**env, "CONTINGENCY_TOKEN": tokens.secrets["operator"]}
+        corrected = await invoke(
+            "decide", survivor, "correct_t0", "--rationale", "radar log",
+            "--observed-at", "2026-01-01T00:00:00", env=operator,
+        )  # fmt: skip
+        assert corrected.exit_code == 1 and "observed_at" in corrected.output, corrected.output
+        merged = await invoke(
+            "decide", absorbed, "merge", "--into", survivor, "--rationale", "one offensive",
+            env=operator,
+        )  # fmt: skip
+        assert merged.exit_code == 0, merged.output
+        assert f"merged into {survivor}" in merged.output and "outcome merged" in merged.output
+        shown = await invoke("status", absorbed, env=env)
+        assert f"merged into {survivor}" in shown.output, shown.output
+        kept = await invoke("status", survivor, env=env)
+        assert f"absorbed {absorbed}" in kept.output and "Sumy, Kursk" in kept.output, kept.output
+        await invoke("decide", survivor, "stand_down", "--rationale", "the test ends", env=operator)
