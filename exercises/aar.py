@@ -125,8 +125,15 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             str(d.payload.get("reported_by", "")),
             d.detail,
         ]
-        for d in report.decisions
         if d.kind == DecisionKind.REPORT_JOINED
+        else [
+            t(d.at_hours),
+            ", ".join(d.payload.get("sectors") or ()),
+            f"incident {d.payload.get('incident')}, merged by {d.actor}",
+            d.detail,
+        ]
+        for d in report.decisions
+        if d.kind in (DecisionKind.REPORT_JOINED, DecisionKind.ABSORBED)
     ]
     expectations = [
         [e.name, e.expected, e.actual, "met" if e.met else "failed"] for e in report.expectations
@@ -181,7 +188,7 @@ def _sections(report: ExerciseReport) -> list[tuple[str, list[str], list[list[st
             [""] * len(journal),
         ),
         (
-            "Reports joined to the response",
+            "Reports joined or merged into the response",
             ["When", "Sector", "Reported by", "What it added"],
             reports,
             [""] * len(reports),

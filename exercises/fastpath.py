@@ -21,8 +21,10 @@ from exercises.scenario import Scenario
 from exercises.script import (
     JoiningReport,
     LevelAcknowledgement,
+    MergingIncident,
     Script,
     ScriptedInject,
+    T0Correction,
     acknowledgement,
     build_script,
     exercise_incident,
@@ -36,6 +38,7 @@ from workflows.messages import (
     DecisionInput,
     DeploymentInput,
     EvidenceInput,
+    MergeHandover,
     NoteInput,
     ViolationReport,
 )
@@ -115,8 +118,43 @@ def _input(inject: ScriptedInject, at: datetime) -> driver.TimedInput:
         return driver.TimedInput(
             at, lambda s, now: s.report_deployment(p, now), lambda s: s.check_deployment(p)
         )
+    if isinstance(p, MergingIncident):
+        return _merging(p, at)
+    if isinstance(p, T0Correction):
+
+        def corrected(s: IncidentState) -> DecisionInput:
+            return p.decision(s.reported_at, s.clock.time_scale)
+
+        return driver.TimedInput(
+            at,
+            lambda s, now: s.decide(corrected(s), now),
+            lambda s: s.check_decision(corrected(s), at),
+        )
     assert isinstance(p, DecisionInput)
     return driver.TimedInput(at, lambda s, now: s.decide(p, now), lambda s: s.check_decision(p))
+
+
+def _merging(p: MergingIncident, at: datetime) -> driver.TimedInput:
+    """The incident of its own, opened at ``at`` and merged at once, as the runner does: its
+    handover is what the response takes (the absorbed incident's ledger is not the run's)."""
+    handovers: dict[str, MergeHandover] = {}
+
+    def handover(s: IncidentState) -> MergeHandover:
+        into = s.input.incident_id
+        if into not in handovers:
+            report = p.report.report(s.input.report.report_id, at, s.clock.time_scale)
+            other = replace(s.input, incident_id=f"{into}-{p.report.suffix}", report=report)
+            absorbed = IncidentState(other, at, s.rules)
+            driver.apply(absorbed, at, lambda a, now: a.decide(p.decision(into), now))
+            assert absorbed.handover is not None
+            handovers[into] = absorbed.handover
+        return handovers[into]
+
+    return driver.TimedInput(
+        at,
+        lambda s, now: s.absorb(handover(s), now),
+        lambda s: s.check_absorb(handover(s)),
+    )
 
 
 def _joining(p: JoiningReport, state: IncidentState, now: datetime) -> ViolationReport:

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -44,7 +44,9 @@ from exercises.script import (
     InjectInput,
     JoiningReport,
     LevelAcknowledgement,
+    MergingIncident,
     Script,
+    T0Correction,
     acknowledgement,
     build_script,
     exercise_incident,
@@ -54,6 +56,7 @@ from foundation.ids import workflow_id_for
 from foundation.settings import Settings
 from worker import WorkerDependencies, build_worker
 from workflows.clock import PlanClock
+from workflows.decisions import DecisionKind
 from workflows.incident import IncidentWorkflow
 from workflows.lookup import has_closed
 from workflows.messages import (
@@ -64,6 +67,7 @@ from workflows.messages import (
     DecisionReceipt,
     DeploymentInput,
     EvidenceInput,
+    IncidentInput,
     IncidentView,
     NoteInput,
     Phase,
@@ -233,7 +237,7 @@ class Refused(Exception):
 
 
 async def _send(
-    handle, payload: InjectInput, clock: ExerciseClock, opening_id: str
+    handle, payload: InjectInput, clock: ExerciseClock, opening: Opening
 ) -> DecisionReceipt:
     if isinstance(payload, LevelAcknowledgement):
         view = await handle.query(IncidentWorkflow.state)
@@ -247,14 +251,76 @@ async def _send(
     if isinstance(payload, DeploymentInput):
         return await handle.execute_update(IncidentWorkflow.report_deployment, payload)
     if isinstance(payload, JoiningReport):
-        report = payload.report(opening_id, await clock.now(), clock.time_scale)
+        report = payload.report(opening.report_id, await clock.now(), clock.time_scale)
         return await handle.execute_update(IncidentWorkflow.join_report, report)
+    if isinstance(payload, MergingIncident):
+        return await _merge(handle, payload, clock, opening)
+    if isinstance(payload, T0Correction):
+        decision = payload.decision(opening.started, clock.time_scale)
+        return await handle.execute_update(IncidentWorkflow.submit_decision, decision)
     if isinstance(payload, EvidenceInput):
         return await handle.execute_update(IncidentWorkflow.submit_evidence, payload)
     if isinstance(payload, CommitmentInput):
         return await handle.execute_update(IncidentWorkflow.submit_commitment, payload)
     assert isinstance(payload, DecisionInput)
     return await handle.execute_update(IncidentWorkflow.submit_decision, payload)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What the injects need of the exercise's incident: its report id, when it opened, and
+    where incidents merged into it are started."""
+
+    incident: IncidentInput
+    started: datetime
+    worker: ExerciseWorker
+
+    @property
+    def report_id(self) -> str:
+        return self.incident.report.report_id
+
+
+async def _merge(
+    handle, payload: MergingIncident, clock: ExerciseClock, opening: Opening
+) -> DecisionReceipt:
+    """The incident of its own, opened now, then merged into the response: the receipt is the
+    response's (its ``absorbed`` decision), as the fast path reports it."""
+    now = await clock.now()
+    report = payload.report.report(opening.report_id, now, clock.time_scale)
+    other = replace(
+        opening.incident,
+        incident_id=f"{opening.incident.incident_id}-{payload.report.suffix}",
+        report=report,
+    )
+    worker = opening.worker
+    absorbed = await start_incident(worker.client, other, worker.task_queue, now=now)
+    into = opening.incident.incident_id
+    try:
+        await absorbed.execute_update(IncidentWorkflow.submit_decision, payload.decision(into))
+    except (WorkflowUpdateFailedError, RPCError):
+        # Refused (the response had ended, say): the incident of its own ends with the
+        # exercise's control, so nothing of the exercise is left running.
+        with suppress(WorkflowUpdateFailedError, RPCError):
+            await absorbed.execute_update(
+                IncidentWorkflow.submit_decision,
+                DecisionInput(Action.STAND_DOWN, EXERCISE_CONTROL, "the merge was refused"),
+            )
+        raise
+    view = await handle.query(IncidentWorkflow.state)
+    taken = next(
+        d
+        for d in reversed(view.timeline)
+        if d.kind == DecisionKind.ABSORBED and d.payload.get("incident") == other.incident_id
+    )
+    return DecisionReceipt(
+        incident_id=into,
+        seq=taken.seq,
+        decisions=(str(DecisionKind.ABSORBED),),
+        phase=view.phase,
+        outcome=view.outcome,
+        escalation_level=view.escalation_level,
+        message=f"incident {other.incident_id} merged",
+    )
 
 
 async def run_script(
@@ -277,6 +343,7 @@ async def run_script(
     incident = exercise_incident(scenario, script, now, report_id, time_scale=clock.time_scale)
     handle = await start_incident(worker.client, incident, worker.task_queue, now=now)
     clock.start()
+    opening = Opening(incident, now, worker)
 
     sent: list[tuple[int, InjectRecord]] = []
     closed = False  # a receipt said the incident has its outcome
@@ -299,7 +366,7 @@ async def run_script(
         else:
             await clock.wait_until(inject.offset_hours)
             try:
-                receipt = await _send(handle, inject.payload, clock, report_id)
+                receipt = await _send(handle, inject.payload, clock, opening)
             except Refused as exc:
                 record = record.model_copy(update={"message": str(exc)})
             except (

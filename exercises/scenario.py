@@ -194,6 +194,20 @@ class DecisionInject(_Strict):
     actor: Text
     rationale: Text
     new_kind: Name | None = None
+    # correct_t0 only: the violation's corrected time, in hours from the exercise's start
+    # (negative: before the report reached the cell).
+    t0_at: Hours | None = None
+
+    @model_validator(mode="after")
+    def _its_fields(self) -> DecisionInject:
+        if (self.action is Action.CORRECT_T0) != (self.t0_at is not None):
+            raise ValueError("t0_at: a correct_t0 decision gives t0_at, and only it")
+        if self.action is Action.MERGE:
+            raise ValueError(
+                "action: a merge is its own inject (merge: {sector, reported_by, actor, "
+                "rationale, ...}): it opens the incident it folds into the response"
+            )
+        return self
 
     @field_validator("new_kind")
     @classmethod
@@ -228,6 +242,16 @@ class JoinInject(_Strict):
         return value if value is None else _kind_of(_plan_of(info), value)
 
 
+class MergeInject(JoinInject):
+    """A report of the same offensive that the cell first opened as an incident of its own,
+    folded into the response by an operator when the inject goes out (the decision ``merge``):
+    its reports, sources and answers join the response, and a violation observed before the
+    response's T0 moves T0 there, firing what is then past."""
+
+    actor: Text
+    rationale: Text
+
+
 class DeploymentInject(_Strict):
     """After activation, a committed party reports assets deployed or withdrawn (a withdrawal
     that breaks the quorum escalates and calls for replacements)."""
@@ -258,6 +282,7 @@ INJECT_KINDS = (
     "journal",
     "deployment",
     "join",
+    "merge",
 )
 
 
@@ -293,6 +318,7 @@ class Inject(_Strict):
     journal: JournalInject | None = None
     deployment: DeploymentInject | None = None
     join: JoinInject | None = None
+    merge: MergeInject | None = None
     p_skip: Probability = 0.0
     note: str = ""
     # What pairs this inject with its counterpart in another variant of the scenario (common

@@ -16,6 +16,7 @@ from exercises.scenario import Inject, Scenario
 from workflows.incident_input import build_input
 from workflows.messages import (
     AcknowledgeInput,
+    Action,
     Answer,
     CommitmentInput,
     DecisionInput,
@@ -66,6 +67,33 @@ class JoiningReport:
         )
 
 
+@dataclass(frozen=True)
+class MergingIncident:
+    """An incident of its own for ``report``, opened when the inject goes out and merged into
+    the exercise's response by ``actor`` at once (its id: the response's with a suffix)."""
+
+    report: JoiningReport
+    actor: str
+    rationale: str
+
+    def decision(self, into: str) -> DecisionInput:
+        return DecisionInput(Action.MERGE, self.actor, self.rationale, into=into)
+
+
+@dataclass(frozen=True)
+class T0Correction:
+    """A correct_t0 decision: T0 set ``t0_at`` plan hours from the exercise's start, known
+    only once the exercise runs."""
+
+    actor: str
+    rationale: str
+    t0_at: float
+
+    def decision(self, started: datetime, time_scale: float) -> DecisionInput:
+        observed = started + timedelta(hours=self.t0_at / time_scale)
+        return DecisionInput(Action.CORRECT_T0, self.actor, self.rationale, observed_at=observed)
+
+
 InjectInput = (
     EvidenceInput
     | CommitmentInput
@@ -74,6 +102,8 @@ InjectInput = (
     | NoteInput
     | DeploymentInput
     | JoiningReport
+    | MergingIncident
+    | T0Correction
 )
 
 
@@ -123,6 +153,12 @@ class ScriptedInject:
         if isinstance(p, JoiningReport):
             observed = f", observed {p.observed_before:g}h before" if p.observed_before else ""
             return f"report from {p.sector} by {p.reported_by} joins{observed}"
+        if isinstance(p, MergingIncident):
+            r = p.report
+            observed = f", observed {r.observed_before:g}h before" if r.observed_before else ""
+            return f"incident in {r.sector} by {r.reported_by}{observed} merged by {p.actor}"
+        if isinstance(p, T0Correction):
+            return f"T0 corrected to {p.t0_at:+g}h by {p.actor}"
         text = f"{p.action} by {p.actor}"
         if p.new_kind:
             text += f" → {p.new_kind}"
@@ -176,6 +212,8 @@ def inject_keys(scenario: Scenario) -> list[str]:
             base = f"deployment:{inject.deployment.party}"
         elif inject.join is not None:
             base = f"join:{inject.join.sector}"
+        elif inject.merge is not None:
+            base = f"merge:{inject.merge.sector}"
         else:
             assert inject.decision is not None
             base = f"decision:{inject.decision.action}"
@@ -230,10 +268,11 @@ def _payload(inject: Inject, decline: bool, index: int, violation_kind: str) -> 
     if inject.journal is not None:
         j = inject.journal
         return NoteInput(text=j.text, actor=j.actor, kind=j.kind)
-    if inject.join is not None:
-        j = inject.join
-        return JoiningReport(
-            suffix=f"join-{index}",
+    for j, suffix in ((inject.join, f"join-{index}"), (inject.merge, f"merged-{index}")):
+        if j is None:
+            continue
+        joining = JoiningReport(
+            suffix=suffix,
             kind=j.kind or violation_kind,
             sector=j.sector,
             reported_by=j.reported_by,
@@ -241,6 +280,9 @@ def _payload(inject: Inject, decline: bool, index: int, violation_kind: str) -> 
             observed_before=j.observed_before,
             evidence=tuple(Evidence(e.source, e.summary) for e in j.evidence),
         )
+        if inject.merge is None:
+            return joining
+        return MergingIncident(joining, inject.merge.actor, inject.merge.rationale)
     if inject.deployment is not None:
         r = inject.deployment
         return DeploymentInput(
@@ -252,6 +294,9 @@ def _payload(inject: Inject, decline: bool, index: int, violation_kind: str) -> 
         )
     d = inject.decision
     assert d is not None
+    if d.action is Action.CORRECT_T0:
+        assert d.t0_at is not None  # the scenario's validation requires it
+        return T0Correction(d.actor, d.rationale, d.t0_at)
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)
 
 

@@ -88,6 +88,19 @@ BAD = [
         "line 11, expect.deadlines",
     ),
     ("name: x\nviolation: [\n", "line 3: not valid YAML"),
+    (
+        GOOD.replace("action: authorize", "action: correct_t0"),
+        "line 9, injects[2].decision: t0_at: a correct_t0 decision gives t0_at",
+    ),
+    (
+        GOOD.replace("rationale: go}", "rationale: go, t0_at: -2h}"),
+        "line 9, injects[2].decision: t0_at: a correct_t0 decision gives t0_at",
+    ),
+    (GOOD.replace("action: authorize", "action: merge"), "a merge is its own inject"),
+    (
+        GOOD.replace("evidence: {source: isr}", "merge: {sector: k, reported_by: kc, actor: op}"),
+        "injects[0].merge.rationale",
+    ),
 ]
 
 
