@@ -92,6 +92,13 @@ async def record_all(scenarios: list[Path], out_dir: Path) -> list[Path]:
                         target.write_text(
                             (await handle.fetch_history()).to_json(), encoding="utf-8"
                         )
+                        # An incident merged into the scenario's: its side of the merge too.
+                        view = await handle.query(IncidentWorkflow.state)
+                        for n, absorbed in enumerate(view.merged_from, start=1):
+                            other = env.client.get_workflow_handle(workflow_id_for(absorbed))
+                            side = target.with_name(f"{target.stem}.absorbed-{n}.json")
+                            side.write_text((await other.fetch_history()).to_json(), "utf-8")
+                            written.append(side)
 
                     await run_script(
                         exercise, scenario, build_script(scenario), SkippingClock(env), after=save

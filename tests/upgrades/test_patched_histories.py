@@ -131,3 +131,29 @@ async def test_an_activated_response_lives_on_only_in_histories_recorded_after_i
     assert {"deployed", "withdrawn", "quorum_lost", "review"} <= set(ledger_kinds(active))
     for path in (old, new, active):
         assert (await replay_file(path)).deterministic, path
+
+
+async def test_a_merge_replays_on_both_sides_of_it():
+    """merged-incident: the absorbing incident's history (T0 moved, the past deadlines fired at
+    once, T0 corrected) and the absorbed incident's (the merge, the handover activity, closed
+    merged) both carry the merging marker and replay; the histories recorded before it do not
+    carry it and replay too (tests/exercises/test_histories.py)."""
+    survivor = HISTORIES_DIR / "merged-incident.json"
+    absorbed = HISTORIES_DIR / "merged-incident.absorbed-1.json"
+    assert "merging" in patches_in(survivor) and "merging" in patches_in(absorbed)
+    assert "merging" not in patches_in(HISTORIES_DIR / "three-sectors.json")
+    kinds = ledger_kinds(survivor)
+    assert kinds[kinds.index("absorbed") + 1] == "lapsed"
+    assert "correct_t0" in kinds
+    theirs = [k for k in ledger_kinds(absorbed) if k not in ("notified", "delivery_failed")]
+    # Presumed at intake (observed 26 h before), so its steps went out before the merge.
+    assert theirs[-1] == "merged" and "merge" in theirs and "presumed" in theirs
+    handover = [
+        e
+        for e in load_history(absorbed).events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "hand_over_incident"
+    ]
+    assert len(handover) == 1
+    for path in (survivor, absorbed):
+        assert (await replay_file(path)).deterministic, path
