@@ -100,3 +100,38 @@ async def test_a_merge_the_absorbing_incident_refuses_leaves_both_open(
     assert "refused the merge" in str(cause)
     assert view.phase is Phase.VERIFICATION and view.merging_into is None
     assert kinds(view)[-2:] == ["merge", "merge_refused"]
+
+
+async def test_two_incidents_merged_into_each_other_at_once_never_both_close(
+    ts_env, run_worker, task_queue
+):
+    """Two operators race: A into B and B into A, at the same moment. An incident handing over
+    refuses input, so at most one merge goes through; neither is lost, none waits for ever."""
+    import asyncio
+
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async with run_worker(ts_env.client):
+        a = await start_drill(ts_env, task_queue, "large_scale_offensive")
+        b = await start_drill(ts_env, task_queue, "large_scale_offensive")
+        a_id, b_id = (d.handle.id.removeprefix("incident-") for d in (a, b))
+        answers = await asyncio.gather(
+            a.decide(Action.MERGE, "one offensive", into=b_id),
+            b.decide(Action.MERGE, "one offensive", into=a_id),
+            return_exceptions=True,
+        )
+        views = [await a.view(), await b.view()]
+        for drill, view in zip((a, b), views, strict=True):
+            if view.outcome is None:
+                await drill.decide(Action.STAND_DOWN, "the test ends")
+            await drill.handle.result()
+
+    merged = [v for v in views if v.outcome is Outcome.MERGED]
+    assert len(merged) <= 1, views
+    refused = [x for x in answers if isinstance(x, WorkflowUpdateFailedError)]
+    assert len(refused) == 2 - len(merged)
+    for view in views:
+        assert view.merging_into is None  # nothing left half-way
+    if merged:
+        survivor = next(v for v in views if v.outcome is not Outcome.MERGED)
+        assert survivor.merged_from == (merged[0].incident_id,)
