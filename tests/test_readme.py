@@ -66,6 +66,7 @@ async def test_the_quick_start_reaches_activation(tmp_path: Path, database_url: 
     assert "outcome activated" in text
     assert "phase active" in text and "phase closed" in text
     assert "Joined incident" in text and "Zaporizhzhia, Kherson" in text
+    assert "merged into" in text and "outcome merged" in text
     assert re.search(r"ledger intact \(\d+ rows, matches the workflow\)", text), text
     assert (
         "uk: air, naval; us: air; pl: ground" in text

@@ -279,7 +279,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         observed_at: Annotated[
             str | None,
-            typer.Option(help="correct_t0 only: the violation's time, ISO 8601 with its zone"),
+            typer.Option(
+                help="correct_t0 only: the violation's time, ISO 8601 (UTC if no zone) or a "
+                "time ago (-30h)"
+            ),
         ] = None,
         idempotency_key: Key = None,
         api_url: ApiUrl = DEFAULT_API_URL,
@@ -293,7 +296,7 @@ def register(app: typer.Typer) -> None:
         if into:
             body["into"] = into
         if observed_at:
-            body["observed_at"] = observed_at
+            body["observed_at"] = iso_utc(observed_at)
         run(
             api_url,
             token,

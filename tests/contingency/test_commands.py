@@ -162,9 +162,14 @@ async def test_merge_and_correct_t0_from_the_command_line(dev_env, run_worker, s
         operator = {**env, "CONTINGENCY_TOKEN": tokens.secrets["operator"]}
         corrected = await invoke(
             "decide", survivor, "correct_t0", "--rationale", "radar log",
-            "--observed-at", "2026-01-01T00:00:00", env=operator,
+            "--observed-at", "2099-01-01T00:00:00", env=operator,
         )  # fmt: skip
-        assert corrected.exit_code == 1 and "observed_at" in corrected.output, corrected.output
+        assert corrected.exit_code == 1 and "in the future" in corrected.output, corrected.output
+        earlier = await invoke(
+            "decide", survivor, "correct_t0", "--rationale", "radar log", "--observed-at=-3h",
+            env=operator,
+        )  # fmt: skip
+        assert earlier.exit_code == 0 and "correct_t0" in earlier.output, earlier.output
         merged = await invoke(
             "decide", absorbed, "merge", "--into", survivor, "--rationale", "one offensive",
             env=operator,
