@@ -108,8 +108,9 @@ def row_values(snapshot: IncidentSnapshot, **extra: Any) -> dict[str, Any]:
     }
 
 
-def snapshot_of(row: Incident) -> IncidentSnapshot:
-    """The incident as the read side last heard of it (up to its latest ledger batch)."""
+def snapshot_of(row: Incident, merged_from: Sequence[str] = ()) -> IncidentSnapshot:
+    """The incident as the read side last heard of it (up to its latest ledger batch);
+    ``merged_from``: the incidents merged into it (rows of their own: :meth:`absorbed_into`)."""
     return IncidentSnapshot(
         incident_id=row.id,
         report_id=row.report_id,
@@ -133,6 +134,7 @@ def snapshot_of(row: Incident) -> IncidentSnapshot:
         sectors=tuple(row.sectors or (row.sector,)),
         run_id=row.run_id,
         merged_into=row.merged_into,
+        merged_from=tuple(merged_from),
     )
 
 
@@ -161,6 +163,20 @@ class IncidentRepository:
         """Most recently observed first; ``limit`` rows at most."""
         query = self._filtered(where).order_by(Incident.observed_at.desc(), Incident.id)
         return list(await self.session.scalars(query.limit(limit).offset(offset)))
+
+    async def absorbed_into(self, incident_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each of ``incident_ids``, the incidents merged into it, in the order they closed."""
+        found: dict[str, list[str]] = {i: [] for i in incident_ids}
+        if not incident_ids:
+            return found
+        rows = await self.session.execute(
+            select(Incident.merged_into, Incident.id)
+            .where(Incident.merged_into.in_(list(incident_ids)))
+            .order_by(Incident.closed_at, Incident.id)
+        )
+        for into, absorbed in rows:
+            found[into].append(absorbed)
+        return found
 
     async def open_incidents(self, *, exercise: bool, limit: int) -> list[Incident]:
         """The board's order: highest escalation first, then the window closing soonest."""

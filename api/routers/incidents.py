@@ -3,6 +3,7 @@ the workflow's updates."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -114,12 +115,12 @@ async def list_incidents(
         open={"open": True, "closed": False}.get(filters.status or ""),
     )
     async with context.sessions() as session:
-        rows = await IncidentRepository(session).page(
-            where, limit=filters.limit + 1, offset=filters.offset
-        )
+        repository = IncidentRepository(session)
+        rows = await repository.page(where, limit=filters.limit + 1, offset=filters.offset)
+        absorbed = await repository.absorbed_into([r.id for r in rows[: filters.limit]])
     now = await context.clock()
     return IncidentList(
-        incidents=[summary_of(row, now) for row in rows[: filters.limit]],
+        incidents=[summary_of(row, now, absorbed[row.id]) for row in rows[: filters.limit]],
         limit=filters.limit,
         offset=filters.offset,
         next_offset=filters.offset + filters.limit if len(rows) > filters.limit else None,
@@ -135,8 +136,8 @@ def next_deadline_of(schedule: tuple[ScheduleEntry, ...], now: datetime) -> Next
     )
 
 
-def summary_of(row: Incident, now: datetime) -> IncidentSummary:
-    snapshot = snapshot_of(row)
+def summary_of(row: Incident, now: datetime, merged_from: Sequence[str] = ()) -> IncidentSummary:
+    snapshot = snapshot_of(row, merged_from)
     return IncidentSummary.model_validate(
         {
             **{f.name: getattr(snapshot, f.name) for f in fields(snapshot)},

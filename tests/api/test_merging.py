@@ -36,6 +36,7 @@ async def test_an_operator_merges_one_incident_into_another(
         gone = (await http.get(f"/v1/incidents/{absorbed}", headers=reader)).json()
         kept = (await http.get(f"/v1/incidents/{survivor}", headers=reader)).json()
         listed = (await http.get("/v1/incidents?status=closed", headers=reader)).json()
+        still_open = (await http.get("/v1/incidents?status=open", headers=reader)).json()
         board = await http.get(f"/board/incidents/{survivor}", headers=reader)
         ledger = (await http.get(f"/v1/incidents/{absorbed}/decisions", headers=reader)).json()
         theirs = (await http.get(f"/v1/incidents/{survivor}/decisions", headers=reader)).json()
@@ -52,6 +53,8 @@ async def test_an_operator_merges_one_incident_into_another(
     assert abs((datetime.now(UTC) - t0) - timedelta(hours=5)) < timedelta(minutes=5)
     row = next(i for i in listed["incidents"] if i["incident_id"] == absorbed)
     assert row["merged_into"] == survivor
+    kept_row = next(i for i in still_open["incidents"] if i["incident_id"] == survivor)
+    assert kept_row["merged_from"] == [absorbed] and kept_row["sectors"] == kept["sectors"]
     assert board.status_code == 200 and absorbed in board.text and "Kherson" in board.text
     assert [d["kind"] for d in ledger["decisions"] if d["kind"] in ("merge", "merged")] == [
         "merge",
