@@ -352,9 +352,7 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
                 f"{p.get('kind')} in {p.get('sector')}, reported by {p.get('reported_by')}: "
                 f"report {p.get('reports')} of the response ({_names(p.get('sectors'))})"
             )
-            if p.get("t0_moved_from"):
-                text += f"; T0 moved from {p.get('t0_moved_from')} to {p.get('t0')}"
-            return text
+            return text + _t0_moved(p)
         case DecisionKind.REPORTED:
             return (
                 f"{p.get('kind')} in {p.get('sector')}, reported by {p.get('reported_by')} "
@@ -417,8 +415,7 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
                 f"incident {p.get('incident')}: reports {_names(p.get('reports'))}; the response "
                 f"covers {_names(p.get('sectors'))}"
             )
-            if p.get("t0_moved_from"):
-                text += f"; T0 moved from {p.get('t0_moved_from')} to {p.get('t0')}"
+            text += _t0_moved(p)
             if p.get("steps_sent"):
                 text += f"; already sent there: {_names(p.get('steps_sent'))}"
             return text
@@ -435,6 +432,13 @@ def detail(kind: str, payload: Mapping[str, Any]) -> str:
             return "shift handover" if p.get("note") == "handover" else ""
         case _:
             return ""
+
+
+def _t0_moved(p: Mapping[str, Any]) -> str:
+    """What a report or a merge did to the response's T0, if it moved it."""
+    if not p.get("t0_moved_from"):
+        return ""
+    return f"; T0 moved from {p.get('t0_moved_from')} to {p.get('t0')}"
 
 
 def _commitment(p: Mapping[str, Any]) -> str:

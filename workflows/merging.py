@@ -57,6 +57,15 @@ if TYPE_CHECKING:
 T0_AT_MOST_BEFORE = timedelta(days=366)
 
 
+def _while_deciding(state: IncidentState, what: str) -> None:
+    if not state.deciding:
+        raise Rejected(
+            f"action: {what} while the plan's steps run; this incident is in phase {state.phase()}",
+            field="action",
+            conflict=True,
+        )
+
+
 # -- T0 held at the plan's bound ------------------------------------------------------------
 
 
@@ -99,13 +108,7 @@ def check_correct_t0(state: IncidentState, decision: DecisionInput, now: datetim
         )
     if observed.tzinfo is None:
         raise Rejected("observed_at: give a time zone (UTC)", field="observed_at")
-    if not state.deciding:
-        raise Rejected(
-            f"action: T0 is corrected while the plan's steps run; this incident is in phase "
-            f"{state.phase()}",
-            field="action",
-            conflict=True,
-        )
+    _while_deciding(state, "T0 is corrected")
     if observed == state.clock.t0:
         raise Rejected(
             f"observed_at: T0 is already {observed.isoformat()}", field="observed_at", conflict=True
@@ -154,13 +157,7 @@ def check_merge(state: IncidentState, decision: DecisionInput) -> None:
         raise Rejected("into: an incident cannot absorb itself", field="into")
     if is_exercise_id(into) != is_exercise_id(own):
         raise Rejected("into: an exercise incident and a real one are never merged", field="into")
-    if not state.deciding:
-        raise Rejected(
-            f"action: an incident is merged while the plan's steps run; this one is in phase "
-            f"{state.phase()}",
-            field="action",
-            conflict=True,
-        )
+    _while_deciding(state, "an incident is merged")
 
 
 def begin_merge(state: IncidentState, decision: DecisionInput, now: datetime) -> None:
