@@ -38,10 +38,19 @@ from workflows.messages import (
 )
 from workflows.state import IncidentState, Rejected, quorum_holds
 
+
 # The plans as they run to their outcome: an activated response under a plan's after_activation
 # section lives on (tests/workflows/test_after_activation.py); these properties follow the plan
-# up to its outcome, so the section is left out here.
-PLANS = {name: replace(plan, after_activation=None) for name, plan in load_plans().items()}
+# up to its outcome, so the section is left out here. So is the bound on how far back a report
+# dates its violation on its own: these properties take a late report's T0 as it reports it
+# (the bound has a property of its own below).
+def _as_reported(plan: Plan) -> Plan:
+    reports = plan.reports and replace(plan.reports, confirm_observed_beyond_hours=None)
+    return replace(plan, after_activation=None, reports=reports)
+
+
+SHIPPED = load_plans()
+PLANS = {name: _as_reported(plan) for name, plan in SHIPPED.items()}
 REPORTED = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 SOURCES = ("ua-general-staff", "allied-isr", "osce-smm", "sentinel-2", "")
 OUTCOME_KINDS = {str(o) for o in Outcome}
@@ -329,3 +338,29 @@ def test_a_report_after_its_window_closes_at_intake_and_starts_nothing(scenario:
     assert kinds[0] == "reported" and kinds[-1] == str(state.outcome)
     assert set(kinds[1:-1]) <= {"lapsed", "escalated", "presumed"}, kinds
     assert state.closed_at == state.reported_at
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hours_late=st.floats(min_value=0, max_value=24 * 366, allow_nan=False),
+    plan_id=st.sampled_from(sorted(SHIPPED)),
+)
+def test_t0_never_lies_further_back_than_the_plan_lets_a_report_date_it(
+    hours_late: float, plan_id: str
+):
+    """Whatever a report claims, T0 is at most the plan's bound before the report (held there
+    with a ``t0_held`` row naming the claim); without a bound it is what the report says."""
+    plan = replace(SHIPPED[plan_id], after_activation=None)
+    observed = REPORTED - timedelta(hours=hours_late)
+    kind = plan.kind_names[0]
+    report = ViolationReport(
+        "prop-bound", kind, "s", "r", observed_at=observed, reported_at=REPORTED
+    )
+    state = IncidentState(IncidentInput("prop-bound", report, plan), REPORTED)
+    bound = plan.reports.confirm_observed_beyond_hours if plan.reports else None
+    held = [d for d in state.decisions if d.kind == "t0_held"]
+    if bound is None or hours_late <= bound:
+        assert state.clock.t0 == observed and held == []
+    else:
+        assert state.clock.t0 == REPORTED - timedelta(hours=bound)
+        assert [d.payload["observed_at"] for d in held] == [observed.isoformat()]
