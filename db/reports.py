@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Incident, Report
+from db.models import Report
+from db.repository import IncidentRepository
 from db.upsert import per_dialect
 from workflows.messages import ViolationReport
 
@@ -51,21 +52,14 @@ async def report_by_id(session: AsyncSession, report_id: str) -> Report | None:
     return await session.scalar(select(Report).where(Report.report_id == report_id))
 
 
-async def merged_into(session: AsyncSession, incident_id: str) -> list[str]:
-    """The incidents folded into this one, and into those, in the order they were absorbed."""
+async def absorbed_by(session: AsyncSession, incident_id: str) -> list[str]:
+    """The incidents folded into this one, and into those, level by level."""
     found: list[str] = []
     frontier = [incident_id]
     while frontier and len(found) < MAX_MERGED:
-        absorbed = list(
-            await session.scalars(
-                select(Incident.id)
-                .where(Incident.merged_into.in_(frontier))
-                .order_by(Incident.closed_at, Incident.id)
-            )
-        )
-        absorbed = [i for i in absorbed if i not in found and i != incident_id]
-        found += absorbed
-        frontier = absorbed
+        level = await IncidentRepository(session).absorbed_into(frontier)
+        frontier = [i for ids in level.values() for i in ids if i not in found and i != incident_id]
+        found += frontier
     return found
 
 
@@ -79,7 +73,7 @@ async def reports_of(session: AsyncSession, incident_id: str) -> list[Report]:
             .order_by(Report.joined, Report.id)
         )
     )
-    absorbed = await merged_into(session, incident_id)
+    absorbed = await absorbed_by(session, incident_id)
     if not absorbed:
         return own
     merged = list(
