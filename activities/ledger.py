@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -180,16 +180,15 @@ class _Statements:
 
 
 _statements = per_dialect(_Statements)
+_previous_hash = select(LedgerDecision.hash).where(
+    LedgerDecision.incident_id == bindparam("incident_id"), LedgerDecision.seq == bindparam("seq")
+)
 
 
 def _hash_before(connection: Connection, incident_id: str, workflow_id: str, seq: int) -> str:
     if seq == 1:
         return genesis_hash(workflow_id)
-    prev = connection.scalar(
-        select(LedgerDecision.hash).where(
-            LedgerDecision.incident_id == incident_id, LedgerDecision.seq == seq - 1
-        )
-    )
+    prev = connection.scalar(_previous_hash, {"incident_id": incident_id, "seq": seq - 1})
     if prev is None:
         raise LedgerGap(f"decision {seq - 1} of {incident_id} is not in the ledger yet")
     return prev

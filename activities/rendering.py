@@ -98,6 +98,10 @@ class NoticeRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Compiled once: a notice in an emergency does not stat every template it renders
+            # (an operator's reworded template takes effect on the worker's restart, where
+            # check() renders it first).
+            auto_reload=False,
         )
 
     def link(self, notice: NoticeInput, audience: str) -> str | None:

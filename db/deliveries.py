@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, case, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
@@ -81,11 +81,8 @@ def claim(connection: Connection, claims: Sequence[Claim]) -> dict[str, Claimed]
             for c in claims
         ],
     )
-    table = Delivery.__table__
     rows = connection.execute(
-        select(
-            table.c.idempotency_key, table.c.status, table.c.attempts, table.c.delivered_at
-        ).where(table.c.idempotency_key.in_([c.idempotency_key for c in claims]))
+        _claimed_statement, {"keys": [c.idempotency_key for c in claims]}
     ).all()
     return {row.idempotency_key: Claimed(*row) for row in rows}
 
@@ -93,21 +90,44 @@ def claim(connection: Connection, claims: Sequence[Claim]) -> dict[str, Claimed]
 def record(connection: Connection, attempts: Sequence[Attempt]) -> None:
     """One more attempt on each row, and its outcome. A row already delivered stays delivered
     (two attempts racing after a lost heartbeat must not undo a delivery)."""
-    for attempt in attempts:
-        delivered = attempt.status == DELIVERED
-        connection.execute(
-            update(Delivery)
-            .where(Delivery.idempotency_key == attempt.idempotency_key)
-            .values(
-                attempts=Delivery.attempts + 1,
-                status=case((Delivery.status == DELIVERED, DELIVERED), else_=attempt.status),
-                last_error=None if delivered else attempt.error,
-                delivered_at=case(
-                    (Delivery.status == DELIVERED, Delivery.delivered_at),
-                    else_=attempt.at if delivered else None,
-                ),
-            )
-        )
+    if not attempts:
+        return
+    connection.execute(
+        _record_statement,
+        [
+            {
+                "key": a.idempotency_key,
+                "outcome": a.status,
+                "error": None if a.status == DELIVERED else a.error,
+                "at": a.at if a.status == DELIVERED else None,
+            }
+            for a in attempts
+        ],
+    )
+
+
+# Built once, values as parameters: compiled once and served from SQLAlchemy's cache (a
+# statement built per call was a third of a notice's database time).
+_table = Delivery.__table__
+_claimed_statement = select(
+    _table.c.idempotency_key, _table.c.status, _table.c.attempts, _table.c.delivered_at
+).where(_table.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_record_statement = (
+    update(_table)
+    .where(_table.c.idempotency_key == bindparam("key"))
+    .values(
+        attempts=_table.c.attempts + 1,
+        status=case(
+            (_table.c.status == DELIVERED, DELIVERED),
+            else_=bindparam("outcome", type_=_table.c.status.type),
+        ),
+        last_error=bindparam("error"),
+        delivered_at=case(
+            (_table.c.status == DELIVERED, _table.c.delivered_at),
+            else_=bindparam("at", type_=_table.c.delivered_at.type),
+        ),
+    )
+)
 
 
 async def incident_deliveries(session: AsyncSession, incident_id: str) -> list[Delivery]:
