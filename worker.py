@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.channels import ChannelSender
@@ -148,9 +148,24 @@ class WorkerDependencies:
 
 
 def build_worker(
-    client: Client, task_queue: str, deps: WorkerDependencies, settings: Settings | None = None
+    client: Client,
+    task_queue: str,
+    deps: WorkerDependencies,
+    settings: Settings | None = None,
+    *,
+    sandboxed: bool = True,
 ) -> Worker:
+    """The worker. ``sandboxed=False`` runs the same workflow code without the sandbox, which
+    only guards against non-determinism (the suite's sandboxed runs and the recorded histories'
+    replays check that) and costs a quarter of a sweep's conformance runs: for those only."""
     settings = settings or Settings()
+    runner: WorkflowRunner = (
+        SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        )
+        if sandboxed
+        else UnsandboxedWorkflowRunner()
+    )
     return Worker(
         client,
         task_queue=task_queue,
@@ -161,9 +176,7 @@ def build_worker(
             deps.notices.send_notice,
             MergeActivities(client).hand_over_incident,
         ],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=runner,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_cached_workflows=settings.max_cached_workflows,

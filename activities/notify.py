@@ -135,14 +135,12 @@ class NoticeActivities:
             audience = addressee.audience
             if notice.exercise:
                 # Every addressee, configured or not: an exercise rehearses the whole plan.
-                rendered = self.renderer.render(notice, addressee)
                 key = delivery_key(notice.notice_id, audience, url_digest(EXERCISE_CHANNEL))
-                targets.setdefault(
-                    key,
-                    Target(
-                        self._claim(notice, audience, key, EXERCISE_CHANNEL, True), rendered.cleared
-                    ),
-                )
+                if key not in targets:
+                    targets[key] = Target(
+                        self._claim(notice, audience, key, EXERCISE_CHANNEL, True),
+                        self.renderer.render_cleared(notice, addressee),
+                    )
                 continue
             channels = self._contacts.channels(audience)
             if not channels:

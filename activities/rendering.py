@@ -128,6 +128,13 @@ class NoticeRenderer:
             link=link,
         )
 
+    def render_cleared(self, notice: NoticeInput, addressee: Addressee) -> Message:
+        """Only the cleared form: what an exercise's sink keeps (every addressee is cleared
+        there), at half the rendering."""
+        link = self.link(notice, addressee.audience)
+        context = self._context(notice, addressee, link)
+        return self._message(str(notice.notice_kind), context, notice, addressee, link)
+
     def render_step(self, step: OutboundMessage) -> Rendered:
         """A diplomatic step, for the ``step:<step>`` audience's channels. A webhook among
         them receives the step's JSON as the webhook sink has always posted it."""

@@ -180,14 +180,14 @@ class ExerciseWorker:
 
 @asynccontextmanager
 async def exercise_worker(
-    client: Client, database_url: str, task_queue: str
+    client: Client, database_url: str, task_queue: str, *, sandboxed: bool = True
 ) -> AsyncIterator[ExerciseWorker]:
     settings = Settings(
         database_url=database_url, task_queue=task_queue, notification_sink="exercise"
     )
     exercise_sink, real_sink = ExerciseSink(), ExerciseSink()
     deps = WorkerDependencies.build(settings, sink=real_sink, exercise_sink=exercise_sink)
-    worker = build_worker(client, task_queue, deps, settings)
+    worker = build_worker(client, task_queue, deps, settings, sandboxed=sandboxed)
     try:
         async with worker:
             yield ExerciseWorker(

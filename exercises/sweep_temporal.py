@@ -61,8 +61,9 @@ async def run_slots(
             env = await start_time_skipping()
             try:
                 queue_name = f"exercise-sweep-{index}-{uuid.uuid4().hex[:8]}"
+                # Without the sandbox: the same workflow code, a quarter less of each run.
                 async with exercise_worker(
-                    env.client, f"sqlite+aiosqlite:///{path}", queue_name
+                    env.client, f"sqlite+aiosqlite:///{path}", queue_name, sandboxed=False
                 ) as worker:
                     while not queue.empty():
                         run = queue.get_nowait()
