@@ -168,7 +168,7 @@ def run_script_fast(
     (without the notices' `notified` rows if ``notice_results`` is False)."""
     now = EPOCH
     incident = exercise_incident(scenario, script, now, f"sweep-run-{run}")
-    state = IncidentState(incident, now, FAST_RULES)
+    state = IncidentState(incident, now, FAST_RULES, verdict_only=not notice_results)
     effects = ExerciseEffects(notice_results=notice_results)
     live = [i for i in script.injects if not i.skipped]
     sent = dict(zip(script.injects, script.sent_at_hours(), strict=True))

@@ -300,9 +300,41 @@ def _payload(inject: Inject, decline: bool, index: int, violation_kind: str) -> 
     return DecisionInput(action=d.action, actor=d.actor, rationale=d.rationale, new_kind=d.new_kind)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What every run of a scenario shares, inject by inject: its key, its kind and its payload
+    as sent (index 0) or declined (index 1). Payloads are frozen, so runs can share them."""
+
+    keys: tuple[str, ...]
+    kinds: tuple[str, ...]
+    payloads: tuple[tuple[InjectInput, InjectInput], ...]
+
+
+_prepared_for: tuple[Scenario, _Prepared] | None = None
+
+
+def _prepare(scenario: Scenario) -> _Prepared:
+    global _prepared_for
+    if _prepared_for is not None and _prepared_for[0] is scenario:
+        return _prepared_for[1]
+    kind = scenario.violation.kind
+    prepared = _Prepared(
+        keys=tuple(inject_keys(scenario)),
+        kinds=tuple(i.kind for i in scenario.injects),
+        payloads=tuple(
+            (_payload(i, False, n, kind), _payload(i, True, n, kind))
+            for n, i in enumerate(scenario.injects)
+        ),
+    )
+    # One scenario at a time (a sweep's chunk, a variant): the last one is kept.
+    _prepared_for = (scenario, prepared)
+    return prepared
+
+
 def build_script(scenario: Scenario, seed: int | None = None) -> Script:
     """Nominal values without ``seed``; with it, a draw from every distribution, keyed by
     inject (see :class:`_Draws`). ``drawn`` holds the values drawn for what is random."""
+    prepared = _prepare(scenario)
     draws = None if seed is None else _Draws(seed)
     drawn: dict[str, float | str | bool] = {}
     observed = scenario.violation.observed_at
@@ -313,9 +345,7 @@ def build_script(scenario: Scenario, seed: int | None = None) -> Script:
         if observed.is_random:
             drawn[f"{VIOLATION_KEY}.observed_at"] = observed_offset
     injects = []
-    for index, (inject, key) in enumerate(
-        zip(scenario.injects, inject_keys(scenario), strict=True)
-    ):
+    for index, (inject, key) in enumerate(zip(scenario.injects, prepared.keys, strict=True)):
         if draws is None:
             offset, skipped, decline = max(0.0, inject.at.nominal), False, False
         else:
@@ -333,8 +363,8 @@ def build_script(scenario: Scenario, seed: int | None = None) -> Script:
             ScriptedInject(
                 index=index,
                 offset_hours=offset,
-                kind=inject.kind,
-                payload=_payload(inject, decline, index, scenario.violation.kind),
+                kind=prepared.kinds[index],
+                payload=prepared.payloads[index][decline],
                 skipped=skipped,
                 note=inject.note,
             )

@@ -202,7 +202,7 @@ class Communications:
         reasons = tuple(e.reason for e in fresh if e.at == now) or tuple(e.reason for e in fresh)
         self.escalations_seen = len(state.escalations)
         self.notified_level = level
-        notice = self._queue(
+        notice_id = self._queue(
             state,
             now,
             NoticeKind.ESCALATION,
@@ -212,7 +212,7 @@ class Communications:
         )
         self.awaiting.append(
             AwaitedAck(
-                notice_id=notice.notice_id,
+                notice_id=notice_id,
                 level=level,
                 authority=state.plan.authority(level),
                 first_sent_at=now,
@@ -275,9 +275,16 @@ class Communications:
         level: int | None = None,
         acknowledges: str = "",
         rationale: str | None = None,
-    ) -> NoticeInput:
+    ) -> str:
+        """The notice's id; the notice itself joins the queue (unless the run needs only the
+        verdict: IncidentState.verdict_only)."""
         self.sent += 1
         notice_id = f"{state.workflow_id}/{self.sent:04d}-{kind}"
+        for addressee in addressees:
+            if addressee.audience not in self.engaged:
+                self.engaged.append(addressee.audience)
+        if state.verdict_only:
+            return notice_id
         deadline, label = self._deadline_for(state, kind)
         level = state.escalation_level if level is None else level
         facts = NoticeFacts(
@@ -313,10 +320,7 @@ class Communications:
             acknowledges=acknowledges or (notice_id if needs_ack else ""),
         )
         self.queue.append(notice)
-        for addressee in addressees:
-            if addressee.audience not in self.engaged:
-                self.engaged.append(addressee.audience)
-        return notice
+        return notice_id
 
     def _deadline_for(
         self, state: IncidentState, kind: NoticeKind

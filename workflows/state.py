@@ -207,7 +207,15 @@ def quorum_holds(plan: Plan, commitments: dict[str, _Commitment]) -> bool:
     return all(a in offered for a in plan.quorum.required_assets)
 
 
+_events_of: tuple[Plan, tuple[_Event, ...]] | None = None
+
+
 def _events(plan: Plan) -> tuple[_Event, ...]:
+    """The plan's timed events in order; the last plan's kept (a sweep opens thousands of
+    incidents under one plan, and the events are frozen)."""
+    global _events_of
+    if _events_of is not None and _events_of[0] is plan:
+        return _events_of[1]
     events = [
         _Event(key=f"deadline:{d.name}", hours=d.due_hours, order=0, deadline=d)
         for d in plan.deadlines
@@ -217,7 +225,9 @@ def _events(plan: Plan) -> tuple[_Event, ...]:
         for i, r in enumerate(plan.escalations)
     ]
     events.append(_Event(key="window", hours=plan.activation_window_hours, order=2))
-    return tuple(sorted(events, key=lambda e: (e.hours, e.order)))
+    ordered = tuple(sorted(events, key=lambda e: (e.hours, e.order)))
+    _events_of = (plan, ordered)
+    return ordered
 
 
 def rule_name(rule: EscalationRule) -> str:
@@ -265,10 +275,16 @@ class IncidentState:
         now: datetime,
         rules: Rules = CURRENT_RULES,
         run_id: str = "",
+        *,
+        verdict_only: bool = False,
     ) -> None:
         check_report(incident, rules)
         report = incident.report
         self.input = incident
+        # A run that needs only the verdict (a sweep's fast path, whose notices go nowhere):
+        # notices are counted, addressed and awaited as ever, but not composed nor queued, as
+        # their content never changes a verdict. The workflow's state always composes them.
+        self.verdict_only = verdict_only
         # The workflow run deciding from now on (sealed into each decision); set again by a run
         # that carries this state on.
         self.run_id = run_id
@@ -474,6 +490,7 @@ class IncidentState:
         state.verified_at = carried.verified_at
         state.quorum_since = carried.quorum_since
         state.phases = list(carried.phases)
+        state.verdict_only = False
         state.comms = (
             Communications()
             if carried.communications is None
