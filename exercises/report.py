@@ -171,16 +171,16 @@ def build_report(
     at_by_seq = {d.seq: d.at_hours for d in decisions}
     lead = clock.hours_since_t0(view.reported_at)
     shift = lead - script.lead_hours  # 0 unless T0 moved
-    injects = [
-        i.model_copy(
-            update={
-                "at_hours": at_by_seq[i.seq]
-                if i.seq is not None and i.seq in at_by_seq
-                else round(i.at_hours + shift, 4)
-            }
+
+    def placed(i: InjectRecord) -> InjectRecord:
+        at = (
+            at_by_seq[i.seq]
+            if i.seq is not None and i.seq in at_by_seq
+            else round(i.at_hours + shift, 4)
         )
-        for i in injects
-    ]
+        return i if at == i.at_hours else i.model_copy(update={"at_hours": at})
+
+    injects = [placed(i) for i in injects]
     closed_at = None if view.closed_at is None else clock.hours_since_t0(view.closed_at)
     activated_at = None if view.activated_at is None else clock.hours_since_t0(view.activated_at)
     if view.outcome is Outcome.ACTIVATED and activated_at is None:

@@ -18,7 +18,7 @@ from typing import Protocol
 from workflows.activity_inputs import DispatchResult
 from workflows.messages import Decision
 from workflows.notices import NoticeInput, NoticeResult
-from workflows.state import Change, IncidentState, Rejected
+from workflows.state import UNKNOWN, Change, IncidentState, Rejected, Unknown
 
 # A validator's check, on the state as the input will find it.
 Check = Callable[[IncidentState], None]
@@ -28,10 +28,17 @@ StepResult = DispatchResult | str | None
 NoticeOutcome = NoticeResult | str
 
 
-def validate(state: IncidentState, now: datetime, change: Change, check: Check) -> None:
+def validate(
+    state: IncidentState,
+    now: datetime,
+    change: Change,
+    check: Check,
+    due: datetime | Unknown | None = UNKNOWN,
+) -> None:
     """An update's validator: ``check`` on the state as the input arriving at ``now`` will find
-    it (what falls due first has fired there). Raises :class:`Rejected`; never changes ``state``."""
-    check(state.preview(now, change))
+    it (what falls due first has fired there). Raises :class:`Rejected`; never changes ``state``.
+    ``due``: ``state.next_event_at()``, if the caller has just worked it out."""
+    check(state.preview(now, change, due=due))
 
 
 def apply(state: IncidentState, now: datetime, change: Change) -> list[Decision]:
@@ -122,10 +129,11 @@ def wake_until(
     moment: datetime | None,
     effects: Effects,
     until: Callable[[IncidentState], bool] | None = None,
-) -> None:
+) -> datetime | None:
     """The workflow's durable timer: wake at each due time before ``moment`` (every one, to the
     close, when None), stopping early once ``until`` holds. An input at ``moment`` itself reaches
-    the workflow before a timer due then (Temporal delivers updates first) and counts as on time."""
+    the workflow before a timer due then (Temporal delivers updates first) and counts as on time.
+    Returns when the incident is next due, as it stands when the waking stops."""
     while (
         (due := state.next_event_at()) is not None
         and (moment is None or due < moment)
@@ -133,6 +141,7 @@ def wake_until(
     ):
         advance(state, max(due, state.reported_at))
         settle(state, max(due, state.reported_at), effects)
+    return due
 
 
 @dataclass(frozen=True)
@@ -157,10 +166,10 @@ def drive(
     settle(state, now, effects)
     answers: list[Rejected | list[Decision]] = []
     for item in inputs:
-        wake_until(state, item.at, effects)
+        due = wake_until(state, item.at, effects)
         now = max(now, item.at)
         try:
-            validate(state, now, item.change, item.check)
+            validate(state, now, item.change, item.check, due)
             recorded = apply(state, now, item.change)
         except Rejected as exc:
             answers.append(exc)

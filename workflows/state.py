@@ -168,6 +168,13 @@ TEMPORAL_CANCEL = "temporal-cancel"
 # Before ``judged_at_due``, the unmet consultation was called by its condition.
 _LEGACY_UNMET = {"consultation": "quorum"}
 
+
+class Unknown:
+    """Not worked out yet (as opposed to None, worked out and absent)."""
+
+
+UNKNOWN = Unknown()
+
 # A change the state makes at a given time: an input being applied.
 Change = Callable[["IncidentState", datetime], None]
 
@@ -750,10 +757,18 @@ class IncidentState:
         self.advance(now)
         return self.decisions[len(self.decisions) - (self.seq - first) :]
 
-    def preview(self, now: datetime, incoming: Change | None = None) -> IncidentState:
+    def preview(
+        self,
+        now: datetime,
+        incoming: Change | None = None,
+        *,
+        due: datetime | Unknown | None = UNKNOWN,
+    ) -> IncidentState:
         """The state as an input arriving at ``now`` will find it, for validators: itself when
-        nothing falls due first (checks never change it), else an advanced copy."""
-        due = self.next_event_at()
+        nothing falls due first (checks never change it), else an advanced copy. ``due``:
+        :meth:`next_event_at`, if the caller knows it already."""
+        if isinstance(due, Unknown):
+            due = self.next_event_at()
         inclusive = not self.rules.judged_at_due
         if due is None or due > now or (due == now and not inclusive):
             return self

@@ -285,7 +285,8 @@ def sweep(
             )
             summaries = list(result.variants)
     if as_json:
-        sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
+        # pydantic's own encoder: a 100,000-run sweep is 110 MB of JSON, 6 s through json.dumps
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
         for summary in summaries:
             _print_sweep(summary)
