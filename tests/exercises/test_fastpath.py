@@ -1,5 +1,6 @@
-"""The sweep's fast path feeds no notice result back: the verdict of every run is the one a run
-with the results gives, only the `notified` rows are missing from its ledger."""
+"""The sweep's fast path feeds no notice result back and composes no notice (a verdict-only
+run): the verdict of every run is the one a run with the results gives, only the `notified`
+rows are missing from its ledger."""
 
 from __future__ import annotations
 
