@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from exercises.scenario import Inject, Scenario
+from foundation.memo import last_by_identity
 from workflows.incident_input import build_input
 from workflows.messages import (
     AcknowledgeInput,
@@ -310,15 +311,10 @@ class _Prepared:
     payloads: tuple[tuple[InjectInput, InjectInput], ...]
 
 
-_prepared_for: tuple[Scenario, _Prepared] | None = None
-
-
+@last_by_identity
 def _prepare(scenario: Scenario) -> _Prepared:
-    global _prepared_for
-    if _prepared_for is not None and _prepared_for[0] is scenario:
-        return _prepared_for[1]
     kind = scenario.violation.kind
-    prepared = _Prepared(
+    return _Prepared(
         keys=tuple(inject_keys(scenario)),
         kinds=tuple(i.kind for i in scenario.injects),
         payloads=tuple(
@@ -326,9 +322,6 @@ def _prepare(scenario: Scenario) -> _Prepared:
             for n, i in enumerate(scenario.injects)
         ),
     )
-    # One scenario at a time (a sweep's chunk, a variant): the last one is kept.
-    _prepared_for = (scenario, prepared)
-    return prepared
 
 
 def build_script(scenario: Scenario, seed: int | None = None) -> Script:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from foundation.ids import workflow_id_for
+from foundation.memo import last_by_identity
 from plans.digest import plan_digest
 from plans.model import (
     AfterActivation,
@@ -214,15 +215,9 @@ def quorum_holds(plan: Plan, commitments: dict[str, _Commitment]) -> bool:
     return all(a in offered for a in plan.quorum.required_assets)
 
 
-_events_of: tuple[Plan, tuple[_Event, ...]] | None = None
-
-
+@last_by_identity
 def _events(plan: Plan) -> tuple[_Event, ...]:
-    """The plan's timed events in order; the last plan's kept (a sweep opens thousands of
-    incidents under one plan, and the events are frozen)."""
-    global _events_of
-    if _events_of is not None and _events_of[0] is plan:
-        return _events_of[1]
+    """The plan's timed events in order (a sweep opens thousands of incidents under one plan)."""
     events = [
         _Event(key=f"deadline:{d.name}", hours=d.due_hours, order=0, deadline=d)
         for d in plan.deadlines
@@ -232,9 +227,7 @@ def _events(plan: Plan) -> tuple[_Event, ...]:
         for i, r in enumerate(plan.escalations)
     ]
     events.append(_Event(key="window", hours=plan.activation_window_hours, order=2))
-    ordered = tuple(sorted(events, key=lambda e: (e.hours, e.order)))
-    _events_of = (plan, ordered)
-    return ordered
+    return tuple(sorted(events, key=lambda e: (e.hours, e.order)))
 
 
 def rule_name(rule: EscalationRule) -> str:
