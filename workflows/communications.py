@@ -77,7 +77,9 @@ class Communications:
         """The next moment a notice falls due by itself (a reminder, a repeat), while open."""
         if not state.is_open:
             return None
-        moments = [self._repeat_at(state, a) for a in self.awaiting]
+        # A repeat changes nothing a verdict reads (the page stays awaited, the ladder where it
+        # is): a verdict-only run does not wake up for one.
+        moments = [] if state.verdict_only else [self._repeat_at(state, a) for a in self.awaiting]
         reminders = [
             h for h in state.plan.communications.reminder_hours if h not in self.reminders_done
         ]
@@ -123,7 +125,7 @@ class Communications:
             self._escalation_notice(state, now)
         else:
             self.escalations_seen = len(state.escalations)
-        if self.awaiting:
+        if self.awaiting and not state.verdict_only:
             for awaited in list(self.awaiting):
                 if self._repeat_at(state, awaited) <= now:
                     self._repeat(state, now, awaited)

@@ -282,8 +282,9 @@ class IncidentState:
         report = incident.report
         self.input = incident
         # A run that needs only the verdict (a sweep's fast path, whose notices go nowhere):
-        # notices are counted, addressed and awaited as ever, but not composed nor queued, as
-        # their content never changes a verdict. The workflow's state always composes them.
+        # notices are addressed and awaited as ever, but not composed nor queued, as their
+        # content never changes a verdict, and an unacknowledged page is not repeated (nor
+        # counted). The workflow's state always composes, queues and repeats them.
         self.verdict_only = verdict_only
         # The workflow run deciding from now on (sealed into each decision); set again by a run
         # that carries this state on.
