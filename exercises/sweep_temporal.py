@@ -28,6 +28,8 @@ from exercises.sweep_results import RunResult, error_result, summarize_run
 # server 51 s; two servers in one process 52 s (the Python side is the bottleneck); two processes
 # with one server each 43 s; three processes 48 s; four servers over two processes 49 s.
 DEFAULT_PARALLEL = 2
+# A run through the workflow takes well under a second here: one that takes minutes is stuck.
+RUN_TIMEOUT = 120.0
 
 
 async def run_slots(
@@ -37,8 +39,13 @@ async def run_slots(
     servers: int,
     source: str = "",
     on_done: Callable[[RunResult], None] | None = None,
+    run_timeout: float = RUN_TIMEOUT,
 ) -> dict[int, RunResult]:
-    """Run the scripts of ``seeds`` (run -> seed) on ``servers`` time-skipping servers here."""
+    """Run the scripts of ``seeds`` (run -> seed) on ``servers`` time-skipping servers here.
+
+    A run with no outcome after ``run_timeout`` seconds is an error result (the sweep then fails
+    and names it) and its server takes no more runs: its one clock may be held by the stuck run.
+    """
     # The SDK, the worker and the ledger take seconds to import: only a process that runs the
     # workflow pays for them, not a sweep that hands its sample to worker processes.
     from db.migrate import upgrade_async
@@ -49,6 +56,11 @@ async def run_slots(
     for run in sorted(seeds):
         queue.put_nowait(run)
     results: dict[int, RunResult] = {}
+
+    def done(result: RunResult) -> None:
+        results[result.run] = result
+        if on_done is not None:
+            on_done(result)
 
     with tempfile.TemporaryDirectory(prefix="exercise-sweep-", dir=scratch_dir()) as directory:
         # Migrate once and copy: each server gets a ledger of its own (SQLite has one writer).
@@ -69,20 +81,38 @@ async def run_slots(
                         run = queue.get_nowait()
                         script = build_script(scenario, seeds[run])
                         try:
-                            report = await run_script(
-                                worker, scenario, script, SkippingClock(env), source=source
+                            report = await asyncio.wait_for(
+                                run_script(
+                                    worker, scenario, script, SkippingClock(env), source=source
+                                ),
+                                run_timeout,
                             )
                             result = summarize_run(run, report, scenario.plan_data, script.drawn)
+                        except TimeoutError:
+                            done(error_result(run, RunTimedOut(run_timeout), script.drawn))
+                            return
                         except Exception as exc:  # noqa: BLE001 (one broken run must not sink the sweep)
                             result = error_result(run, exc, script.drawn)
-                        results[run] = result
-                        if on_done is not None:
-                            on_done(result)
+                        done(result)
             finally:
                 await env.shutdown()
 
         await asyncio.gather(*(slot(i) for i in range(max(1, min(servers, len(seeds))))))
+        # Every server stopped on a stuck run: what is left is not run, and said so.
+        while not queue.empty():
+            run = queue.get_nowait()
+            drawn = build_script(scenario, seeds[run]).drawn
+            done(error_result(run, NotRun("every server stopped on a stuck run"), drawn))
     return results
+
+
+class RunTimedOut(TimeoutError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no outcome after {seconds:g} s through the workflow (stuck?)")
+
+
+class NotRun(RuntimeError):
+    pass
 
 
 RESULT_PREFIX = b"RESULT "
@@ -125,6 +155,9 @@ async def _run_in_processes(
             scenario=scenario, seeds={r: seeds[r] for r in assigned}, servers=per_process
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        # Read while the runs go on: a worker (or its server, which shares its stderr) that
+        # fills the pipe would otherwise block on its next write, and the sweep with it.
+        errors = asyncio.create_task(_tail(proc.stderr))
         proc.stdin.write(job.model_dump_json(by_alias=False).encode())
         proc.stdin.close()
         async for line in proc.stdout:
@@ -134,13 +167,21 @@ async def _run_in_processes(
             results[result.run] = result
             if on_done is not None:
                 on_done(result)
-        errors = (await proc.stderr.read()).decode(errors="replace")
         code = await proc.wait()
+        stderr = await errors
         if code != 0 or len([r for r in assigned if r in results]) != len(assigned):
-            raise RuntimeError(f"sweep worker {index} exited with {code}: {errors.strip()[-2000:]}")
+            raise RuntimeError(f"sweep worker {index} exited with {code}: {stderr.strip()}")
 
     await asyncio.gather(*(child(i) for i in range(processes)))
     return results
+
+
+async def _tail(stream: asyncio.StreamReader, keep: int = 2000) -> str:
+    """Everything ``stream`` says until it closes, of which the last ``keep`` characters."""
+    kept = b""
+    while chunk := await stream.read(65536):
+        kept = (kept + chunk)[-4 * keep :]
+    return kept.decode(errors="replace")[-keep:]
 
 
 def default_processes(servers: int) -> int:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from exercises import fastpath
 from exercises.scenario import load_scenario, parse_scenario
-from exercises.sweep import compare_variants, percentiles, run_sweep
+from exercises.conformance import compare
+from exercises.fastpath import run_seeds_fast
+from exercises.sweep import compare_variants, draw_seeds, percentiles, run_sweep
+from exercises.sweep_temporal import run_slots
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "sweep-allies-slow.yaml"
 
@@ -60,6 +63,20 @@ async def test_a_broken_fast_path_is_caught_and_the_run_named(monkeypatch) -> No
     assert named == set(conformance.runs)
     assert {m.field for m in conformance.mismatches} >= {"escalations"}
     assert f"run {conformance.mismatches[0].run}: " in conformance.describe()
+
+
+async def test_a_stuck_run_fails_the_sample_by_name_instead_of_hanging_it() -> None:
+    """A run with no outcome in time (here: a bound no run can meet) is an error result, and its
+    server takes no more runs; what no server is left to run is said to be not run."""
+    scenario = load_scenario(SCENARIO)
+    seeds = dict(zip([3, 8, 21], draw_seeds(7, 3), strict=True))
+    results = await run_slots(scenario, seeds, servers=1, run_timeout=0.01)
+    assert sorted(results) == [3, 8, 21]
+    assert results[3].outcome == "error" and "no outcome after 0.01 s" in (results[3].error or "")
+    assert all("every server stopped on a stuck run" in (results[r].error or "") for r in (8, 21))
+    fast = {r.run: r for r in run_seeds_fast(scenario, seeds.items())}
+    conformance = compare(fast, results)
+    assert not conformance.ok and {m.run for m in conformance.mismatches} == {3, 8, 21}
 
 
 DECISIVE = """
