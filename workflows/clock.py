@@ -49,3 +49,31 @@ def format_offset(hours: float) -> str:
     minutes = round(hours * 60)
     h, m = divmod(minutes, 60)
     return f"T0+{h}h{m:02d}m" if h else f"T0+{m}m"
+
+
+# The most a fired timer's moment may be ahead of the time read: the float's error, not more.
+CLOCK_SLACK = timedelta(milliseconds=1)
+
+
+class TimerTime:
+    """The incident's time inside the workflow: the time read, never before a fired timer's
+    moment.
+
+    The SDK reads an activation's time through a float (``workflow.now()``). A century ahead,
+    where a time-skipping server's clock gets to after a long sweep, most millisecond instants
+    read a microsecond short; a timer that fired on the very millisecond of its moment then
+    found its deadline not yet due. Only a reading within :data:`CLOCK_SLACK` of the moment is
+    raised to it: that is the float's error, anything more is real time.
+    """
+
+    def __init__(self) -> None:
+        self.floor: datetime | None = None
+
+    def fired(self, moment: datetime, read: datetime) -> None:
+        """The timer for ``moment`` has fired; ``read`` is what the clock says."""
+        if moment - CLOCK_SLACK <= read and (self.floor is None or self.floor < moment):
+            self.floor = moment
+
+    def now(self, read: datetime) -> datetime:
+        floor = self.floor
+        return floor if floor is not None and read < floor else read

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDecisionsInput,
         RecordDecisionsResult,
     )
+    from workflows.clock import TimerTime
     from workflows.details import current_details
     from workflows.messages import (
         AcknowledgeInput,
@@ -147,6 +148,11 @@ PATCH_JOINED_REPORTS = "joined-reports"
 # the absorbing incident) or corrects T0; a report dated beyond the plan's bound holds T0.
 PATCH_MERGING = "merging"
 
+# A timer that has fired means its moment has come, even where workflow.now() reads it a
+# microsecond short (workflows/clock.py, TimerTime): the loop spun on such a deadline until the
+# SDK failed the task as deadlocked.
+PATCH_TIMER_MOMENT = "timer-moment"
+
 # The handover of a merge: the absorbing incident answers at once, or refuses for good
 # (MERGE_REFUSED); one handing over to its next run is asked again, for a few minutes at most.
 HAND_OVER_RETRY = RetryPolicy(
@@ -190,6 +196,8 @@ class IncidentWorkflow:
             merging=workflow.patched(PATCH_MERGING),
         )
         self._timers_run_out = workflow.patched(PATCH_TIMERS_RUN_OUT)
+        self._timer_moment = workflow.patched(PATCH_TIMER_MOMENT)
+        self._time = TimerTime()
         carried = incident.carried
         # Which run of the incident this is; the ledger, its chain and the id go on across runs.
         self._run = 1 if carried is None else carried.run
@@ -231,7 +239,8 @@ class IncidentWorkflow:
         state = self._state
         ledger = asyncio.create_task(self._write_ledger())
         while True:
-            driver.advance(state, workflow.now())
+            self._time_of_timer()
+            driver.advance(state, self._now())
             self._start_dispatches()
             self._start_notices()
             self._start_handover()
@@ -247,7 +256,7 @@ class IncidentWorkflow:
             except asyncio.CancelledError:
                 if not state.rules.sealed_ledger:
                     raise
-                state.cancel(workflow.now())
+                state.cancel(self._now())
 
         workflow.logger.info("Incident %s closed: %s", incident.incident_id, state.outcome)
         if self._timer is not None and not self._timers_run_out:
@@ -280,7 +289,7 @@ class IncidentWorkflow:
         state, info = self._state, workflow.info()
         if not state.rules.bounded:
             return False
-        if self._drain_again_at is not None and workflow.now() < self._drain_again_at:
+        if self._drain_again_at is not None and self._now() < self._drain_again_at:
             return False
         limits = self._incident.limits
         return (
@@ -341,7 +350,7 @@ class IncidentWorkflow:
                 "Incident %s: the ledger is behind; the hand-over waits", incident.incident_id
             )
             call_off()
-            self._drain_again_at = workflow.now() + DRAIN_RETRY_AFTER
+            self._drain_again_at = self._now() + DRAIN_RETRY_AFTER
             return
         except asyncio.CancelledError:  # cancelled from Temporal mid-drain: the run closes it
             call_off()
@@ -398,12 +407,20 @@ class IncidentWorkflow:
         self._timer_at = wake_at
         self._timer = asyncio.create_task(
             workflow.sleep(
-                max(wake_at - workflow.now(), timedelta(0)), summary=self._state.next_event_label()
+                max(wake_at - self._now(), timedelta(0)), summary=self._state.next_event_label()
             )
         )
 
     def _timer_fired(self) -> bool:
         return self._timer is not None and self._timer.done()
+
+    def _time_of_timer(self) -> None:
+        if self._timer_moment and self._timer_fired() and self._timer_at is not None:
+            self._time.fired(self._timer_at, workflow.now())
+
+    def _now(self) -> datetime:
+        """The incident's time: the workflow's, never before a fired timer's moment."""
+        return self._time.now(workflow.now())
 
     # -- what people submit -----------------------------------------------------------------
 
@@ -457,7 +474,7 @@ class IncidentWorkflow:
     def _validate_decision(self, decision: DecisionInput) -> None:
         self._check(
             lambda s, now: s.decide(decision, now),
-            lambda s: s.check_decision(decision, workflow.now()),
+            lambda s: s.check_decision(decision, self._now()),
         )
 
     @workflow.update(name=UPDATE_ABSORB)
@@ -488,7 +505,7 @@ class IncidentWorkflow:
     def _validate_join(self, report: ViolationReport) -> None:
         self._check(
             lambda s, now: s.join_report(report, now),
-            lambda s: s.check_join(report, workflow.now()),
+            lambda s: s.check_join(report, self._now()),
         )
 
     @workflow.update(name=UPDATE_DEPLOYMENT)
@@ -548,7 +565,7 @@ class IncidentWorkflow:
                 )
             )
         try:
-            driver.validate(self._state, workflow.now(), change, check)
+            driver.validate(self._state, self._now(), change, check)
         except Rejected as exc:
             raise refusal(exc) from None
 
@@ -557,7 +574,7 @@ class IncidentWorkflow:
         self._updates += 1
         try:
             # Deadlines due by now come first, whatever order Temporal delivered the jobs in.
-            recorded = driver.apply(state, workflow.now(), change)
+            recorded = driver.apply(state, self._now(), change)
         except Rejected as exc:  # the validator passed, but a deadline fell due in between
             raise refusal(exc) from exc
         self._wake = True
@@ -651,7 +668,7 @@ class IncidentWorkflow:
         if self._results_in_plan_order and before is not None:
             # Held until the step started before this one has recorded its own result.
             await workflow.wait_condition(before.done)
-        driver.record_dispatch(state, workflow.now(), step, result)
+        driver.record_dispatch(state, self._now(), step, result)
         self._wake = True
 
     async def _send(self, step: str, after_seq: int) -> DispatchResult | str | None:
@@ -725,11 +742,9 @@ class IncidentWorkflow:
                 field=field,
                 conflict=reason != "invalid",
             )
-            driver.apply(
-                state, workflow.now(), lambda s, now: s.merge_refused(reason, message, now)
-            )
+            driver.apply(state, self._now(), lambda s, now: s.merge_refused(reason, message, now))
         else:
-            driver.apply(state, workflow.now(), lambda s, now: s.merge_done(result, now))
+            driver.apply(state, self._now(), lambda s, now: s.merge_done(result, now))
         self._handing_over = None
         self._wake = True
 
@@ -779,7 +794,7 @@ class IncidentWorkflow:
             raise
         await workflow.wait_condition(lambda: all(task.done() for task in before))
 
-        driver.record_notice(state, workflow.now(), notice, outcome)
+        driver.record_notice(state, self._now(), notice, outcome)
         self._wake = True
 
     def _snapshot(self) -> IncidentSnapshot:
