@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from exercises import fastpath
-from exercises.scenario import load_scenario, parse_scenario
 from exercises.conformance import compare
 from exercises.fastpath import run_seeds_fast
+from exercises.scenario import load_scenario, parse_scenario
 from exercises.sweep import compare_variants, draw_seeds, percentiles, run_sweep
 from exercises.sweep_temporal import run_slots
 
