@@ -58,16 +58,11 @@ EXERCISE_CHANNEL = "exercise"
 
 
 class ExerciseEffects:
-    """The activities as an exercise sees them: each step goes to the exercise sink, at once.
+    """The activities as an exercise sees them: each step goes to the exercise sink, at once,
+    and each notice reaches its addressees."""
 
-    With ``notice_results=False`` a notice's result is not fed back: the run's verdict is the
-    same (RunResult.verdict), its ledger lacks the `notified` rows, and a sweep's run costs
-    about a fifth less.
-    """
-
-    def __init__(self, *, notice_results: bool = True) -> None:
+    def __init__(self) -> None:
         self.sent: list[str] = []
-        self.notice_results = notice_results
 
     def dispatch(self, state: IncidentState, step: str, now: datetime) -> DispatchResult:
         self.sent.append(step)
@@ -75,11 +70,7 @@ class ExerciseEffects:
             channel=EXERCISE_CHANNEL, idempotency_key="", delivered_at=now, already_delivered=False
         )
 
-    def notify(
-        self, state: IncidentState, notice: NoticeInput, now: datetime
-    ) -> NoticeResult | None:
-        if not self.notice_results:
-            return None
+    def notify(self, state: IncidentState, notice: NoticeInput, now: datetime) -> NoticeResult:
         # An exercise notice reaches every addressee, configured or not (activities/notify.py).
         audiences = tuple(dict.fromkeys(a.audience for a in notice.addressees))
         return NoticeResult(
@@ -169,7 +160,8 @@ def run_script_fast(
     now = EPOCH
     incident = exercise_incident(scenario, script, now, f"sweep-run-{run}")
     state = IncidentState(incident, now, FAST_RULES, verdict_only=not notice_results)
-    effects = ExerciseEffects(notice_results=notice_results)
+    # Verdict-only, the state queues no notice: no result is fed back, no `notified` row.
+    effects = ExerciseEffects()
     live = [i for i in script.injects if not i.skipped]
     sent = dict(zip(script.injects, script.sent_at_hours(), strict=True))
     answers = driver.drive(

@@ -92,12 +92,8 @@ class Effects(Protocol):
 
     def dispatch(self, state: IncidentState, step: str, now: datetime) -> StepResult: ...
 
-    def notify(
-        self, state: IncidentState, notice: NoticeInput, now: datetime
-    ) -> NoticeOutcome | None:
-        """The notice's outcome, fed back as the workflow feeds it back; None keeps it out of
-        the incident (a run that needs only the verdict: a notice's result never changes one,
-        it adds a ledger row)."""
+    def notify(self, state: IncidentState, notice: NoticeInput, now: datetime) -> NoticeOutcome:
+        """The notice's outcome, fed back as the workflow feeds it back."""
         ...
 
 
@@ -113,9 +109,7 @@ def settle(state: IncidentState, now: datetime, effects: Effects) -> None:
             step = state.dispatch_queue.pop(0)
             record_dispatch(state, now, step, effects.dispatch(state, step, now))
         for notice in state.take_notices():
-            outcome = effects.notify(state, notice, now)
-            if outcome is not None:
-                record_notice(state, now, notice, outcome)
+            record_notice(state, now, notice, effects.notify(state, notice, now))
 
 
 def settled(state: IncidentState) -> bool:
